@@ -1,0 +1,215 @@
+"""One exception tree for everything the Amperity client raises, and one mapping point.
+
+::
+
+    AmperityError
+    ├── APIConnectionError            the request may not have reached Amperity
+    │   └── APITimeoutError           no answer in time
+    ├── PaginationError               the server repeated a page token (would loop forever)
+    └── APIStatusError                Amperity answered with a 4xx/5xx
+        ├── BadRequestError           400
+        ├── AuthenticationError       401
+        │   └── TokenExpiredError     the static token's ``exp`` is in the past
+        ├── PermissionDeniedError     403
+        ├── NotFoundError             404
+        ├── ConflictError             409
+        ├── RateLimitedError          429
+        └── ServerError               5xx
+
+Every status error carries ``status``, ``message`` and Amperity's ``request_id`` (the one thing
+support asks for). No message ever contains a token, a secret or an Authorization header:
+messages are built only from the status, the server's own message, the method and the path.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AmperityError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "NotFoundError",
+    "PaginationError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "ServerError",
+    "TokenExpiredError",
+    "make_status_error",
+]
+
+
+class AmperityError(Exception):
+    """Base of every error the client raises."""
+
+
+class PaginationError(AmperityError):
+    """The server sent a page token it had already sent: following it would loop forever."""
+
+
+class APIConnectionError(AmperityError):
+    """The request failed before a complete answer arrived (DNS, refused, reset, cut body)."""
+
+    def __init__(self, message: str, *, method: str | None = None, path: str | None = None):
+        self.method = method
+        self.path = path
+        where = f" ({method} {path})" if method and path else ""
+        super().__init__(f"{message}{where}")
+
+
+class APITimeoutError(APIConnectionError):
+    """No answer within the configured timeout."""
+
+
+class APIStatusError(AmperityError):
+    """Amperity answered with an error status.
+
+    Attributes:
+        status: The HTTP status code.
+        message: The server's message (or a short default).
+        request_id: Amperity's request id when it sent one (header or body).
+        method: The HTTP method of the failed request.
+        path: The request path (without query string, which never holds secrets anyway).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        request_id: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.status = status
+        self.message = message
+        self.request_id = request_id
+        self.method = method
+        self.path = path
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f" on {self.method} {self.path}" if self.method and self.path else ""
+        rid = f" (request_id={self.request_id})" if self.request_id else ""
+        return f"{self.status} {self.message}{where}{rid}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status!r}, message={self.message!r}, "
+            f"request_id={self.request_id!r})"
+        )
+
+
+class BadRequestError(APIStatusError):
+    """400: the request was malformed or used a deprecated api-version."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the token is missing, invalid or expired, or the api-version is not supported."""
+
+
+class TokenExpiredError(AuthenticationError):
+    """The static access token's ``exp`` claim is in the past; raised before sending."""
+
+    def __init__(self, expired_at: datetime) -> None:
+        self.expired_at = expired_at
+        super().__init__(
+            f"token expired at {expired_at.isoformat()}; generate a new API token in Amperity "
+            "or configure OAuth client credentials",
+            status=401,
+        )
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the token is valid but lacks permission."""
+
+
+class NotFoundError(APIStatusError):
+    """404: the id does not exist (or the endpoint is not served under this api-version)."""
+
+
+class ConflictError(APIStatusError):
+    """409: the request conflicts with the current state (e.g. stopping a finished run)."""
+
+
+class RateLimitedError(APIStatusError):
+    """429: the tenant's rate limit was exceeded (after retries)."""
+
+
+class ServerError(APIStatusError):
+    """5xx: Amperity failed (after retries)."""
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    429: RateLimitedError,
+}
+
+_MAX_MESSAGE = 500
+
+
+def _parse_body(body: bytes | str | None) -> dict[str, Any]:
+    if not body:
+        return {}
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def make_status_error(
+    status: int,
+    body: bytes | str | None,
+    *,
+    headers: Any = None,
+    method: str | None = None,
+    path: str | None = None,
+) -> APIStatusError:
+    """Build the right :class:`APIStatusError` subclass for an error answer.
+
+    This is the one place where status codes become exception classes.
+
+    Args:
+        status: The HTTP status code (>= 400).
+        body: The raw response body; ``{"status", "message", "request_id"}`` when JSON.
+        headers: Response headers (a mapping); ``x-request-id``/``request-id`` are read.
+        method: The request method, for the message.
+        path: The request path, for the message.
+
+    Returns:
+        The exception instance (not raised).
+    """
+    parsed = _parse_body(body)
+    message = parsed.get("message")
+    if not isinstance(message, str) or not message:
+        message = _default_message(status)
+    message = message[:_MAX_MESSAGE]
+    request_id = parsed.get("request_id")
+    if not isinstance(request_id, str) and headers is not None:
+        request_id = headers.get("x-request-id") or headers.get("request-id")
+    if not isinstance(request_id, str):
+        request_id = None
+    cls = _BY_STATUS.get(status) or (ServerError if status >= 500 else APIStatusError)
+    return cls(message, status=status, request_id=request_id, method=method, path=path)
+
+
+def _default_message(status: int) -> str:
+    return {
+        400: "bad request",
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not found",
+        409: "conflict",
+        429: "rate limited",
+    }.get(status, "server error" if status >= 500 else "error")

@@ -1,0 +1,507 @@
+"""Typed models for every schema in Amperity's three OpenAPI documents.
+
+Parsing happens here, at the edge: nothing past the client indexes raw dicts.
+
+Rules every model follows:
+
+* **Tolerant of new fields.** Amperity adds fields without notice (and the live service sends
+  fields its own spec forbids, such as ``request_id``), so every response model keeps unknown
+  fields (``extra="allow"``) instead of failing.
+* **Real, UTC-aware datetimes.** The API speaks ISO-8601 in UTC. A timestamp that arrives
+  without an offset is read as UTC; one with an offset is converted to UTC.
+* **Workflow states are normalised** into :class:`StateKind`. The documented values disagree
+  between pages ("In progress", "Running with failures", "canceling", "canceled" ...) and new
+  ones may appear at any time, so unrecognised text becomes ``StateKind.UNKNOWN`` and keeps
+  its raw text: never a crash, never mistaken for running.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    model_serializer,
+    model_validator,
+)
+
+__all__ = [
+    "AuditEvent",
+    "AuditEventList",
+    "Campaign",
+    "CampaignDraft",
+    "CampaignDraftList",
+    "CampaignList",
+    "ErrorResponse",
+    "Index",
+    "IndexListResponse",
+    "IngestFeed",
+    "IngestFeedDetails",
+    "IngestFile",
+    "IngestFileDetails",
+    "IngestJob",
+    "IngestJobDetails",
+    "IngestJobDetailsList",
+    "Page",
+    "Profile",
+    "ProfileListResponse",
+    "RunMode",
+    "Segment",
+    "SegmentList",
+    "StateKind",
+    "UtcDatetime",
+    "Workflow",
+    "WorkflowError",
+    "WorkflowList",
+    "WorkflowRun",
+    "WorkflowRunRequest",
+    "WorkflowState",
+    "WorkflowTask",
+    "WorkflowTaskInstance",
+    "ensure_utc",
+    "normalise_state",
+]
+
+
+def ensure_utc(value: datetime) -> datetime:
+    """Return ``value`` as a UTC-aware datetime.
+
+    Naive datetimes are *treated as UTC* (the API's own convention); aware ones are converted.
+
+    Args:
+        value: Any datetime.
+
+    Returns:
+        The same instant, with ``tzinfo=UTC``.
+    """
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(ensure_utc)]
+"""A datetime that is always UTC-aware after validation (naive input is read as UTC)."""
+
+
+class _ApiModel(BaseModel):
+    """Base of every response model: keeps unknown fields, never fails on them."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Workflow states
+# --------------------------------------------------------------------------------------------
+
+
+class StateKind(StrEnum):
+    """The small, closed set every wire state is normalised into."""
+
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    RUNNING_WITH_FAILURES = "running_with_failures"
+    PAUSED = "paused"
+    FINALIZING = "finalizing"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UNKNOWN = "unknown"
+
+
+_ACTIVE = frozenset(
+    {
+        StateKind.SCHEDULED,
+        StateKind.RUNNING,
+        StateKind.RUNNING_WITH_FAILURES,
+        StateKind.PAUSED,
+        StateKind.FINALIZING,
+        StateKind.STOPPING,
+    }
+)
+_STOPPABLE = frozenset({StateKind.RUNNING, StateKind.RUNNING_WITH_FAILURES, StateKind.PAUSED})
+_TERMINAL = frozenset(
+    {StateKind.STOPPED, StateKind.SUCCEEDED, StateKind.FAILED, StateKind.SKIPPED}
+)
+
+# Every spelling the documents use (after normalising case and separators). Only documented
+# values and their plain spelling variants are listed: guessing at others would risk calling
+# something "running" that is not.
+_STATE_ALIASES: dict[str, StateKind] = {
+    "scheduled": StateKind.SCHEDULED,
+    "started": StateKind.RUNNING,
+    "in_progress": StateKind.RUNNING,
+    "running": StateKind.RUNNING,
+    "running_with_failures": StateKind.RUNNING_WITH_FAILURES,
+    "paused": StateKind.PAUSED,
+    "finalizing": StateKind.FINALIZING,
+    "finalising": StateKind.FINALIZING,
+    "stopping": StateKind.STOPPING,
+    "canceling": StateKind.STOPPING,
+    "cancelling": StateKind.STOPPING,
+    "stopped": StateKind.STOPPED,
+    "canceled": StateKind.STOPPED,
+    "cancelled": StateKind.STOPPED,
+    "succeeded": StateKind.SUCCEEDED,
+    "failed": StateKind.FAILED,
+    "skipped": StateKind.SKIPPED,
+}
+
+_SEPARATORS = re.compile(r"[\s\-_]+")
+
+
+def normalise_state(raw: str) -> StateKind:
+    """Map a wire state to a :class:`StateKind`, ignoring case, spaces, hyphens, underscores.
+
+    Args:
+        raw: The state text exactly as the API sent it.
+
+    Returns:
+        The recognised kind, or ``StateKind.UNKNOWN`` for anything not documented.
+    """
+    key = _SEPARATORS.sub("_", raw.strip().lower()).strip("_")
+    return _STATE_ALIASES.get(key, StateKind.UNKNOWN)
+
+
+class WorkflowState(BaseModel):
+    """A workflow (or task, or feed) state: the normalised kind plus the raw wire text.
+
+    Validates from a plain string (``"In progress"``) and serialises back to that string, so a
+    model round-trips through JSON unchanged.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: StateKind
+    """The normalised state; ``StateKind.UNKNOWN`` when the text is not recognised."""
+    raw: str
+    """The state text exactly as the API sent it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_wire(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"kind": normalise_state(value), "raw": value}
+        if isinstance(value, StateKind):
+            return {"kind": value, "raw": value.value}
+        return value
+
+    @model_serializer
+    def _to_wire(self) -> str:
+        return self.raw
+
+    @classmethod
+    def parse(cls, raw: str) -> WorkflowState:
+        """Build a state from its wire text.
+
+        Args:
+            raw: The state text as the API sends it.
+
+        Returns:
+            The state, with ``kind`` normalised and ``raw`` kept.
+        """
+        return cls(kind=normalise_state(raw), raw=raw)
+
+    @property
+    def is_active(self) -> bool:
+        """True while the run still occupies the tenant (scheduled up to stopping)."""
+        return self.kind in _ACTIVE
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the run has ended (stopped, succeeded, failed, skipped)."""
+        return self.kind in _TERMINAL
+
+    @property
+    def is_stoppable(self) -> bool:
+        """True only for a *recognised* running state; never for unknown ones."""
+        return self.kind in _STOPPABLE
+
+    @property
+    def is_unknown(self) -> bool:
+        """True when the wire text was not recognised (see ``raw``)."""
+        return self.kind is StateKind.UNKNOWN
+
+    def __str__(self) -> str:
+        return self.raw
+
+
+# --------------------------------------------------------------------------------------------
+# Workflows
+# --------------------------------------------------------------------------------------------
+
+
+class WorkflowError(_ApiModel):
+    """The error attached to a failed workflow or task (spec ``WorkflowError``)."""
+
+    type: str
+    message: str
+    attribution: str | None = None
+    data: Any = None
+
+
+class WorkflowTask(_ApiModel):
+    """One task of a workflow run (spec ``WorkflowTaskInstance``; ids look like ``wft-…``)."""
+
+    id: str
+    state: WorkflowState
+    tenant: str
+    created_at: UtcDatetime | None = None
+    ended_at: UtcDatetime | None = None
+    execution_type: str | None = None
+    label: str | None = None
+    run_id: str | None = None
+    state_changed_at: UtcDatetime | None = None
+    task_definition_id: str | None = None
+    task_definition_type: str | None = None
+    timeout_ms: int | None = None
+    """Amperity's own per-task time limit, in milliseconds, when configured."""
+    workflow_id: str | None = None
+    error: WorkflowError | None = None
+
+    @property
+    def timeout(self) -> timedelta | None:
+        """``timeout_ms`` as a timedelta, or None."""
+        return None if self.timeout_ms is None else timedelta(milliseconds=self.timeout_ms)
+
+    def runtime(self, now: datetime) -> timedelta | None:
+        """How long the task has run (to ``ended_at``, else to ``now``); None if not started.
+
+        Args:
+            now: The current time (naive is read as UTC).
+        """
+        if self.created_at is None:
+            return None
+        return (self.ended_at or ensure_utc(now)) - self.created_at
+
+
+class WorkflowRun(_ApiModel):
+    """A workflow run (spec ``Workflow``; ids look like ``wf-20240619-14418-6UhqSe``)."""
+
+    id: str
+    state: WorkflowState
+    type: str
+    """E.g. ``courier.group/run``."""
+    name: str
+    tenant: str
+    created_at: UtcDatetime
+    """When the run started."""
+    ended_at: UtcDatetime | None = None
+    """When the run ended; None while it is active."""
+    principal_id: str | None = None
+    principal_name: str | None = None
+    principal_email: str | None = None
+    launched_version: str | None = None
+    current_version: str | None = None
+    warn_after_ms: int | None = None
+    """Amperity's own "running long" threshold, in milliseconds, when the workflow has one."""
+    task_instances: list[WorkflowTask] | None = None
+    """Only present with ``view=verbose``."""
+    error: WorkflowError | None = None
+
+    def runtime(self, now: datetime) -> timedelta:
+        """How long the run has taken: to ``ended_at`` if it ended, else to ``now``.
+
+        Args:
+            now: The current time (naive is read as UTC).
+
+        Returns:
+            The elapsed time (never negative).
+        """
+        end = self.ended_at or ensure_utc(now)
+        return max(end - self.created_at, timedelta(0))
+
+    @property
+    def warn_after(self) -> timedelta | None:
+        """``warn_after_ms`` as a timedelta, or None."""
+        return None if self.warn_after_ms is None else timedelta(milliseconds=self.warn_after_ms)
+
+    @property
+    def tasks(self) -> list[WorkflowTask]:
+        """The task instances (empty unless fetched with ``verbose=True``)."""
+        return self.task_instances or []
+
+
+Workflow = WorkflowRun
+"""The spec's name for :class:`WorkflowRun`."""
+WorkflowTaskInstance = WorkflowTask
+"""The spec's name for :class:`WorkflowTask`."""
+
+RunMode = Literal["source", "refresh", "full"]
+
+
+class WorkflowRunRequest(BaseModel):
+    """The body of ``POST /workflow/runs`` (start a courier group, orchestration or campaign)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    config_id: str
+    range_from: UtcDatetime | None = None
+    range_to: UtcDatetime | None = None
+    run_mode: RunMode | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Ingest jobs
+# --------------------------------------------------------------------------------------------
+
+
+class IngestFile(_ApiModel):
+    """One file read by an ingest feed (spec ``IngestFileDetails``)."""
+
+    file_id: str
+    name: str | None = None
+    read: int
+    errors: int
+
+
+class IngestFeed(_ApiModel):
+    """One feed (table) of an ingest job, with its counts (spec ``IngestFeedDetails``)."""
+
+    feed_id: str
+    job_id: str | None = None
+    table_name: str
+    state: WorkflowState
+    read: int
+    errors: int
+    rejected: int
+    inserted: int
+    updated: int
+    started_at: UtcDatetime | None = None
+    ended_at: UtcDatetime | None = None
+    files: list[IngestFile] = Field(default_factory=list)
+
+
+class IngestJob(_ApiModel):
+    """An ingest job and its feeds (spec ``IngestJobDetails``; ids look like ``isj-…``)."""
+
+    id: str
+    workflow_id: str | None = None
+    tables: list[IngestFeed] = Field(default_factory=list)
+
+
+IngestFileDetails = IngestFile
+"""The spec's name for :class:`IngestFile`."""
+IngestFeedDetails = IngestFeed
+"""The spec's name for :class:`IngestFeed`."""
+IngestJobDetails = IngestJob
+"""The spec's name for :class:`IngestJob`."""
+
+
+# --------------------------------------------------------------------------------------------
+# Segments, campaigns, audit events
+# --------------------------------------------------------------------------------------------
+
+
+class Segment(_ApiModel):
+    """A segment (spec ``Segment``)."""
+
+    id: str
+    name: str
+    status: str
+
+
+class Campaign(_ApiModel):
+    """A campaign (spec ``Campaign``)."""
+
+    id: str
+    name: str
+    deliver_at: UtcDatetime | None = None
+
+
+class CampaignDraft(_ApiModel):
+    """A draft campaign; only served under ``api-version: unstable`` (spec ``CampaignDraft``)."""
+
+    id: str
+    name: str
+    deliver_at: UtcDatetime | None = None
+
+
+class AuditEvent(_ApiModel):
+    """One audit event (spec ``AuditEvent``).
+
+    The spec marks nearly every field required; only the identifying ones are required here so
+    that one sparse event cannot break a whole audit listing.
+    """
+
+    event_id: str
+    event_type: str
+    happened_at: UtcDatetime
+    tenant: str | None = None
+    tenant_family: str | None = None
+    principal_id: str | None = None
+    principal_name: str | None = None
+    principal_email: str | None = None
+    object_id: str | None = None
+    object_name: str | None = None
+    origin_ip: str | None = None
+    user_agent: str | None = None
+    session_id: str | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Profile API (2025-07-31)
+# --------------------------------------------------------------------------------------------
+
+
+class Index(_ApiModel):
+    """A profile index (spec ``Index``)."""
+
+    id: str
+    name: str
+    description: str | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+
+
+class Profile(_ApiModel):
+    """A customer profile in an index (spec ``Profile``)."""
+
+    id: str
+    index_id: str
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    """Attribute name to value (the spec says strings; other JSON values are kept as sent)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Envelopes
+# --------------------------------------------------------------------------------------------
+
+
+class ErrorResponse(_ApiModel):
+    """The body of a 4xx/5xx answer. ``request_id``/``trace_id`` are sent though unspecified."""
+
+    status: int | None = None
+    message: str | None = None
+    request_id: str | None = None
+    trace_id: str | None = None
+
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class Page(_ApiModel, Generic[T]):
+    """One page of any list endpoint: ``{"data": [...], "next_token": ..., "total": ...}``."""
+
+    data: list[T] = Field(default_factory=list)
+    next_token: str | None = None
+    """Absent or empty on the last page."""
+    total: int | None = None
+    """Only present when the request asked ``with_total=true``."""
+
+
+WorkflowList = Page[WorkflowRun]
+IngestJobDetailsList = Page[IngestJob]
+SegmentList = Page[Segment]
+CampaignList = Page[Campaign]
+CampaignDraftList = Page[CampaignDraft]
+AuditEventList = Page[AuditEvent]
+IndexListResponse = Page[Index]
+ProfileListResponse = Page[Profile]
