@@ -43,13 +43,17 @@ def _run_probe_and_read_back(instance: DagsterInstance) -> None:
     assert [r.dagster_run.run_id for r in records] == [result.run_id]
     assert records[0].dagster_run.status == DagsterRunStatus.SUCCESS
     assert records[0].dagster_run.tags["amperity-ops/job"] == "probe"
-    event_types = {e.dagster_event.event_type for e in instance.all_logs(result.run_id) if e.dagster_event}
+    event_types = {
+        e.dagster_event.event_type for e in instance.all_logs(result.run_id) if e.dagster_event
+    }
     assert DagsterEventType.RUN_SUCCESS in event_types
     assert DagsterEventType.STEP_SUCCESS in event_types
 
 
-def test_dev_instance_loads_with_sqlite_queue_and_monitoring(repo_root: Path, tmp_path: Path) -> None:
-    """dagster.yaml loads: SQLite storage, queued runs capping stop jobs, monitoring, no nux/telemetry."""
+def test_dev_instance_loads_with_sqlite_queue_and_monitoring(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    """dagster.yaml loads: SQLite, a queue capping stop jobs, run monitoring, no nux/telemetry."""
     instance = _instance_from(repo_root / "dagster.yaml", tmp_path)
     try:
         assert isinstance(instance.run_storage, SqliteRunStorage)
