@@ -1,0 +1,603 @@
+"""Settings: the policy file (``AMPERITY_OPS_CONFIG``) and the process environment.
+
+Two layers, validated once at load:
+
+* :class:`OpsSettings` (pydantic-settings) reads the environment: where the policy file is
+  (``AMPERITY_OPS_CONFIG``) and where the history store is (``AMPERITY_OPS_STORE_URL``).
+* :class:`OpsConfig` is the policy file itself (YAML): SLA policies, auto-stop, alert sinks,
+  tenants, ingest thresholds, the learned baseline and the sensor's timing. Unknown keys are
+  rejected, because a typo that silently does nothing is worse than an error.
+
+:func:`load_ops_config` turns every problem into a :class:`ConfigError` whose message names the
+file, the field as a dotted path (``policies[0].warn_after``) and what is wrong, in one or a few
+lines a person can act on. Secrets are :class:`SecretRef` values (``{env: NAME}`` in YAML):
+resolved only when used, never printed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import os
+import tempfile
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from amperity_ops.monitoring.durations import parse_duration
+
+__all__ = [
+    "DEFAULT_PAGERDUTY_URL",
+    "AlertSinkConfig",
+    "AutoStopConfig",
+    "BaselineConfig",
+    "ConfigError",
+    "DeliveryConfig",
+    "Duration",
+    "IngestThresholds",
+    "LogSinkConfig",
+    "OpsConfig",
+    "OpsSettings",
+    "PagerDutySinkConfig",
+    "Policy",
+    "PolicyMatch",
+    "SecretRef",
+    "SensorConfig",
+    "SlackSinkConfig",
+    "TeamsSinkConfig",
+    "TenantConfig",
+    "WebhookSinkConfig",
+    "default_store_url",
+    "load_ops_config",
+    "sink_ids",
+]
+
+DEFAULT_PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
+"""PagerDuty Events API v2 endpoint (overridable per sink, e.g. for tests)."""
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used. ``str(err)`` is meant for people: no traceback needed."""
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+"""A positive duration written as ``45s``, ``90m``, ``2h``, ``1d`` (or seconds as a number)."""
+
+
+class _Strict(BaseModel):
+    """Base of every policy-file model: unknown keys are errors (typos must not do nothing)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Secrets
+# --------------------------------------------------------------------------------------------
+
+
+class SecretRef(BaseModel):
+    """A secret: ``{env: NAME}`` (read from the environment when used) or a literal string.
+
+    ``repr``/``str`` show the variable name (or ``'**********'`` for a literal), never the value;
+    ``model_dump`` never contains a literal value either.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    env: str | None = None
+    """Name of the environment variable holding the secret."""
+    value: SecretStr | None = Field(default=None, exclude=True, repr=False)
+    """A literal secret (discouraged outside demos: it ends up in the file)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_yaml(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"value": data}
+        return data
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        if (self.env is None) == (self.value is None):
+            raise ValueError("give either {env: VARIABLE_NAME} or a literal string")
+        if self.env is not None and not self.env.strip():
+            raise ValueError("env must name an environment variable")
+        return self
+
+    @classmethod
+    def from_env(cls, name: str) -> SecretRef:
+        """A reference to the environment variable ``name``."""
+        return cls(env=name)
+
+    @property
+    def is_set(self) -> bool:
+        """True if the secret can be resolved right now (the variable exists and is not empty)."""
+        if self.env is not None:
+            return bool(os.environ.get(self.env))
+        return True
+
+    def reveal(self, environ: Mapping[str, str] | None = None) -> str:
+        """Resolve the secret. Call this at the moment of use, never store the result.
+
+        Args:
+            environ: Where to read ``env`` from (default ``os.environ``).
+
+        Returns:
+            The secret value.
+
+        Raises:
+            ConfigError: The environment variable is not set (the message names it).
+        """
+        if self.value is not None:
+            return self.value.get_secret_value()
+        assert self.env is not None
+        found = (os.environ if environ is None else environ).get(self.env)
+        if not found:
+            raise ConfigError(f"environment variable {self.env} is not set (it holds a secret)")
+        return found
+
+    def __repr__(self) -> str:
+        return f"SecretRef(env={self.env!r})" if self.env else "SecretRef('**********')"
+
+    __str__ = __repr__
+
+
+# --------------------------------------------------------------------------------------------
+# SLA policies and auto-stop
+# --------------------------------------------------------------------------------------------
+
+
+class PolicyMatch(_Strict):
+    """Which workflow runs a policy applies to. Both are globs (``*``, ``?``, ``[ab]``)."""
+
+    name: str = "*"
+    """Glob on the workflow run's name, case-sensitive, e.g. ``"Courier Group*"``."""
+    type: str | None = None
+    """Glob on the run's type, e.g. ``"courier.group/run"``; None matches every type."""
+
+    def matches(self, name: str, type_: str) -> bool:
+        """True if a run with this name and type falls under the policy."""
+        if not fnmatch.fnmatchcase(name, self.name):
+            return False
+        return self.type is None or fnmatch.fnmatchcase(type_, self.type)
+
+
+class Policy(_Strict):
+    """An SLA policy: when a matching run is late (warning), too late (breached), what to do."""
+
+    name: str
+    """A short label shown in alerts and metadata."""
+    match: PolicyMatch = Field(default_factory=PolicyMatch)
+    warn_after: Duration | None = None
+    """Runtime after which the run is 'warning'."""
+    max_runtime: Duration | None = None
+    """Runtime after which the run is 'breached' (and, with ``action: stop``, stopped)."""
+    action: Literal["alert", "stop"] = "alert"
+    """``alert`` (default) or ``stop``: stop the run once it breaches (see ``auto_stop``)."""
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Policy:
+        if self.warn_after is None and self.max_runtime is None:
+            raise ValueError("give warn_after, max_runtime or both")
+        if self.action == "stop" and self.max_runtime is None:
+            raise ValueError("action: stop needs max_runtime (the runtime at which to stop)")
+        if (
+            self.warn_after is not None
+            and self.max_runtime is not None
+            and self.warn_after >= self.max_runtime
+        ):
+            raise ValueError("warn_after must be shorter than max_runtime")
+        return self
+
+
+class AutoStopConfig(_Strict):
+    """Guard rails for stops decided by the SLA sensor (a person's stop job is not capped)."""
+
+    enabled: bool = False
+    """Off by default: stopping a customer's workflow is opt-in."""
+    dry_run: bool = False
+    """Decide and say what would be stopped, but do not stop."""
+    max_stops_per_hour: int = Field(default=5, ge=0)
+    """At most this many automatic stops per tenant in any rolling hour."""
+
+
+# --------------------------------------------------------------------------------------------
+# Alert sinks
+# --------------------------------------------------------------------------------------------
+
+
+class _SinkBase(_Strict):
+    name: str | None = None
+    """Identifies the sink in the outbox; default: its kind (``slack``, ``slack-2`` ...)."""
+
+
+class WebhookSinkConfig(_SinkBase):
+    """A generic JSON POST of the alert message."""
+
+    kind: Literal["webhook"]
+    url: SecretRef
+    """Treated as a secret: webhook URLs often carry a token."""
+
+
+class SlackSinkConfig(_SinkBase):
+    """A Slack incoming webhook."""
+
+    kind: Literal["slack"]
+    webhook_url: SecretRef
+
+
+class PagerDutySinkConfig(_SinkBase):
+    """PagerDuty Events API v2 (trigger and resolve with the same dedup key)."""
+
+    kind: Literal["pagerduty"]
+    routing_key: SecretRef
+    url: str = DEFAULT_PAGERDUTY_URL
+    """The Events API endpoint; override only for tests or a proxy."""
+
+
+class TeamsSinkConfig(_SinkBase):
+    """A Microsoft Teams incoming webhook (Workflows: Adaptive Card; legacy: MessageCard)."""
+
+    kind: Literal["teams"]
+    webhook_url: SecretRef
+    card: Literal["adaptive", "messagecard"] = "adaptive"
+
+
+class LogSinkConfig(_SinkBase):
+    """Python logging (logger ``amperity_ops.alerts``): handy in the demo and as a fallback."""
+
+    kind: Literal["log"]
+
+
+AlertSinkConfig = Annotated[
+    WebhookSinkConfig | SlackSinkConfig | PagerDutySinkConfig | TeamsSinkConfig | LogSinkConfig,
+    Field(discriminator="kind"),
+]
+
+
+def sink_ids(sinks: list[AlertSinkConfig]) -> list[str]:
+    """The outbox name of each sink: its ``name``, else its kind, numbered when repeated.
+
+    Args:
+        sinks: The configured sinks, in file order.
+
+    Returns:
+        One unique id per sink, in the same order.
+    """
+    ids: list[str] = []
+    seen: dict[str, int] = {}
+    for sink in sinks:
+        base = sink.name or sink.kind
+        seen[base] = seen.get(base, 0) + 1
+        ids.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
+    return ids
+
+
+class DeliveryConfig(_Strict):
+    """How the alert outbox retries a sink that is down."""
+
+    retry_initial: Duration = timedelta(seconds=30)
+    """Wait after the first failure; doubles after each further failure."""
+    retry_max: Duration = timedelta(minutes=15)
+    """Longest wait between two attempts."""
+    give_up_after: Duration = timedelta(days=3)
+    """An alert still undelivered this long after it was raised is marked expired (kept in the
+    store, logged at ERROR), because a three-day-old page helps nobody."""
+
+
+# --------------------------------------------------------------------------------------------
+# Tenants
+# --------------------------------------------------------------------------------------------
+
+
+class TenantConfig(_Strict):
+    """One Amperity tenant (production or a sandbox) with its own credentials and rate budget."""
+
+    name: str = ""
+    """A short label (default: the tenant id); used in run keys and dedup keys."""
+    tenant_id: str
+    """The ``amperity-tenant`` header value, e.g. ``acme`` or ``acme-sb-12345``."""
+    base_url: str | None = None
+    """API base URL ending in ``/api``; None lets the client use its default."""
+    access_token: SecretRef | None = None
+    client_id: SecretRef | None = None
+    client_secret: SecretRef | None = None
+    token_url: str | None = None
+    """OAuth token endpoint; None means the base URL plus ``/v0/oauth2/token``."""
+    rate_limit_rps: float = Field(default=10.0, gt=0)
+    """Requests per second allowed for this tenant, across all callers."""
+    app_url: str | None = None
+    """The Amperity app URL, e.g. ``https://acme.amperity.com``, for links in alerts."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_defaults_to_tenant_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("name") and data.get("tenant_id"):
+            return {**data, "name": data["tenant_id"]}
+        return data
+
+    @model_validator(mode="after")
+    def _auth_given(self) -> TenantConfig:
+        if self.access_token is None and (self.client_id is None or self.client_secret is None):
+            raise ValueError("give access_token, or client_id and client_secret")
+        return self
+
+    def run_link(self, workflow_id: str) -> str | None:
+        """Link to a workflow run in the Amperity app, when ``app_url`` is known."""
+        if not self.app_url:
+            return None
+        return f"{self.app_url.rstrip('/')}/#/workflows/{workflow_id}"
+
+
+_ENV_TENANT_VARS = ("AMPERITY_TENANT_ID", "AMPERITY_TENANT")
+
+
+def _tenant_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The single tenant described by ``AMPERITY_*`` variables (secrets stay references)."""
+    tenant_id = next((environ[v] for v in _ENV_TENANT_VARS if environ.get(v)), None)
+    if tenant_id is None:
+        raise ValueError(
+            "no tenants: add a 'tenants:' list to the policy file or set AMPERITY_TENANT_ID "
+            "(with AMPERITY_ACCESS_TOKEN, or AMPERITY_CLIENT_ID and AMPERITY_CLIENT_SECRET)"
+        )
+    tenant: dict[str, Any] = {"tenant_id": tenant_id}
+    for key, var in (("base_url", "AMPERITY_BASE_URL"), ("app_url", "AMPERITY_APP_URL"),
+                     ("token_url", "AMPERITY_TOKEN_URL"),
+                     ("rate_limit_rps", "AMPERITY_RATE_LIMIT_RPS")):
+        if environ.get(var):
+            tenant[key] = environ[var]
+    for key, var in (("access_token", "AMPERITY_ACCESS_TOKEN"),
+                     ("client_id", "AMPERITY_CLIENT_ID"),
+                     ("client_secret", "AMPERITY_CLIENT_SECRET")):
+        if environ.get(var):
+            tenant[key] = {"env": var}
+    return tenant
+
+
+# --------------------------------------------------------------------------------------------
+# Thresholds, baseline, sensor
+# --------------------------------------------------------------------------------------------
+
+
+class IngestThresholds(_Strict):
+    """When an ingest feed is unhealthy. Rates are fractions of rows read (0.01 = 1 %)."""
+
+    max_error_rate: float = Field(default=0.01, ge=0, le=1)
+    max_reject_rate: float = Field(default=0.05, ge=0, le=1)
+    alert_on_failed_feed: bool = True
+
+
+class BaselineConfig(_Strict):
+    """A learned warning line for workflows no policy covers: pXX of recent successes x factor."""
+
+    enabled: bool = False
+    percentile: float = Field(default=95.0, gt=0, le=100)
+    """Which percentile of recent successful runtimes (``p95`` or ``95``)."""
+    factor: float = Field(default=1.5, ge=1.0)
+    min_samples: int = Field(default=5, ge=1)
+    """Fewer successful runs than this: no baseline (too little to learn from)."""
+    window: int = Field(default=50, ge=1)
+    """How many of the most recent successful runs to learn from."""
+
+    @field_validator("percentile", mode="before")
+    @classmethod
+    def _p_prefix(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.lower().startswith("p"):
+            return value[1:]
+        return value
+
+
+class SensorConfig(_Strict):
+    """Timing of the SLA and ingest sensors."""
+
+    interval: Duration = timedelta(seconds=60)
+    """How often the sensors tick."""
+    time_budget: Duration = timedelta(seconds=30)
+    """Work stops at this budget and resumes next tick (Dagster's tick limit is 60 s)."""
+
+    @model_validator(mode="after")
+    def _budget_inside_interval(self) -> SensorConfig:
+        if self.time_budget > timedelta(seconds=55):
+            raise ValueError("time_budget must stay well inside Dagster's 60 s tick limit")
+        return self
+
+
+# --------------------------------------------------------------------------------------------
+# The policy file
+# --------------------------------------------------------------------------------------------
+
+
+class OpsConfig(_Strict):
+    """The whole policy file. Every section is optional; ``tenants`` is never empty."""
+
+    policies: list[Policy] = Field(default_factory=list)
+    """SLA policies; the first whose ``match`` fits a run wins."""
+    auto_stop: AutoStopConfig = Field(default_factory=AutoStopConfig)
+    alerts: list[AlertSinkConfig] = Field(default_factory=list)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    tenants: list[TenantConfig]
+    ingest_thresholds: IngestThresholds = Field(default_factory=IngestThresholds)
+    baseline: BaselineConfig = Field(default_factory=BaselineConfig)
+    sensor: SensorConfig = Field(default_factory=SensorConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tenants_from_env(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("tenants") is None:
+            data = {**data, "tenants": [_tenant_from_env(os.environ)]}
+        return data
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> OpsConfig:
+        for label, names in (("tenants", [t.name for t in self.tenants]),
+                             ("policies", [p.name for p in self.policies]),
+                             ("alerts", sink_ids(self.alerts))):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{label}: names must be unique, repeated: {', '.join(dupes)}")
+        if not self.tenants:
+            raise ValueError("tenants: the list is empty; give at least one tenant")
+        return self
+
+    def tenant(self, name: str) -> TenantConfig:
+        """The tenant called ``name`` (its ``name`` or ``tenant_id``).
+
+        Raises:
+            KeyError: No such tenant.
+        """
+        for tenant in self.tenants:
+            if name in (tenant.name, tenant.tenant_id):
+                return tenant
+        raise KeyError(f"no tenant named {name!r}; known: {[t.name for t in self.tenants]}")
+
+
+# --------------------------------------------------------------------------------------------
+# Environment
+# --------------------------------------------------------------------------------------------
+
+
+def default_store_url(environ: Mapping[str, str] | None = None) -> str:
+    """Where the history store lives when ``AMPERITY_OPS_STORE_URL`` is not set.
+
+    ``$DAGSTER_HOME/amperity_ops.sqlite`` when Dagster's home is set (so the demo keeps all its
+    state in one directory); else ``~/.amperity_ops/amperity_ops.sqlite``; else a file in the
+    temp directory when there is no usable home.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("DAGSTER_HOME"):
+        base = Path(env["DAGSTER_HOME"])
+    else:
+        try:
+            base = Path.home() / ".amperity_ops"
+        except RuntimeError:  # no home directory (some containers)
+            base = Path(tempfile.gettempdir()) / "amperity_ops"
+    return f"sqlite:///{base / 'amperity_ops.sqlite'}"
+
+
+class OpsSettings(BaseSettings):
+    """The process environment: where the policy file and the history store are."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    config_path: Path | None = Field(
+        default=None, validation_alias=AliasChoices("AMPERITY_OPS_CONFIG", "config_path")
+    )
+    """The policy file (YAML); None: defaults, with one tenant from ``AMPERITY_*`` variables."""
+    store_url: str = Field(
+        default_factory=default_store_url,
+        validation_alias=AliasChoices("AMPERITY_OPS_STORE_URL", "store_url"),
+    )
+    """SQLAlchemy URL of the history store (``sqlite:///...`` or ``postgresql+psycopg2://...``)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Loading, with errors people can act on
+# --------------------------------------------------------------------------------------------
+
+
+def _all_field_names() -> set[str]:
+    models: list[type[BaseModel]] = [
+        OpsConfig, Policy, PolicyMatch, AutoStopConfig, DeliveryConfig, TenantConfig,
+        IngestThresholds, BaselineConfig, SensorConfig, SecretRef, WebhookSinkConfig,
+        SlackSinkConfig, PagerDutySinkConfig, TeamsSinkConfig, LogSinkConfig,
+    ]
+    return {name for model in models for name in model.model_fields}
+
+
+_SINK_KINDS = {"webhook", "slack", "pagerduty", "teams", "log"}
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    """``('policies', 0, 'warn_after')`` -> ``policies[0].warn_after`` (union tags dropped)."""
+    out = ""
+    previous: int | str | None = None
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(previous, int) and part in _SINK_KINDS:
+            pass  # pydantic inserts the discriminator value after the list index
+        elif part.startswith(("function-", "function_")):
+            pass
+        else:
+            out += f".{part}" if out else part
+        previous = part
+    return out or "(top level)"
+
+
+def _explain(err: Any) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(err["loc"][-1])
+        close = difflib.get_close_matches(key, sorted(_all_field_names()), n=1)
+        return "unknown key" + (f" (did you mean '{close[0]}'?)" if close else "")
+    message = str(err["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    if kind == "union_tag_invalid":
+        message = "unknown kind; use one of: " + ", ".join(sorted(_SINK_KINDS))
+    return message
+
+
+def format_validation_error(source: str, error: ValidationError) -> str:
+    """One line per problem: ``<source>: <field>: <what is wrong>`` (no input values shown)."""
+    lines = []
+    for err in error.errors(include_url=False, include_input=False):
+        lines.append(f"{source}: {_dotted(tuple(err['loc']))}: {_explain(err)}")
+    return "\n".join(lines)
+
+
+def load_ops_config(path: str | os.PathLike[str] | None = None) -> OpsConfig:
+    """Read and validate the policy file.
+
+    Args:
+        path: The YAML file; None reads ``AMPERITY_OPS_CONFIG``, and when that is unset too,
+            returns the defaults with one tenant from the ``AMPERITY_*`` variables.
+
+    Returns:
+        The validated configuration.
+
+    Raises:
+        ConfigError: The file is missing, not YAML, or invalid. The message names the file, the
+            field (``policies[0].warn_after``) and the problem; it never contains a secret.
+    """
+    if path is None:
+        path = OpsSettings().config_path
+    if path is None:
+        source, data = "environment (no AMPERITY_OPS_CONFIG)", {}
+    else:
+        source = str(path)
+        file = Path(path)
+        if not file.is_file():
+            raise ConfigError(f"{source}: policy file not found (set by AMPERITY_OPS_CONFIG?)")
+        try:
+            data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+            problem = getattr(err, "problem", None) or "not valid YAML"
+            raise ConfigError(f"{source}: {where}YAML syntax error: {problem}") from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{source}: cannot read the file ({err})") from None
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: the top level must be a mapping (policies:, alerts: ...)")
+    try:
+        return OpsConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(source, err)) from None
