@@ -1,0 +1,118 @@
+"""Render decisions into :class:`AlertMessage` s with the numbers and the link a person needs."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from amperity_ops.alerts.message import AlertLevel, AlertMessage, dedup_key
+from amperity_ops.client.models import WorkflowRun
+from amperity_ops.monitoring.durations import format_duration
+from amperity_ops.monitoring.sla import SlaEvaluation
+
+__all__ = ["run_alert_message", "vanished_alert_message"]
+
+
+def _seconds(value: timedelta | None) -> float | None:
+    return None if value is None else value.total_seconds()
+
+
+def run_alert_message(
+    tenant: str,
+    run: WorkflowRun,
+    evaluation: SlaEvaluation,
+    level: AlertLevel,
+    *,
+    now: datetime,
+    link: str | None = None,
+    ended_reason: str | None = None,
+) -> AlertMessage:
+    """Build the message about one run at one level.
+
+    Args:
+        tenant: The tenant's name.
+        run: The run as last seen.
+        evaluation: Its SLA evaluation (runtime, thresholds, how far over).
+        level: warning, breached or resolved.
+        now: When the message is raised.
+        link: The run in the Amperity app, if known.
+        ended_reason: For ``resolved``: why (``ended succeeded``, ``no longer listed``).
+
+    Returns:
+        The message, with title, text and facts filled in.
+    """
+    rule = evaluation.rule
+    warn = rule.warn_after if rule else None
+    limit = rule.max_runtime if rule else None
+    runtime = format_duration(evaluation.runtime)
+    if level is AlertLevel.BREACHED:
+        title = (f"BREACHED: {run.name} has run {runtime}, over its max runtime "
+                 f"{format_duration(limit)} by {format_duration(evaluation.over_by)}")
+    elif level is AlertLevel.WARNING:
+        title = (f"WARNING: {run.name} has run {runtime}, past its warning line "
+                 f"{format_duration(warn)} by {format_duration(evaluation.over_by)}")
+    else:
+        title = f"RESOLVED: {run.name} {ended_reason or 'ended'} after {runtime}"
+    facts = [
+        ("Tenant", tenant),
+        ("Run", run.id),
+        ("State", run.state.raw),
+        ("Runtime", runtime),
+        ("Warn after", format_duration(warn)),
+        ("Max runtime", format_duration(limit)),
+        ("SLA from", rule.label if rule else "-"),
+    ]
+    if rule is not None and rule.action == "stop":
+        facts.append(("Action", "stop at max runtime (if auto-stop is enabled)"))
+    lines = [title, *(f"{label}: {value}" for label, value in facts)]
+    if link:
+        lines.append(f"Open in Amperity: {link}")
+    return AlertMessage(
+        tenant=tenant,
+        workflow_id=run.id,
+        workflow_name=run.name,
+        level=level,
+        title=title,
+        text="\n".join(lines),
+        dedup_key=dedup_key(tenant, run.id),
+        raised_at=now,
+        state=run.state.raw,
+        runtime_s=_seconds(evaluation.runtime),
+        warn_after_s=_seconds(warn),
+        max_runtime_s=_seconds(limit),
+        over_by_s=_seconds(evaluation.over_by) if level is not AlertLevel.RESOLVED else None,
+        sla_source=rule.label if rule else None,
+        link=link,
+        facts=tuple(facts),
+    )
+
+
+def vanished_alert_message(
+    tenant: str, workflow_id: str, workflow_name: str, *, now: datetime, link: str | None = None
+) -> AlertMessage:
+    """The ``resolved`` message for an alerted run that is no longer listed as active.
+
+    Args:
+        tenant: The tenant's name.
+        workflow_id: The run id.
+        workflow_name: Its name as remembered on the alert track.
+        now: When the message is raised.
+        link: The run in the Amperity app, if known.
+    """
+    name = workflow_name or workflow_id
+    title = f"RESOLVED: {name} is no longer listed as active"
+    facts = (("Tenant", tenant), ("Run", workflow_id))
+    lines = [title, *(f"{a}: {b}" for a, b in facts)]
+    if link:
+        lines.append(f"Open in Amperity: {link}")
+    return AlertMessage(
+        tenant=tenant,
+        workflow_id=workflow_id,
+        workflow_name=name,
+        level=AlertLevel.RESOLVED,
+        title=title,
+        text="\n".join(lines),
+        dedup_key=dedup_key(tenant, workflow_id),
+        raised_at=now,
+        link=link,
+        facts=facts,
+    )

@@ -1,0 +1,194 @@
+"""One SLA sensor tick for one tenant, as a pure plan: what to alert, what to stop, what to say.
+
+The sensor (``services/sla_guard.py``) reads the runs and the store, calls
+:func:`plan_sla_tick`, then does what the plan says: save the tracks, enqueue the alerts,
+record and request the stops. Keeping every decision here makes the tick testable with a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from amperity_ops.alerts.message import AlertLevel, AlertMessage
+from amperity_ops.client.models import WorkflowRun
+from amperity_ops.monitoring.alert_state import AlertTrack, next_alert
+from amperity_ops.monitoring.alert_text import run_alert_message, vanished_alert_message
+from amperity_ops.monitoring.sla import SlaEvaluation, SlaLevel, evaluate_sla, resolve_sla
+from amperity_ops.monitoring.stops import decide_stop, stop_run_key
+
+if TYPE_CHECKING:
+    from amperity_ops.settings import OpsConfig
+
+__all__ = ["StopRequest", "TickPlan", "plan_sla_tick"]
+
+
+@dataclass(frozen=True)
+class StopRequest:
+    """A stop the sensor should request (or, in dry run, only record and report)."""
+
+    tenant: str
+    workflow_id: str
+    workflow_name: str
+    run_key: str
+    """``stop:<tenant>:<workflow id>``: Dagster's run key for the stop job."""
+    reason: str
+    dry_run: bool = False
+
+
+@dataclass
+class TickPlan:
+    """Everything one tick decided for one tenant."""
+
+    tenant: str
+    evaluations: list[SlaEvaluation] = field(default_factory=list)
+    """Every non-terminal run looked at, longest runtime first."""
+    alerts: list[AlertMessage] = field(default_factory=list)
+    """Messages to enqueue (the outbox sends each to every sink once)."""
+    track_updates: dict[str, AlertTrack] = field(default_factory=dict)
+    """Alert tracks to save, by run id (only those that changed)."""
+    stop_requests: list[StopRequest] = field(default_factory=list)
+    dry_runs: list[StopRequest] = field(default_factory=list)
+    """Stops that dry-run mode held back: record them so each is reported once."""
+    notes: list[str] = field(default_factory=list)
+    """Why a wanted stop did not happen (dry run, cap, disabled, state), for the tick log."""
+    summary: str = ""
+
+    @property
+    def has_actions(self) -> bool:
+        """True when there is an alert to send or a stop to request."""
+        return bool(self.alerts or self.stop_requests)
+
+    @property
+    def skip_reason(self) -> str | None:
+        """The summary when there is nothing to do (a Dagster ``SkipReason``), else None."""
+        return None if self.has_actions else self.summary
+
+
+def plan_sla_tick(
+    *,
+    tenant: str,
+    runs: Iterable[WorkflowRun],
+    tracks: Mapping[str, AlertTrack],
+    config: OpsConfig,
+    now: datetime,
+    baseline_runtimes_s: Mapping[str, Sequence[float]] | None = None,
+    stops_in_last_hour: int = 0,
+    stops_requested: Collection[str] = (),
+    listing_complete: bool = True,
+) -> TickPlan:
+    """Decide one tick: evaluate each run's SLA, advance its alert track, decide stops.
+
+    Args:
+        tenant: The tenant's name (as in ``OpsConfig.tenants``; used in keys and links).
+        runs: The runs observed this tick: the active ones, plus any re-read tracked run (a
+            terminal one is resolved). An unknown state is evaluated but never resolved and
+            never stopped.
+        tracks: Open alert tracks of this tenant, by run id (from the store).
+        config: Policies, auto-stop, baseline.
+        now: The current time.
+        baseline_runtimes_s: Recent successful runtimes per workflow name (seconds, newest
+            first), for the learned baseline.
+        stops_in_last_hour: Real stops of this tenant recorded in the past hour.
+        stops_requested: Run ids with a stop (or dry-run note) already recorded.
+        listing_complete: True when ``runs`` holds every active run of the tenant, so a
+            tracked run missing from it has ended or vanished. Pass False after a partial
+            read (time budget): missing runs are then left alone.
+
+    Returns:
+        The plan.
+    """
+    plan = TickPlan(tenant=tenant)
+    link_for: Callable[[str], str | None]
+    try:
+        link_for = config.tenant(tenant).run_link
+    except KeyError:
+        link_for = _no_link
+    baselines = baseline_runtimes_s or {}
+    requested = set(stops_requested)
+    observed: dict[str, WorkflowRun] = {run.id: run for run in runs}
+    unknown = 0
+
+    for run in observed.values():
+        track = tracks.get(run.id)
+        link = link_for(run.id)
+        rule = resolve_sla(run, config, baselines.get(run.name, ()))
+        evaluation = evaluate_sla(run, rule, now)
+        if run.state.is_terminal:
+            step = next_alert(track, SlaLevel.OK, ended=True)
+            if step.send is not None:
+                plan.alerts.append(run_alert_message(
+                    tenant, run, evaluation, step.send, now=now, link=link,
+                    ended_reason=f"ended {run.state.raw}"))
+            if step.track is not None and step.track != track:
+                plan.track_updates[run.id] = step.track
+            continue
+        unknown += run.state.is_unknown
+        plan.evaluations.append(evaluation)
+        step = next_alert(track, evaluation.level, ended=False, workflow_name=run.name)
+        if step.send is not None:
+            plan.alerts.append(run_alert_message(tenant, run, evaluation, step.send,
+                                                 now=now, link=link))
+        if step.track is not None and step.track != track:
+            plan.track_updates[run.id] = step.track
+        decision = decide_stop(
+            evaluation, config.auto_stop,
+            stops_in_last_hour=stops_in_last_hour + len(plan.stop_requests),
+            already_requested=run.id in requested,
+        )
+        if decision.kind in ("request", "dry_run"):
+            request = StopRequest(tenant, run.id, run.name, stop_run_key(tenant, run.id),
+                                  decision.reason, dry_run=decision.kind == "dry_run")
+            (plan.dry_runs if request.dry_run else plan.stop_requests).append(request)
+            requested.add(run.id)
+        if decision.kind in ("dry_run", "held"):
+            plan.notes.append(decision.reason)
+
+    if listing_complete:
+        for run_id, track in tracks.items():
+            if run_id in observed or track.level is AlertLevel.RESOLVED:
+                continue
+            step = next_alert(track, SlaLevel.OK, ended=True)
+            if step.send is not None:
+                plan.alerts.append(vanished_alert_message(
+                    tenant, run_id, track.workflow_name, now=now, link=link_for(run_id)))
+            if step.track is not None:
+                plan.track_updates[run_id] = step.track
+
+    plan.evaluations.sort(key=lambda e: e.runtime, reverse=True)
+    plan.summary = _summarise(plan, unknown, listing_complete)
+    return plan
+
+
+def _no_link(_: str) -> str | None:
+    return None
+
+
+def _summarise(plan: TickPlan, unknown: int, complete: bool) -> str:
+    evaluations = plan.evaluations
+    with_sla = sum(e.rule is not None for e in evaluations)
+    warning = sum(e.level is SlaLevel.WARNING for e in evaluations)
+    breached = sum(e.level is SlaLevel.BREACHED for e in evaluations)
+    parts = [f"{plan.tenant}: looked at {len(evaluations)} active run(s), {with_sla} with an SLA"]
+    if unknown:
+        parts.append(f"{unknown} in an unrecognised state (never stopped)")
+    parts.append(f"{warning} warning, {breached} breached")
+    if plan.alerts:
+        by_level: dict[str, int] = {}
+        for alert in plan.alerts:
+            by_level[alert.level.value] = by_level.get(alert.level.value, 0) + 1
+        parts.append("alerts: " + ", ".join(f"{n} {lvl}" for lvl, n in by_level.items()))
+    if plan.stop_requests:
+        parts.append("stop requested: " + ", ".join(r.workflow_id for r in plan.stop_requests))
+    if plan.dry_runs:
+        parts.append("dry run, would stop: " + ", ".join(r.workflow_id for r in plan.dry_runs))
+    if not complete:
+        parts.append("listing incomplete (time budget): vanished runs checked next tick")
+    if not plan.has_actions:
+        parts.append("nothing to alert or stop")
+    text = "; ".join(parts)
+    if plan.notes:
+        text += ". " + " ".join(plan.notes)
+    return text
