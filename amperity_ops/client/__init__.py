@@ -1,18 +1,26 @@
-"""The Amperity API client: typed models, one error tree, and (soon) ``AmperityClient``.
+"""The Amperity API client: ``AmperityClient``, typed models and one error tree.
 
 Imports no Dagster: this package could ship on its own.
 """
 
 from amperity_ops.client import errors
+from amperity_ops.client._auth import TokenExpiryWarning
+from amperity_ops.client._client import AmperityClient, ApiDeprecationWarning
+from amperity_ops.client._pagination import PageIterator
+from amperity_ops.client._ratelimit import RateLimiter
+from amperity_ops.client._retry import RetryPolicy
+from amperity_ops.client._settings import ClientSettings
 from amperity_ops.client.errors import (
     AmperityError,
     APIConnectionError,
+    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
     ConflictError,
     NotFoundError,
+    OutcomeUnknownError,
     PaginationError,
     PermissionDeniedError,
     RateLimitedError,
@@ -43,14 +51,18 @@ from amperity_ops.client.models import (
 
 __all__ = [
     "APIConnectionError",
+    "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "AmperityClient",
     "AmperityError",
+    "ApiDeprecationWarning",
     "AuditEvent",
     "AuthenticationError",
     "BadRequestError",
     "Campaign",
     "CampaignDraft",
+    "ClientSettings",
     "ConflictError",
     "ErrorResponse",
     "Index",
@@ -58,16 +70,21 @@ __all__ = [
     "IngestFile",
     "IngestJob",
     "NotFoundError",
+    "OutcomeUnknownError",
     "Page",
+    "PageIterator",
     "PaginationError",
     "PermissionDeniedError",
     "Profile",
     "RateLimitedError",
+    "RateLimiter",
+    "RetryPolicy",
     "RunMode",
     "Segment",
     "ServerError",
     "StateKind",
     "TokenExpiredError",
+    "TokenExpiryWarning",
     "WorkflowError",
     "WorkflowRun",
     "WorkflowRunRequest",

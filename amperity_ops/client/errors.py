@@ -4,7 +4,9 @@
 
     AmperityError
     ├── APIConnectionError            the request may not have reached Amperity
-    │   └── APITimeoutError           no answer in time
+    │   ├── APITimeoutError           no answer in time
+    │   └── OutcomeUnknownError       a start whose answer was lost, and a re-read cannot tell
+    ├── APIResponseValidationError    a 2xx answer that is not the documented shape
     ├── PaginationError               the server repeated a page token (would loop forever)
     └── APIStatusError                Amperity answered with a 4xx/5xx
         ├── BadRequestError           400
@@ -29,6 +31,7 @@ from typing import Any
 
 __all__ = [
     "APIConnectionError",
+    "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AmperityError",
@@ -36,6 +39,7 @@ __all__ = [
     "BadRequestError",
     "ConflictError",
     "NotFoundError",
+    "OutcomeUnknownError",
     "PaginationError",
     "PermissionDeniedError",
     "RateLimitedError",
@@ -65,6 +69,18 @@ class APIConnectionError(AmperityError):
 
 class APITimeoutError(APIConnectionError):
     """No answer within the configured timeout."""
+
+
+class OutcomeUnknownError(APIConnectionError):
+    """A start whose answer was lost, and re-reading the runs could not tell if it took effect.
+
+    The client never re-sends such a request blindly (it could start the workflow twice);
+    the message lists the runs created since the request so a person can decide.
+    """
+
+
+class APIResponseValidationError(AmperityError):
+    """A successful answer whose body is not the documented shape (the message names fields)."""
 
 
 class APIStatusError(AmperityError):

@@ -1,0 +1,106 @@
+"""Lazy iteration over Amperity's cursor pagination, in constant memory.
+
+Every list endpoint answers ``{"data": [...], "next_token": "...", "total": N}``. The last
+page is the one *without* ``next_token`` or with an empty one. Tokens are opaque; a server that
+sends the same token twice would loop a naive client forever, so a repeated token raises
+:class:`~amperity_ops.client.errors.PaginationError`.
+
+Only one page is held at a time: iterating 100,000 runs costs the memory of one page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel
+
+from amperity_ops.client.errors import PaginationError
+from amperity_ops.client.models import Page
+
+__all__ = ["PageIterator"]
+
+T = TypeVar("T", bound=BaseModel)
+
+_END = object()
+
+
+class PageIterator(Generic[T], Iterator[T]):
+    """An iterator over every item of a listing, fetching pages only as they are needed.
+
+    ``total`` is available when the listing was asked ``with_total=True``: reading it fetches
+    the first page if iteration has not started (the items of that page are not lost).
+
+    Args:
+        fetch: Fetches one page given the token (None for the first page).
+        what: Names the listing in error messages (e.g. ``"GET /workflow/runs"``).
+        max_items: Stop after this many items (None: all of them).
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[str | None], Page[T]],
+        *,
+        what: str,
+        max_items: int | None = None,
+    ) -> None:
+        if max_items is not None and max_items < 0:
+            raise ValueError(f"max_items must be >= 0, got {max_items}")
+        self._fetch = fetch
+        self._what = what
+        self._max_items = max_items
+        self._pages = self._follow()
+        self._items: Iterator[T] = iter(())
+        self._yielded = 0
+        self._started = False
+        self._total: int | None = None
+        self.pages_fetched = 0
+        """How many pages were requested so far."""
+
+    def _follow(self) -> Iterator[Page[T]]:
+        seen: set[str] = set()
+        token: str | None = None
+        while True:
+            page = self._fetch(token)
+            self.pages_fetched += 1
+            if page.total is not None:
+                self._total = page.total
+            yield page
+            token = page.next_token or None
+            if token is None:
+                return
+            if token in seen:
+                raise PaginationError(
+                    f"{self._what}: the server sent page token {token[:40]!r} a second time "
+                    f"(after {self.pages_fetched} pages); stopping instead of looping forever"
+                )
+            seen.add(token)
+
+    def _load_next_page(self) -> bool:
+        self._started = True
+        page = next(self._pages, None)
+        if page is None:
+            return False
+        self._items = iter(page.data)
+        return True
+
+    def __iter__(self) -> PageIterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        if self._max_items is not None and self._yielded >= self._max_items:
+            raise StopIteration
+        while True:
+            item = next(self._items, _END)
+            if item is not _END:
+                self._yielded += 1
+                return item  # type: ignore[return-value]
+            if not self._load_next_page():
+                raise StopIteration
+
+    @property
+    def total(self) -> int | None:
+        """The server's ``total`` (only sent for ``with_total=True``; None otherwise)."""
+        if not self._started:
+            self._load_next_page()
+        return self._total
