@@ -1,0 +1,54 @@
+"""The ``amperity-ops`` command line.
+
+::
+
+    amperity-ops [--config POLICY.yaml] runs list [--state S] [--since 24h] [--tenant T] [--limit N]
+    amperity-ops runs stop WORKFLOW_ID --reason TEXT [--dry-run] [--tenant T]
+    amperity-ops backfill --since 30d [--tenant T]
+    amperity-ops doctor
+    amperity-ops simulator ...
+
+Every command reads the same policy file as the Dagster code location (``--config``, else
+``AMPERITY_OPS_CONFIG``, else one tenant from the ``AMPERITY_*`` variables) and the same
+history store (``AMPERITY_OPS_STORE_URL``). Failures print one line on stderr and exit 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from amperity_ops.cli._context import CliContext
+from amperity_ops.cli._group import LazyGroup
+
+__all__ = ["cli", "main"]
+
+_SUBCOMMANDS = {
+    "runs": "amperity_ops.cli.runs:runs",
+    "backfill": "amperity_ops.cli.backfill:backfill",
+    "doctor": "amperity_ops.cli.doctor:doctor",
+    "simulator": "amperity_ops.simulator.cli:simulator",
+}
+
+
+@click.group(cls=LazyGroup, lazy_commands=_SUBCOMMANDS)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="AMPERITY_OPS_CONFIG",
+    show_envvar=True,
+    help="Policy file (YAML). Without one: one tenant from the AMPERITY_* variables.",
+)
+@click.version_option(package_name="amperity-ops")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """Watch and guard Amperity workflows."""
+    ctx.obj = CliContext(config_path=config_path)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def main() -> None:
+    """Entry point of the ``amperity-ops`` console script."""
+    cli(prog_name="amperity-ops")

@@ -1,0 +1,100 @@
+"""Turning any failure into one clear line for a person, without a traceback or a secret.
+
+The command line is where configuration mistakes, expired tokens and unreachable servers meet
+a person; each must read as one sentence that says what failed and, where we know it, what to
+do. Messages come from our own exception tree (``ConfigError``, ``AmperityError``), which
+already names the field, the status and the request id; this module only picks a prefix, keeps
+the first line, and scrubs anything that looks like a credential as a second line of defence.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import click
+
+__all__ = ["DEBUG_ENV", "describe_error", "redact"]
+
+DEBUG_ENV = "AMPERITY_OPS_DEBUG"
+"""Set to 1 to let unexpected exceptions through with their traceback (for bug reports)."""
+
+# Credentials inside URLs (``postgresql://user:password@host``) and bearer tokens.
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]+@")
+_BEARER = re.compile(r"(?i)(bearer\s+)[\w.~+/=-]+")
+_JWT = re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]*")
+_SECRET_ENV_HINTS = ("TOKEN", "SECRET", "PASSWORD", "ROUTING_KEY", "WEBHOOK")
+_MIN_SECRET_LEN = 6  # shorter values would blank out ordinary words
+
+
+def redact(text: str) -> str:
+    """Removes credentials from a message.
+
+    Scrubs passwords in URLs, bearer tokens, JWT-shaped strings and the value of every
+    environment variable whose name says it holds a secret (``*_TOKEN``, ``*_SECRET``, ...).
+
+    Args:
+        text: Any message about to be shown to a person.
+
+    Returns:
+        The message with each credential replaced by ``***``.
+    """
+    for name, value in os.environ.items():
+        if len(value) >= _MIN_SECRET_LEN and any(
+            hint in name.upper() for hint in _SECRET_ENV_HINTS
+        ):
+            text = text.replace(value, "***")
+    text = _URL_PASSWORD.sub(r"\g<scheme>\g<user>:***@", text)
+    text = _BEARER.sub(r"\g<1>***", text)
+    return _JWT.sub("***", text)
+
+
+def _first_line(text: str) -> str:
+    for line in text.strip().splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def _prefix_for(err: BaseException) -> str:
+    """A short label saying which part failed, from the exception's class and module."""
+    module = type(err).__module__
+    name = type(err).__name__
+    if name == "ConfigError":
+        return "configuration error"
+    if module.startswith("amperity_ops.client"):
+        return "Amperity API error"
+    if module.startswith(("sqlalchemy", "psycopg2")):
+        return "history store error"
+    if module.startswith("httpx") or isinstance(err, ConnectionError):
+        return "connection error"
+    if isinstance(err, OSError):
+        return "file error"
+    if isinstance(err, ValueError):
+        return "invalid value"
+    return f"unexpected {name}"
+
+
+def describe_error(err: BaseException) -> str:
+    """One line describing a failure, safe to print.
+
+    Args:
+        err: The exception that ended the command.
+
+    Returns:
+        ``"<what failed>: <first line of the message>"``, redacted.
+    """
+    message = _first_line(str(err))
+    if type(err).__module__.startswith("sqlalchemy"):
+        # SQLAlchemy wraps the driver's message as "(psycopg2.OperationalError) ..." and appends
+        # the statement and a link; the driver's own first line is the useful part.
+        orig = getattr(err, "orig", None)
+        message = _first_line(str(orig)) if orig is not None else message
+    if not message:
+        message = type(err).__name__
+    return redact(f"{_prefix_for(err)}: {message}")
+
+
+def as_click_exception(err: Exception) -> click.ClickException:
+    """Wraps an exception as a :class:`click.ClickException` (one line on stderr, exit 1)."""
+    return click.ClickException(describe_error(err))

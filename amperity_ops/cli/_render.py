@@ -1,0 +1,48 @@
+"""How runs, states and times look in the terminal: colours that mean the same everywhere."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from rich.text import Text
+
+from amperity_ops.client import StateKind, WorkflowState
+from amperity_ops.monitoring.durations import format_duration
+
+__all__ = ["STATE_STYLES", "ago", "state_text", "when"]
+
+STATE_STYLES: dict[StateKind, str] = {
+    StateKind.SCHEDULED: "cyan",
+    StateKind.RUNNING: "bold cyan",
+    StateKind.RUNNING_WITH_FAILURES: "bold yellow",
+    StateKind.PAUSED: "yellow",
+    StateKind.FINALIZING: "cyan",
+    StateKind.STOPPING: "magenta",
+    StateKind.STOPPED: "magenta",
+    StateKind.SUCCEEDED: "green",
+    StateKind.FAILED: "bold red",
+    StateKind.SKIPPED: "dim",
+    StateKind.UNKNOWN: "bold white on red",
+}
+
+
+def state_text(state: WorkflowState | None) -> Text:
+    """The wire state (as Amperity wrote it) coloured by its normalised kind; ``-`` for None."""
+    if state is None:
+        return Text("-", style="dim")
+    return Text(state.raw, style=STATE_STYLES.get(state.kind, ""))
+
+
+def when(moment: datetime | None) -> str:
+    """A UTC timestamp to the minute, e.g. ``2026-11-01 02:15Z``."""
+    if moment is None:
+        return "-"
+    return moment.strftime("%Y-%m-%d %H:%MZ")
+
+
+def ago(moment: datetime | None, now: datetime) -> str:
+    """How long before ``now``, e.g. ``12m 30s ago``."""
+    if moment is None:
+        return "-"
+    delta: timedelta = now - moment
+    return f"{format_duration(delta)} ago"

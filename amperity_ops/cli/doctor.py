@@ -1,0 +1,202 @@
+"""``amperity-ops doctor``: is everything amperity-ops needs in place? One line per check."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+import click
+from rich.text import Text
+
+from amperity_ops.cli._context import CliContext, make_console
+from amperity_ops.cli._errors import describe_error
+from amperity_ops.monitoring.durations import format_duration
+
+if TYPE_CHECKING:
+    from amperity_ops.settings import OpsConfig, SecretRef, TenantConfig
+
+__all__ = ["Check", "doctor"]
+
+Status = Literal["ok", "warn", "fail"]
+_STYLES: dict[Status, str] = {"ok": "bold green", "warn": "bold yellow", "fail": "bold red"}
+TOKEN_WARN_WITHIN = timedelta(days=7)
+"""A static token expiring sooner than this is a warning: someone must generate a new one."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """The verdict of one check: ``ok``, ``warn`` (works, needs attention) or ``fail``."""
+
+    status: Status
+    subject: str
+    detail: str
+
+
+@click.command()
+@click.pass_obj
+def doctor(obj: CliContext) -> None:
+    """Check the policy file, the history store, and each tenant's credentials and API.
+
+    Prints one line per check (ok / warn / fail) and exits 1 if any check failed.
+    """
+    console = make_console()
+    failed = 0
+    for check in run_checks(obj):
+        line = Text(f"{check.status:<5}", style=_STYLES[check.status])
+        line.append(f"{check.subject:<24}", style="bold")
+        line.append(check.detail)
+        console.print(line)
+        failed += check.status == "fail"
+    if failed:
+        raise click.ClickException(f"{failed} check{'s' if failed > 1 else ''} failed")
+
+
+def run_checks(obj: CliContext, *, now: Callable[[], datetime] | None = None) -> Iterator[Check]:
+    """Every check in order; later checks are skipped when what they need has failed.
+
+    Args:
+        obj: The command's context (policy file path).
+        now: The clock for token expiry (default: the system clock).
+
+    Yields:
+        One :class:`Check` per subject.
+    """
+    clock = now or (lambda: datetime.now(UTC))
+    config_check, config = _check_config(obj)
+    yield config_check
+    yield _check_store()
+    if config is None:
+        return
+    for tenant in config.tenants:
+        yield from _check_tenant(tenant, clock())
+
+
+def _check_config(obj: CliContext) -> tuple[Check, OpsConfig | None]:
+    from amperity_ops.settings import load_ops_config
+
+    path = str(obj.config_path) if obj.config_path is not None else None
+    source = path or "no policy file (AMPERITY_* environment)"
+    try:
+        config = load_ops_config(path)
+    except Exception as err:
+        lines = str(err).strip().splitlines()
+        more = f" (+{len(lines) - 1} more problems)" if len(lines) > 1 else ""
+        return Check("fail", "policy file", describe_error(err) + more), None
+    policies = len(config.policies)
+    sinks = ", ".join(sorted({s.kind for s in config.alerts})) or "none"
+    stop = "on" if config.auto_stop.enabled else "off"
+    if config.auto_stop.enabled and config.auto_stop.dry_run:
+        stop = "dry run"
+    detail = (
+        f"{source}: {policies} polic{'y' if policies == 1 else 'ies'}, alerts: {sinks}, "
+        f"auto-stop {stop}, {len(config.tenants)} tenant{'s' if len(config.tenants) > 1 else ''}"
+    )
+    status: Status = "ok" if config.alerts else "warn"
+    if not config.alerts:
+        detail += " (no alert sink: breaches are only visible in Dagster)"
+    return Check(status, "policy file", detail), config
+
+
+def _check_store() -> Check:
+    from amperity_ops.settings import OpsSettings
+    from amperity_ops.store import Store
+
+    try:
+        url = OpsSettings().store_url
+    except Exception as err:
+        return Check("fail", "history store", describe_error(err))
+    shown = _redacted_url(url)
+    started = time.monotonic()
+    try:
+        store = Store.from_url(url)
+        try:
+            store.check()
+        finally:
+            store.dispose()
+    except Exception as err:
+        return Check("fail", "history store", f"{shown}: {describe_error(err)}")
+    took = (time.monotonic() - started) * 1000
+    return Check("ok", "history store", f"{shown} ({took:.0f} ms)")
+
+
+def _redacted_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparseable URL)"
+
+
+def _unset_secrets(tenant: TenantConfig) -> list[str]:
+    refs: list[SecretRef | None] = [tenant.access_token, tenant.client_id, tenant.client_secret]
+    return [ref.env for ref in refs if ref is not None and ref.env and not ref.is_set]
+
+
+def _check_tenant(tenant: TenantConfig, now: datetime) -> Iterator[Check]:
+    from amperity_ops.client._auth import jwt_expiry
+    from amperity_ops.services.tenants import make_client
+
+    subject = f"tenant {tenant.name}"
+    missing = _unset_secrets(tenant)
+    if missing:
+        yield Check("fail", subject, f"credentials: {', '.join(missing)} not set")
+        return
+
+    if tenant.access_token is not None:
+        expires = jwt_expiry(tenant.access_token.reveal())
+        if expires is None:
+            yield Check(
+                "warn",
+                f"{subject} token",
+                "static token without an exp claim: cannot tell when it expires",
+            )
+        elif expires <= now:
+            yield Check(
+                "fail",
+                f"{subject} token",
+                f"expired at {expires:%Y-%m-%d %H:%MZ}; "
+                "generate a new API token in Amperity or use OAuth client credentials",
+            )
+            return
+        else:
+            left = expires - now
+            status: Status = "warn" if left <= TOKEN_WARN_WITHIN else "ok"
+            yield Check(
+                status,
+                f"{subject} token",
+                f"expires {expires:%Y-%m-%d %H:%MZ} (in {format_duration(left)})",
+            )
+
+    started = time.monotonic()
+    try:
+        with make_client(tenant) as client:
+            first = next(iter(client.list_workflow_runs(limit=1)), None)
+            budget = _budget_description(client, tenant)
+    except Exception as err:
+        yield Check("fail", f"{subject} API", describe_error(err))
+        return
+    took = (time.monotonic() - started) * 1000
+    where = tenant.base_url or "default base URL"
+    seen = f"latest run {first.id}" if first is not None else "no runs yet"
+    auth = "OAuth client credentials, " if tenant.access_token is None else ""
+    yield Check("ok", f"{subject} API", f"{where}: {auth}answered in {took:.0f} ms ({seen})")
+    yield Check("ok", f"{subject} rate budget", budget)
+
+
+def _budget_description(client: object, tenant: TenantConfig) -> str:
+    # The client does not publish its limiter; its repr names the backend and the window.
+    limiter = getattr(client, "_limiter", None)
+    if limiter is None:
+        return "off (no request budget: 429s are only retried)"
+    budget = type(getattr(limiter, "budget", None)).__name__
+    shared = {
+        "FileBudget": "a file shared by every process on this host",
+        "MemoryBudget": "memory (this process only)",
+        "RedisBudget": "Redis (shared by every host)",
+        "PostgresBudget": "Postgres (shared by every host)",
+    }.get(budget, budget)
+    return f"{tenant.rate_limit_rps:g} requests/s, kept in {shared}"

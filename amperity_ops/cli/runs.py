@@ -1,0 +1,189 @@
+"""``amperity-ops runs list`` and ``amperity-ops runs stop``: look at runs, stop one safely."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from amperity_ops.cli._context import CliContext, make_console
+from amperity_ops.cli._params import SINCE, STATE, STATE_GROUPS
+from amperity_ops.cli._render import state_text, when
+from amperity_ops.cli._sla import sla_cell
+from amperity_ops.client import StateKind, WorkflowRun
+from amperity_ops.monitoring.durations import format_duration
+from amperity_ops.services.stop import StopOutcome, StopResult, stop_workflow_run
+
+__all__ = ["runs"]
+
+_DEFAULT_SINCE = "24h"
+
+
+@click.group()
+def runs() -> None:
+    """List workflow runs, or stop one."""
+
+
+@runs.command("list")
+@click.option(
+    "--state",
+    "states",
+    type=STATE,
+    multiple=True,
+    help="Only runs in this state (repeatable); `active` and `ended` group several.",
+)
+@click.option(
+    "--since",
+    type=SINCE,
+    default=_DEFAULT_SINCE,
+    show_default=True,
+    help="Runs created after this: a duration back from now (90m, 2h, 30d) or an ISO time.",
+)
+@click.option("--tenant", "tenant_names", multiple=True, help="Only this tenant (repeatable).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Show at most this many runs, newest first.",
+)
+@click.pass_obj
+def list_runs(
+    obj: CliContext,
+    states: tuple[str, ...],
+    since: datetime,
+    tenant_names: tuple[str, ...],
+    limit: int,
+) -> None:
+    """Show workflow runs as a table: id, name, type, state, start, runtime and SLA."""
+    runtime = obj.runtime
+    wanted: frozenset[StateKind] | None = (
+        frozenset().union(*(STATE_GROUPS[s.lower()] for s in states)) if states else None
+    )
+    now = runtime.clock()
+    rows: list[tuple[str, WorkflowRun]] = []
+    with runtime.clients(list(tenant_names) or None) as clients:
+        for tenant_name, client in clients.items():
+            for run in client.list_workflow_runs(created_from=since):
+                if wanted is None or run.state.kind in wanted:
+                    rows.append((tenant_name, run))
+    rows.sort(key=lambda row: row[1].created_at, reverse=True)
+    shown = rows[:limit]
+
+    several_tenants = len({name for name, _ in rows}) > 1 or len(runtime.tenants) > 1
+    table = Table(
+        title=f"Workflow runs created since {when(since)}",
+        caption=_caption(len(shown), len(rows), limit),
+        title_justify="left",
+        caption_justify="left",
+    )
+    if several_tenants:
+        table.add_column("tenant", no_wrap=True)
+    table.add_column("id", no_wrap=True, style="bold")
+    table.add_column("name", overflow="fold")
+    table.add_column("type", no_wrap=True, style="dim")
+    table.add_column("state", no_wrap=True)
+    table.add_column("started", no_wrap=True)
+    table.add_column("runtime", no_wrap=True, justify="right")
+    table.add_column("SLA", no_wrap=True)
+    for tenant_name, run in shown:
+        cells: list[str | Text] = [tenant_name] if several_tenants else []
+        cells += [
+            run.id,
+            run.name,
+            run.type,
+            state_text(run.state),
+            when(run.created_at),
+            format_duration(run.runtime(now)),
+            sla_cell(runtime.config, run, now),
+        ]
+        table.add_row(*cells)
+    make_console().print(table)
+
+
+def _caption(shown: int, total: int, limit: int) -> str:
+    if total == 0:
+        return "no runs match"
+    if total > shown:
+        return f"{shown} of {total} runs (newest first; --limit {limit})"
+    return f"{total} run{'s' if total != 1 else ''}"
+
+
+@runs.command("stop")
+@click.argument("workflow_id")
+@click.option("--reason", required=True, help="Why: recorded in the stop ledger and shown.")
+@click.option("--dry-run", is_flag=True, help="Re-read the run and say what would happen.")
+@click.option("--tenant", "tenant_name", default=None, help="Tenant name (default: the first).")
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=click.IntRange(min=0),
+    default=600,
+    show_default=True,
+    help="Seconds to wait for the run to reach a stopped state.",
+)
+@click.pass_obj
+def stop_run(
+    obj: CliContext,
+    workflow_id: str,
+    reason: str,
+    dry_run: bool,
+    tenant_name: str | None,
+    wait_seconds: int,
+) -> None:
+    """Stop WORKFLOW_ID if it is in a recognised running state, and wait until it stops.
+
+    The same path as the SLA sensor and the Dagster stop job: the run is re-read first, an
+    unknown state is never stopped, and who asked and why are recorded in the history store.
+    """
+    runtime = obj.runtime
+    tenant = runtime.tenant(tenant_name)
+    console = make_console()
+    with runtime.client(tenant.name) as client:
+        outcome = stop_workflow_run(
+            client,
+            runtime.store,
+            tenant=tenant.name,
+            workflow_id=workflow_id,
+            reason=reason,
+            requested_by=CliContext.requested_by(),
+            dry_run=dry_run,
+            wait_timeout=timedelta(seconds=wait_seconds),
+            clock=runtime.clock,
+            sleep=runtime.sleep,
+        )
+    console.print(_outcome_table(outcome))
+    if not outcome.succeeded:
+        raise click.ClickException(outcome.message)
+
+
+_RESULT_STYLES = {
+    StopResult.STOPPED: "bold green",
+    StopResult.DRY_RUN: "bold yellow",
+    StopResult.NOT_RUNNING: "cyan",
+    StopResult.NOT_FOUND: "yellow",
+    StopResult.UNKNOWN_STATE: "bold red",
+    StopResult.STILL_STOPPING: "bold red",
+}
+
+
+def _outcome_table(outcome: StopOutcome) -> Table:
+    """Before/after, timings and the ledger entry of one stop, as a two-column table."""
+    table = Table(show_header=False, box=None, padding=(0, 2), title_justify="left")
+    table.title = Text(outcome.message, style=_RESULT_STYLES.get(outcome.result, ""))
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column()
+    table.add_row("tenant", outcome.tenant)
+    table.add_row("workflow", f"{outcome.workflow_id}  {outcome.workflow_name or ''}".rstrip())
+    table.add_row("state before", outcome.state_before or "-")
+    table.add_row("state after", outcome.state_after or "-")
+    table.add_row(
+        "result", Text(outcome.result.value, style=_RESULT_STYLES.get(outcome.result, ""))
+    )
+    table.add_row("reason", outcome.reason)
+    table.add_row("requested by", outcome.requested_by)
+    table.add_row("stop sent", when(outcome.stop_sent_at) if outcome.stop_sent_at else "no")
+    table.add_row("took", f"{format_duration(outcome.elapsed)} ({outcome.polls} re-reads)")
+    return table

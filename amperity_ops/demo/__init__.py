@@ -1,0 +1,1 @@
+"""Demo-only material: the demo policy file (policy.yaml) and the run starter (kickoff)."""
