@@ -1,0 +1,51 @@
+"""Stop guard rails, table-driven: every condition that must hold before a stop."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from amperity_ops.monitoring import decide_stop, evaluate_sla, resolve_sla, stop_run_key
+from amperity_ops.settings import AutoStopConfig
+from amperity_ops_tests.monitoring.helpers import NOW, STOP_POLICY, config, run
+
+ALERT_ONLY = {**STOP_POLICY, "action": "alert"}
+ON = AutoStopConfig(enabled=True, max_stops_per_hour=2)
+
+
+@pytest.mark.parametrize(
+    ("policy", "state", "runtime_h", "auto_stop", "stops", "requested", "kind", "says"),
+    [
+        (STOP_POLICY, "running", 3, ON, 0, False, "request", "over max_runtime 2h"),
+        (STOP_POLICY, "Running with failures", 3, ON, 0, False, "request", "policy:courier"),
+        (STOP_POLICY, "paused", 3, ON, 1, False, "request", ""),
+        (STOP_POLICY, "running", 1.9, ON, 0, False, "none", "no stop policy breached"),
+        (ALERT_ONLY, "running", 3, ON, 0, False, "none", "no stop policy breached"),
+        (STOP_POLICY, "running", 3, ON, 0, True, "none", "already requested"),
+        (STOP_POLICY, "running", 3, ON, 2, False, "held", "hourly cap reached (2/2"),
+        (STOP_POLICY, "running", 3, AutoStopConfig(), 0, False, "held", "auto_stop is disabled"),
+        (STOP_POLICY, "running", 3, AutoStopConfig(enabled=True, dry_run=True), 0, False,
+         "dry_run", "would have stopped Courier Group Nightly"),
+        (STOP_POLICY, "Quantum Tunneling", 3, ON, 0, False, "held", "not a stoppable state"),
+        (STOP_POLICY, "finalizing", 3, ON, 0, False, "held", "not a stoppable state"),
+        (STOP_POLICY, "stopping", 3, ON, 0, False, "held", "not a stoppable state"),
+    ],
+)
+def test_decide_stop(
+    policy: dict[str, str], state: str, runtime_h: float, auto_stop: AutoStopConfig,
+    stops: int, requested: bool, kind: str, says: str,
+) -> None:
+    """A stop is requested only for a breached stop policy, enabled, under the cap, new,
+    in a recognised running state; dry run only reports."""
+    r = run(state=state, runtime=timedelta(hours=runtime_h))
+    evaluation = evaluate_sla(r, resolve_sla(r, config(policies=[policy])), NOW)
+    decision = decide_stop(evaluation, auto_stop, stops_in_last_hour=stops,
+                           already_requested=requested)
+    assert decision.kind == kind
+    assert says in decision.reason
+
+
+def test_run_key_format() -> None:
+    """The stop job's run key is stop:<tenant>:<workflow id>."""
+    assert stop_run_key("acme", "wf-20240619-14418-6UhqSe") == "stop:acme:wf-20240619-14418-6UhqSe"
