@@ -12,10 +12,12 @@ cut body, a 5xx) they are *not* re-sent blindly:
   is still in a stoppable state, the stop did not take: it is sent again (bounded by the retry
   policy). Anything else re-raises the original error.
 * **start**: the runs created since shortly before the request are listed. A run that carries
-  the same ``config_id`` is the answer. If runs carry ``config_id`` and none matches, the
-  start did not take and is sent again (bounded). If the server does not say which config a
-  run came from, nobody can tell, so :class:`OutcomeUnknownError` is raised, listing the runs
-  created since, for a person to check: starting a workflow twice is worse than asking.
+  the same ``config_id`` is the answer. If no run at all was created since, or runs carry
+  ``config_id`` and none matches, the start did not take and is sent again (bounded). Else
+  (runs were created but the server does not say from which config; the documented
+  ``Workflow`` has no ``config_id``) nobody can tell, so :class:`OutcomeUnknownError` is
+  raised, listing those runs for a person to check: starting a workflow twice is worse than
+  asking.
 """
 
 from __future__ import annotations
@@ -445,7 +447,8 @@ class AmperityClient:
             except _LostAnswer as lost:
                 since = sent_at - START_LOOKBACK
                 recent = list(self.list_workflow_runs(created_from=since, max_items=1000))
-                if any("config_id" in (run.model_extra or {}) for run in recent):
+                says_config = any("config_id" in (run.model_extra or {}) for run in recent)
+                if says_config or not recent:
                     matches = [
                         r for r in recent if (r.model_extra or {}).get("config_id") == config_id
                     ]
