@@ -1,0 +1,275 @@
+"""The polled assets (workflow runs, ingest jobs) and the cheap inventory assets.
+
+Several tenants, one asset: each materialization polls every tenant in the policy file (each
+with its own client, credentials and rate budget) and shows them side by side, with a
+``tenant`` column in every table. One unpartitioned asset keeps the UI's plots of ``active``,
+``breached``, ``failed`` and ``p95_runtime_minutes`` a single line over time, and a tenant that
+cannot be reached turns the ``all_tenants_polled`` check red without hiding the others.
+"""
+
+# No `from __future__ import annotations`: Dagster reads these annotations at decoration time.
+
+from collections import Counter
+from typing import Any
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    MaterializeResult,
+    MetadataValue,
+    ResourceParam,
+    asset,
+)
+
+from amperity_ops.client import AmperityClient, IngestJob
+from amperity_ops.defs.checks import (
+    INGEST_JOBS_KEY,
+    WORKFLOW_RUNS_KEY,
+    ingest_check_results,
+    ingest_check_specs,
+    runs_check_results,
+    runs_check_specs,
+)
+from amperity_ops.defs.metadata import ingest_metadata, md_table, runs_metadata
+from amperity_ops.services import inventory
+from amperity_ops.services.poll import poll_ingest_jobs, poll_workflow_runs
+from amperity_ops.services.runtime import OpsRuntime
+from amperity_ops.services.summary import summarize_ingest, summarize_runs
+from amperity_ops.services.tenants import for_each_tenant
+from amperity_ops.settings import TenantConfig
+
+__all__ = [
+    "AUDIT_EVENTS_KEY",
+    "CAMPAIGNS_KEY",
+    "INVENTORY_ASSETS",
+    "POLLING_ASSETS",
+    "SEGMENTS_KEY",
+    "audit_events",
+    "campaigns",
+    "ingest_jobs",
+    "segments",
+    "workflow_runs",
+]
+
+GROUP = "amperity"
+OWNERS = ["team:data-platform"]
+KINDS = {"amperity"}
+SEGMENTS_KEY = AssetKey(["amperity", "segments"])
+CAMPAIGNS_KEY = AssetKey(["amperity", "campaigns"])
+AUDIT_EVENTS_KEY = AssetKey(["amperity", "audit_events"])
+
+
+@asset(
+    key=WORKFLOW_RUNS_KEY,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    check_specs=runs_check_specs(),
+    description=(
+        "Amperity workflow runs of every tenant, polled incrementally into the history store "
+        "(new runs since the last poll plus the ones still active; never the whole history). "
+        "Metadata: active runs with runtime against their SLA and a link, counts by state, "
+        "failures with attribution, runtime percentiles per workflow."
+    ),
+)
+def workflow_runs(
+    context: AssetExecutionContext, amperity_ops: ResourceParam[OpsRuntime]
+) -> MaterializeResult:
+    """Poll every tenant's workflow runs and summarise them."""
+    runtime = amperity_ops
+    now = runtime.clock()
+    reports, errors = for_each_tenant(
+        runtime.tenants,
+        lambda tenant, client: poll_workflow_runs(client, runtime.store, tenant=tenant.name, now=now),
+        runtime.client_factory,
+    )
+    polled = {
+        name: f"{r.listed} listed since {r.listed_from:%Y-%m-%d %H:%M}, {r.reread} re-read, "
+        f"{r.new_runs} new, {len(r.ended)} ended, {len(r.active)} active"
+        for name, r in reports.items()
+    }
+    for line in (f"{n}: {p}" for n, p in polled.items()):
+        context.log.info(line)
+    summary = summarize_runs(runtime.store, runtime.config, runtime.tenants, now=now)
+    return MaterializeResult(
+        metadata=runs_metadata(summary, polled=polled, errors=errors),
+        check_results=runs_check_results(summary, errors=errors),
+    )
+
+
+@asset(
+    key=INGEST_JOBS_KEY,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    check_specs=ingest_check_specs(),
+    description=(
+        "Amperity ingest jobs and their feeds (rows read, errors, rejects), polled "
+        "incrementally into the history store. Checks: error and reject rates against "
+        "ingest_thresholds, failed feeds."
+    ),
+)
+def ingest_jobs(
+    context: AssetExecutionContext, amperity_ops: ResourceParam[OpsRuntime]
+) -> MaterializeResult:
+    """Poll every tenant's ingest jobs and evaluate their feeds."""
+    runtime = amperity_ops
+    now = runtime.clock()
+
+    def poll(tenant: TenantConfig, client: AmperityClient) -> list[IngestJob]:
+        return poll_ingest_jobs(client, runtime.store, tenant=tenant.name, now=now).jobs
+
+    jobs, errors = for_each_tenant(runtime.tenants, poll, runtime.client_factory)
+    polled = {name: f"{len(found)} jobs read" for name, found in jobs.items()}
+    summary = summarize_ingest(jobs, runtime.config, now=now)
+    context.log.info("%d jobs, %d feeds, %d unhealthy", summary.jobs, len(summary.feeds),
+                     len(summary.unhealthy))
+    return MaterializeResult(
+        metadata=ingest_metadata(summary, polled=polled, errors=errors),
+        check_results=ingest_check_results(
+            summary, runtime.config.ingest_thresholds, errors=errors
+        ),
+    )
+
+
+def _errors_md(errors: dict[str, str]) -> dict[str, Any]:
+    if not errors:
+        return {}
+    return {"unreachable": MetadataValue.md("\n".join(f"- **{t}**: {m}" for t, m in errors.items()))}
+
+
+@asset(
+    key=SEGMENTS_KEY,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    description="Inventory of Amperity segments per tenant, counted by status (one listing).",
+)
+def segments(amperity_ops: ResourceParam[OpsRuntime]) -> MaterializeResult:
+    """List every tenant's segments."""
+    runtime = amperity_ops
+    found, errors = for_each_tenant(
+        runtime.tenants, lambda _t, client: inventory.list_segments(client), runtime.client_factory
+    )
+    by_status: Counter[str] = Counter()
+    rows = []
+    for tenant, items in found.items():
+        by_status.update(s.status for s in items)
+        rows += [[tenant, s.id, s.name, s.status] for s in items]
+    return MaterializeResult(
+        metadata={
+            "segments": MetadataValue.int(sum(len(v) for v in found.values())),
+            "by_status": MetadataValue.md(
+                md_table(["status", "segments"], sorted(by_status.items()), empty="no segments")
+            ),
+            "table": MetadataValue.md(
+                md_table(["tenant", "id", "name", "status"], rows, empty="no segments")
+            ),
+            **_errors_md(errors),
+        }
+    )
+
+
+@asset(
+    key=CAMPAIGNS_KEY,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    description="Inventory of Amperity campaigns and campaign drafts (the drafts endpoint "
+    "exists only under api-version unstable) per tenant, with upcoming deliveries.",
+)
+def campaigns(amperity_ops: ResourceParam[OpsRuntime]) -> MaterializeResult:
+    """List every tenant's campaigns and drafts."""
+    runtime = amperity_ops
+    now = runtime.clock()
+    found, errors = for_each_tenant(
+        runtime.tenants,
+        lambda _t, client: inventory.list_campaigns(client),
+        runtime.client_factory,
+    )
+    rows = []
+    total = drafts = upcoming = 0
+    for tenant, inv in found.items():
+        total += len(inv.campaigns)
+        drafts += len(inv.drafts)
+        for c in inv.campaigns:
+            soon = c.deliver_at is not None and c.deliver_at >= now
+            upcoming += soon
+            rows.append([tenant, c.id, c.name, "campaign",
+                         f"{c.deliver_at:%Y-%m-%d %H:%M}" if c.deliver_at else "-"])
+        rows += [[tenant, d.id, d.name, "draft",
+                  f"{d.deliver_at:%Y-%m-%d %H:%M}" if d.deliver_at else "-"] for d in inv.drafts]
+    notes = {t: inv.drafts_note for t, inv in found.items() if inv.drafts_note}
+    return MaterializeResult(
+        metadata={
+            "campaigns": MetadataValue.int(total),
+            "drafts": MetadataValue.int(drafts),
+            "upcoming_deliveries": MetadataValue.int(upcoming),
+            "table": MetadataValue.md(
+                md_table(["tenant", "id", "name", "kind", "deliver at"], rows,
+                         empty="no campaigns")
+            ),
+            **({"drafts_note": MetadataValue.md("\n".join(f"- {t}: {n}" for t, n in notes.items()))}
+               if notes else {}),
+            **_errors_md(errors),
+        }
+    )
+
+
+@asset(
+    key=AUDIT_EVENTS_KEY,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    description="Amperity audit events since the previous materialization (at most one day "
+    "back), counted by event type, per tenant.",
+)
+def audit_events(
+    context: AssetExecutionContext, amperity_ops: ResourceParam[OpsRuntime]
+) -> MaterializeResult:
+    """Read every tenant's audit events since the last materialization."""
+    runtime = amperity_ops
+    now = runtime.clock()
+    since = inventory.audit_window_start(
+        _previous_window_end(context), now=now
+    )
+    found, errors = for_each_tenant(
+        runtime.tenants,
+        lambda _t, client: inventory.list_audit_events(client, since=since, until=now),
+        runtime.client_factory,
+    )
+    by_type: Counter[str] = Counter()
+    rows = []
+    for tenant, events in found.items():
+        by_type.update(e.event_type for e in events)
+        rows += [[tenant, f"{e.happened_at:%Y-%m-%d %H:%M:%S}", e.event_type,
+                  e.principal_name or e.principal_email or e.principal_id or "-",
+                  e.object_name or e.object_id or "-"] for e in events]
+    rows.sort(key=lambda r: r[1], reverse=True)
+    return MaterializeResult(
+        metadata={
+            "events": MetadataValue.int(len(rows)),
+            "window_start": MetadataValue.text(since.isoformat()),
+            "window_end": MetadataValue.text(now.isoformat()),
+            "by_type": MetadataValue.md(
+                md_table(["event type", "events"], by_type.most_common(), empty="no events")
+            ),
+            "latest": MetadataValue.md(
+                md_table(["tenant", "at", "type", "who", "object"], rows, empty="no events")
+            ),
+            **_errors_md(errors),
+        }
+    )
+
+
+def _previous_window_end(context: AssetExecutionContext) -> str | None:
+    """``window_end`` of the previous materialization, so audit windows neither gap nor overlap."""
+    event = context.instance.get_latest_materialization_event(AUDIT_EVENTS_KEY)
+    if event is None or event.asset_materialization is None:
+        return None
+    value = event.asset_materialization.metadata.get("window_end")
+    return str(value.value) if value is not None else None
+
+
+POLLING_ASSETS = [workflow_runs, ingest_jobs]
+INVENTORY_ASSETS = [segments, campaigns, audit_events]

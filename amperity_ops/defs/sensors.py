@@ -1,0 +1,160 @@
+"""The SLA sensor and the ingest sensor: thin loops over ``amperity_ops.services``.
+
+Each tick works within a time budget well inside Dagster's tick limit and keeps a typed cursor
+(a pydantic model as JSON). A cursor that cannot be read is logged and replaced by a fresh one:
+the history store, not the cursor, is what prevents a second alert or a second stop, so
+starting fresh is always safe.
+"""
+
+# No `from __future__ import annotations`: Dagster reads these annotations at decoration time.
+
+from datetime import datetime
+
+from dagster import (
+    DefaultSensorStatus,
+    ResourceParam,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from amperity_ops.defs.jobs import (
+    REQUESTED_BY_TAG,
+    STOP_JOB_NAME,
+    stop_amperity_workflow_run,
+    stop_run_config,
+)
+from amperity_ops.services.ingest_guard import run_ingest_tick
+from amperity_ops.services.runtime import OpsRuntime
+from amperity_ops.services.sla_guard import run_sla_tick
+
+__all__ = [
+    "INGEST_SENSOR_NAME",
+    "SLA_SENSOR_NAME",
+    "SensorCursor",
+    "amperity_ingest_sensor",
+    "amperity_workflow_sla_sensor",
+    "read_cursor",
+]
+
+SLA_SENSOR_NAME = "amperity_workflow_sla_sensor"
+INGEST_SENSOR_NAME = "amperity_ingest_sensor"
+DEFAULT_INTERVAL_S = 60
+"""Dagster fixes a sensor's interval when the code location loads; the policy file's
+``sensor.interval`` is read at tick time, so the interval itself is a constant here and
+``sensor.time_budget`` bounds the work of each tick."""
+
+
+class SensorCursor(BaseModel):
+    """What a sensor remembers between ticks (the store remembers everything else)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = 1
+    resume_tenant: str | None = None
+    """The tenant to start with: the previous tick ran out of time before reaching it."""
+    last_tick_at: datetime | None = None
+    """When the previous tick started (UTC)."""
+    ticks: int = 0
+
+
+def read_cursor(context: SensorEvaluationContext) -> SensorCursor:
+    """The sensor's cursor; an unreadable one is logged and replaced by a fresh one."""
+    if not context.cursor:
+        return SensorCursor()
+    try:
+        return SensorCursor.model_validate_json(context.cursor)
+    except ValidationError as err:
+        context.log.warning(
+            "unreadable cursor, starting fresh (safe: the store de-duplicates alerts and "
+            "stops): %s", err.errors(include_url=False, include_input=False)[:1],
+        )
+        return SensorCursor()
+
+
+@sensor(
+    name=SLA_SENSOR_NAME,
+    job=stop_amperity_workflow_run,
+    minimum_interval_seconds=DEFAULT_INTERVAL_S,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "Reads only the active workflow runs of every tenant, measures them against their SLA, "
+        "sends warning / breached / resolved alerts through the outbox, and requests the stop "
+        "job for runs whose policy says action: stop (within auto_stop's guard rails)."
+    ),
+)
+def amperity_workflow_sla_sensor(
+    context: SensorEvaluationContext, amperity_ops: ResourceParam[OpsRuntime]
+) -> SensorResult:
+    """One SLA tick: read active runs, alert, request stops."""
+    runtime = amperity_ops
+    cursor = read_cursor(context)
+    now = runtime.clock()
+    result = run_sla_tick(
+        runtime,
+        now=now,
+        budget_s=runtime.config.sensor.time_budget.total_seconds(),
+        resume_tenant=cursor.resume_tenant,
+        last_tick_at=cursor.last_tick_at,
+    )
+    for line in result.log_lines():
+        context.log.info(line)
+    new_cursor = SensorCursor(
+        resume_tenant=result.resume_tenant, last_tick_at=now, ticks=cursor.ticks + 1
+    ).model_dump_json()
+    requests = [
+        RunRequest(
+            run_key=stop.run_key,
+            job_name=STOP_JOB_NAME,
+            run_config=stop_run_config(
+                workflow_id=stop.workflow_id,
+                reason=stop.reason,
+                tenant=stop.tenant,
+                requested_by=f"sensor {SLA_SENSOR_NAME}",
+            ),
+            tags={
+                REQUESTED_BY_TAG: f"sensor {SLA_SENSOR_NAME}",
+                "amperity-ops/tenant": stop.tenant,
+                "amperity-ops/workflow-id": stop.workflow_id,
+            },
+        )
+        for stop in result.stop_requests
+    ]
+    if requests:
+        return SensorResult(run_requests=requests, cursor=new_cursor)
+    return SensorResult(skip_reason=SkipReason(result.summary()), cursor=new_cursor)
+
+
+@sensor(
+    name=INGEST_SENSOR_NAME,
+    minimum_interval_seconds=DEFAULT_INTERVAL_S * 2,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "Reads ingest jobs created since its last tick and alerts (through the outbox) on "
+        "failed feeds and on error / reject rates over ingest_thresholds."
+    ),
+)
+def amperity_ingest_sensor(
+    context: SensorEvaluationContext, amperity_ops: ResourceParam[OpsRuntime]
+) -> SkipReason:
+    """One ingest tick: read new ingest jobs, alert on unhealthy feeds."""
+    runtime = amperity_ops
+    cursor = read_cursor(context)
+    now = runtime.clock()
+    result = run_ingest_tick(
+        runtime,
+        now=now,
+        budget_s=runtime.config.sensor.time_budget.total_seconds(),
+        resume_tenant=cursor.resume_tenant,
+    )
+    for line in result.log_lines():
+        context.log.info(line)
+    context.update_cursor(
+        SensorCursor(
+            resume_tenant=result.resume_tenant, last_tick_at=now, ticks=cursor.ticks + 1
+        ).model_dump_json()
+    )
+    return SkipReason(result.summary())

@@ -1,0 +1,81 @@
+"""Deliver due alerts from the store's outbox to the configured sinks (at least once)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import httpx
+
+from amperity_ops.settings import AlertSinkConfig, LogSinkConfig, OpsConfig, sink_ids
+
+if TYPE_CHECKING:
+    from amperity_ops.services.runtime import OpsRuntime
+
+__all__ = ["DELIVERY_TIMEOUT_S", "DeliverySummary", "deliver_outbox", "effective_sinks", "outbox_sink_ids"]
+
+log = logging.getLogger(__name__)
+
+DELIVERY_TIMEOUT_S = 10.0
+"""Per-request timeout towards a sink: a sink that hangs must not eat the sensor's budget."""
+
+
+def effective_sinks(config: OpsConfig) -> Sequence[AlertSinkConfig]:
+    """The configured sinks, or the log sink when none is configured (alerts are never lost)."""
+    return config.alerts or [LogSinkConfig(kind="log")]
+
+
+def outbox_sink_ids(config: OpsConfig) -> list[str]:
+    """The outbox names of :func:`effective_sinks` (what alerts are enqueued for)."""
+    return sink_ids(list(effective_sinks(config)))
+
+
+@dataclass(frozen=True)
+class DeliverySummary:
+    """How one delivery pass went."""
+
+    delivered: int = 0
+    failed: int = 0
+    expired: int = 0
+
+    def describe(self) -> str:
+        """E.g. ``outbox: 2 delivered, 1 failed (retried later)``."""
+        text = f"outbox: {self.delivered} delivered"
+        if self.failed:
+            text += f", {self.failed} failed (retried later)"
+        if self.expired:
+            text += f", {self.expired} expired"
+        return text
+
+
+def deliver_outbox(
+    runtime: OpsRuntime, *, now: datetime, http: httpx.Client | None = None
+) -> DeliverySummary:
+    """Send every due alert to its sink; failures stay in the outbox and are retried.
+
+    Args:
+        runtime: Config (sinks, delivery backoff) and store.
+        now: The current time.
+        http: The HTTP client for sinks (default: a new one with a short timeout).
+
+    Returns:
+        Counts of delivered, failed and expired items.
+    """
+    from amperity_ops.alerts import build_sinks, deliver_due
+
+    sinks = build_sinks(list(effective_sinks(runtime.config)))
+    owned = http is None
+    client = http or httpx.Client(timeout=DELIVERY_TIMEOUT_S)
+    try:
+        report = deliver_due(
+            runtime.store, sinks, now=now, http=client, delivery=runtime.config.delivery
+        )
+    finally:
+        if owned:
+            client.close()
+    return DeliverySummary(
+        delivered=int(report.delivered), failed=int(report.failed), expired=int(report.expired)
+    )

@@ -1,0 +1,238 @@
+"""Incremental polling of workflow runs and ingest jobs into the history store.
+
+A poll never re-reads the whole history. Per tenant it reads:
+
+* **one listing** ``GET /workflow/runs?created_from=<from>``, where ``<from>`` is the watermark
+  of the previous poll (minus a small overlap for clock skew) or, if earlier, the start of the
+  oldest run the store still holds as active. That one listing returns every new run *and*
+  re-reads every recently started active run.
+* **one ``GET /workflow/runs/{id}`` per straggler**: a run the store holds as active that
+  started long before the watermark (``STRAGGLER_AGE``) is re-read by id rather than by
+  widening the listing over days of finished history; so is an active run the listing did not
+  return (it may have vanished: a 404 is recorded as such).
+
+Ingest jobs work the same way with ``GET /ingest/jobs?created_from&created_to`` (a window of at
+most 7 days, so a longer gap is read in several windows).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from amperity_ops.client import IngestJob, NotFoundError, WorkflowRun
+
+if TYPE_CHECKING:
+    from amperity_ops.client import AmperityClient
+    from amperity_ops.store import Store
+
+__all__ = [
+    "INGEST_WINDOW",
+    "INITIAL_LOOKBACK",
+    "OVERLAP",
+    "STRAGGLER_AGE",
+    "IngestPollReport",
+    "PollReport",
+    "backfill",
+    "poll_ingest_jobs",
+    "poll_workflow_runs",
+]
+
+log = logging.getLogger(__name__)
+
+RUNS_WATERMARK = "workflow_runs"
+INGEST_WATERMARK = "ingest_jobs"
+
+OVERLAP = timedelta(minutes=5)
+"""Re-read this much before the watermark: clocks differ and runs appear with a delay.
+Upserts are idempotent, so the overlap costs a few rows, never duplicates."""
+INITIAL_LOOKBACK = timedelta(days=1)
+"""The first poll of a tenant reads this far back; longer history is ``backfill``'s job."""
+STRAGGLER_AGE = timedelta(hours=6)
+"""Active runs that started this long before the watermark are re-read by id, one request
+each, instead of widening the listing over hours of finished runs."""
+INGEST_WINDOW = timedelta(days=7)
+"""The API's maximum ``created_from``..``created_to`` window for ``GET /ingest/jobs``."""
+
+
+@dataclass
+class PollReport:
+    """What one poll of one tenant's workflow runs read and stored."""
+
+    tenant: str
+    polled_at: datetime
+    listed_from: datetime
+    """The ``created_from`` of the listing."""
+    listed: int = 0
+    """Runs returned by the listing."""
+    reread: int = 0
+    """Runs re-read one by one (stragglers, runs missing from the listing)."""
+    vanished: list[str] = field(default_factory=list)
+    """Runs the store held as active that the API no longer knows (404)."""
+    new_runs: int = 0
+    """Runs the store had not seen before."""
+    ended: list[WorkflowRun] = field(default_factory=list)
+    """Runs the store held as active that have now ended."""
+    active: list[WorkflowRun] = field(default_factory=list)
+    """Every run active at the end of the poll."""
+
+
+@dataclass
+class IngestPollReport:
+    """What one poll of one tenant's ingest jobs read and stored."""
+
+    tenant: str
+    polled_at: datetime
+    listed_from: datetime
+    jobs: list[IngestJob] = field(default_factory=list)
+    """Every job returned by the windows read (new or updated)."""
+    windows: int = 0
+    """How many ``GET /ingest/jobs`` windows were read."""
+
+
+def _listing_start(
+    store_active: Iterable[WorkflowRun], watermark: datetime | None, now: datetime
+) -> datetime:
+    """Where the listing starts: the watermark, or an active run's start if a little earlier.
+
+    Active runs older than ``STRAGGLER_AGE`` before the watermark do not widen the listing:
+    they are not returned by it, so they are re-read by id.
+    """
+    since = (watermark - OVERLAP) if watermark else (now - INITIAL_LOOKBACK)
+    start = since
+    for run in store_active:
+        if since - STRAGGLER_AGE <= run.created_at < start:
+            start = run.created_at
+    return start
+
+
+def poll_workflow_runs(
+    client: AmperityClient, store: Store, *, tenant: str, now: datetime
+) -> PollReport:
+    """Read new and still-active workflow runs since the watermark and store them.
+
+    Args:
+        client: The tenant's API client.
+        store: The history store (runs and the watermark are written to it).
+        tenant: The tenant name.
+        now: The current time; becomes the new watermark.
+
+    Returns:
+        A report of what was read, what ended, and what is active now.
+    """
+    previously_active = {run.id: run for run in store.active_runs(tenant)}
+    watermark = store.get_watermark(tenant, RUNS_WATERMARK)
+    start = _listing_start(previously_active.values(), watermark, now)
+    report = PollReport(tenant=tenant, polled_at=now, listed_from=start)
+
+    seen: dict[str, WorkflowRun] = {}
+    for run in client.list_workflow_runs(created_from=start):
+        seen[run.id] = run
+    report.listed = len(seen)
+
+    # Stragglers (started before the listing's window) and active runs the listing did not
+    # return although it should have: re-read one by one.
+    missing = [r for r in previously_active.values() if r.id not in seen]
+    for old in missing:
+        try:
+            seen[old.id] = client.get_workflow_run(old.id)
+        except NotFoundError:
+            report.vanished.append(old.id)
+        report.reread += 1
+
+    known = store.known_run_ids(tenant, list(seen))
+    report.new_runs = sum(1 for run_id in seen if run_id not in known)
+    store.upsert_runs(tenant, list(seen.values()), seen_at=now)
+    if report.vanished:
+        store.mark_runs_vanished(tenant, report.vanished, at=now)
+    store.set_watermark(tenant, RUNS_WATERMARK, now)
+
+    report.ended = [
+        run for run_id, run in seen.items() if run_id in previously_active and not run.state.is_active
+    ]
+    report.active = [run for run in seen.values() if run.state.is_active]
+    log.info(
+        "polled %s: %d listed from %s, %d re-read, %d new, %d ended, %d active",
+        tenant, report.listed, start.isoformat(), report.reread, report.new_runs,
+        len(report.ended), len(report.active),
+    )
+    return report
+
+
+def _windows(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """Split ``start``..``end`` into the API's 7-day windows."""
+    out = []
+    while start < end:
+        stop = min(start + INGEST_WINDOW, end)
+        out.append((start, stop))
+        start = stop
+    return out
+
+
+def poll_ingest_jobs(
+    client: AmperityClient, store: Store, *, tenant: str, now: datetime
+) -> IngestPollReport:
+    """Read ingest jobs created since the watermark (and those still running) and store them.
+
+    Args:
+        client: The tenant's API client.
+        store: The history store.
+        tenant: The tenant name.
+        now: The current time; becomes the new watermark.
+
+    Returns:
+        The jobs read, with their feeds.
+    """
+    watermark = store.get_watermark(tenant, INGEST_WATERMARK)
+    since = (watermark - OVERLAP) if watermark else (now - INITIAL_LOOKBACK)
+    oldest_active = store.oldest_active_ingest_start(tenant)
+    if oldest_active is not None and since - STRAGGLER_AGE <= oldest_active < since:
+        since = oldest_active
+    report = IngestPollReport(tenant=tenant, polled_at=now, listed_from=since)
+    jobs: dict[str, IngestJob] = {}
+    for window_from, window_to in _windows(since, now + timedelta(seconds=1)):
+        report.windows += 1
+        for job in client.list_ingest_jobs(created_from=window_from, created_to=window_to):
+            jobs[job.id] = job
+    report.jobs = list(jobs.values())
+    store.upsert_ingest_jobs(tenant, report.jobs, seen_at=now)
+    store.set_watermark(tenant, INGEST_WATERMARK, now)
+    return report
+
+
+def backfill(
+    client: AmperityClient,
+    store: Store,
+    *,
+    tenant: str,
+    since: datetime,
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Load the history of workflow runs since ``since`` into the store, day by day.
+
+    Args:
+        client: The tenant's API client.
+        store: The history store.
+        tenant: The tenant name.
+        since: The oldest start time to load.
+        now: The current time (the end of the history).
+        progress: Called with the number of runs stored so far after each day.
+
+    Returns:
+        How many runs were stored.
+    """
+    total = 0
+    day = since
+    while day < now:
+        day_end = min(day + timedelta(days=1), now + timedelta(seconds=1))
+        runs = list(client.list_workflow_runs(created_from=day, created_to=day_end))
+        store.upsert_runs(tenant, runs, seen_at=now)
+        total += len(runs)
+        if progress is not None:
+            progress(total)
+        day = day_end
+    return total

@@ -1,0 +1,106 @@
+"""Everything a service call needs, built once from settings: config, store, clients, time.
+
+``OpsRuntime`` is what the Dagster resource hands to assets, sensors and the stop job, and what
+the CLI builds for itself. Building it reads the policy file and opens the store (a local
+operation); it makes no API call: clients are created only inside :meth:`OpsRuntime.clients`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from amperity_ops.client import AmperityClient
+from amperity_ops.services.tenants import ClientFactory, make_client, open_clients
+from amperity_ops.settings import OpsConfig, OpsSettings, TenantConfig, load_ops_config
+
+if TYPE_CHECKING:
+    from amperity_ops.store import Store
+
+__all__ = ["OpsRuntime", "UnknownTenantError", "utc_now"]
+
+
+def utc_now() -> datetime:
+    """The current time, UTC-aware (the default clock)."""
+    return datetime.now(UTC)
+
+
+class UnknownTenantError(ValueError):
+    """A tenant name that the policy file does not list."""
+
+
+@dataclass
+class OpsRuntime:
+    """The configuration, the store and the way to reach each tenant, with injectable time."""
+
+    config: OpsConfig
+    store: Store
+    client_factory: ClientFactory = make_client
+    clock: Callable[[], datetime] = utc_now
+    sleep: Callable[[float], None] = field(default=time.sleep)
+
+    @classmethod
+    def from_settings(
+        cls, *, config_path: str | None = None, store_url: str | None = None
+    ) -> OpsRuntime:
+        """Build the runtime from the policy file and the store URL.
+
+        Args:
+            config_path: The policy file; None reads ``AMPERITY_OPS_CONFIG`` (no file: defaults).
+            store_url: A SQLAlchemy URL; None reads ``AMPERITY_OPS_STORE_URL`` (default: a SQLite
+                file under ``$DAGSTER_HOME``).
+
+        Returns:
+            The runtime. No API call is made.
+
+        Raises:
+            amperity_ops.settings.ConfigError: If the policy file is invalid (names the field).
+        """
+        from amperity_ops.store import Store  # the store's driver imports stay out of load time
+
+        config = load_ops_config(config_path)
+        url = store_url or OpsSettings().store_url
+        return cls(config=config, store=Store.from_url(url))
+
+    @property
+    def tenants(self) -> Sequence[TenantConfig]:
+        """Every tenant in the policy file (never empty)."""
+        return self.config.tenants
+
+    def tenant(self, name: str | None) -> TenantConfig:
+        """The tenant called ``name``; None means the only (or first) tenant.
+
+        Raises:
+            UnknownTenantError: If no tenant has that name (the message lists the known ones).
+        """
+        if name is None or name == "":
+            return self.config.tenants[0]
+        for tenant in self.config.tenants:
+            if tenant.name == name:
+                return tenant
+        known = ", ".join(t.name for t in self.config.tenants)
+        raise UnknownTenantError(f"tenant: no tenant named {name!r} (known: {known})")
+
+    @contextmanager
+    def clients(
+        self, names: Sequence[str] | None = None
+    ) -> Iterator[Mapping[str, AmperityClient]]:
+        """Open a client per tenant (all, or those named) and close them afterwards.
+
+        Yields:
+            Tenant name -> client.
+        """
+        chosen = self.tenants if names is None else [self.tenant(n) for n in names]
+        with open_clients(chosen, self.client_factory) as clients:
+            yield clients
+
+    @contextmanager
+    def client(self, name: str | None) -> Iterator[AmperityClient]:
+        """Open the client of one tenant (None: the first one)."""
+        tenant = self.tenant(name)
+        with self.clients([tenant.name]) as clients:
+            yield clients[tenant.name]

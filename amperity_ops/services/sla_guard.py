@@ -1,0 +1,328 @@
+"""One SLA sensor tick: read active runs, plan with ``monitoring.plan_sla_tick``, act on the plan.
+
+Requests per tenant per tick, in steady state, are exactly two listings:
+
+1. ``GET /workflow/runs?state=running`` (every page): the runs that are running now.
+2. ``GET /workflow/runs?ended_from=<previous tick - overlap>``: the runs that ended since the
+   previous tick, so their alerts resolve with their final state.
+
+Runs the history store still holds as active but neither listing returned (paused, running
+with failures, finalizing ...) are evaluated as last seen: their runtime still grows from
+``created_at``, and the polling asset refreshes their state every few minutes. Only such a run
+with an *open alert* is re-read by id (so an alert resolves, or a vanished run is noticed, on
+the next tick); a stop is never sent on this stale view: the stop job re-reads the run first.
+
+Everything else is the store's job: alert tracks, the outbox (alerts are enqueued, then due
+ones are delivered at least once), and the stop ledger that makes a second tick, or a fresh
+process, never ask for the same stop again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from amperity_ops.client import AmperityError, NotFoundError, WorkflowRun
+from amperity_ops.monitoring import SlaEvaluation, StopRequest, TickPlan, plan_sla_tick
+from amperity_ops.monitoring.durations import format_duration
+from amperity_ops.services.delivery import DeliverySummary, deliver_outbox, outbox_sink_ids
+from amperity_ops.settings import ConfigError
+
+if TYPE_CHECKING:
+    from amperity_ops.client import AmperityClient
+    from amperity_ops.services.runtime import OpsRuntime
+    from amperity_ops.settings import TenantConfig
+
+__all__ = [
+    "ENDED_OVERLAP",
+    "LISTED_STATES",
+    "SlaTickResult",
+    "StopToRequest",
+    "run_sla_tick",
+    "tick_tenant",
+]
+
+log = logging.getLogger(__name__)
+
+LISTED_STATES: tuple[str, ...] = ("running",)
+"""The ``state`` filter values listed each tick. The API filters on one value per request, so
+each value costs a request; other active states are covered as described above."""
+ENDED_OVERLAP = timedelta(minutes=2)
+"""The ended-runs listing reaches this far before the previous tick (clock skew, slow ticks)."""
+FIRST_TICK_ENDED_WINDOW = timedelta(minutes=10)
+"""Without a previous tick, runs that ended this recently are read to resolve their alerts."""
+STOP_REQUESTED_BY = "sensor amperity_workflow_sla_sensor"
+
+
+@dataclass(frozen=True)
+class StopToRequest:
+    """A stop the sensor must request from Dagster (already recorded in the stop ledger)."""
+
+    tenant: str
+    workflow_id: str
+    workflow_name: str
+    run_key: str
+    reason: str
+    """``SLA policy <name>: runtime X over max Y`` (shown on the stop run and in the ledger)."""
+
+
+@dataclass
+class TenantTick:
+    """What one tenant's part of the tick read and did."""
+
+    tenant: str
+    active: int = 0
+    levels: Counter[str] = field(default_factory=Counter)
+    requests: int = 0
+    alerts: int = 0
+    plan_summary: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SlaTickResult:
+    """The outcome of one SLA tick over every tenant (or as many as the budget allowed)."""
+
+    started_at: datetime
+    tenants: list[TenantTick] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    stop_requests: list[StopToRequest] = field(default_factory=list)
+    dry_runs: list[str] = field(default_factory=list)
+    """One line per stop that dry-run mode held back ("would have stopped ...")."""
+    delivery: DeliverySummary | None = None
+    resume_tenant: str | None = None
+    """Set when the time budget ran out: the tenant the next tick starts with."""
+    elapsed_s: float = 0.0
+
+    @property
+    def requests(self) -> int:
+        """API requests made by this tick (all tenants)."""
+        return sum(t.requests for t in self.tenants)
+
+    def summary(self) -> str:
+        """One paragraph saying what the tick looked at and did (the sensor's SkipReason)."""
+        parts = [t.plan_summary for t in self.tenants]
+        parts += [f"{name}: not reachable ({err})" for name, err in self.errors.items()]
+        if self.dry_runs:
+            parts.append("DRY RUN: " + "; ".join(self.dry_runs))
+        if self.delivery is not None and (self.delivery.delivered or self.delivery.failed):
+            parts.append(self.delivery.describe())
+        if self.resume_tenant:
+            parts.append(f"time budget spent: resuming with tenant {self.resume_tenant} next tick")
+        parts.append(f"{self.requests} API request(s) in {self.elapsed_s:.2f}s")
+        return " | ".join(p for p in parts if p)
+
+    def log_lines(self) -> list[str]:
+        """Lines for the sensor's log: one per tenant, dry runs, held stops, delivery."""
+        lines = [f"{t.plan_summary} [{t.requests} requests]" for t in self.tenants]
+        lines += [f"{name}: not reachable: {err}" for name, err in self.errors.items()]
+        lines += [f"dry run: {line}" for line in self.dry_runs]
+        lines += [f"stop requested: {s.run_key}: {s.reason}" for s in self.stop_requests]
+        if self.delivery is not None:
+            lines.append(self.delivery.describe())
+        return lines
+
+
+def _stop_reason(evaluation: SlaEvaluation | None, fallback: str) -> str:
+    """``SLA policy <name>: runtime X over max Y``, the reason shown on the stop run."""
+    if evaluation is None or evaluation.rule is None or evaluation.rule.max_runtime is None:
+        return fallback
+    rule = evaluation.rule
+    name = rule.policy_name or rule.label
+    return (f"SLA policy {name}: runtime {format_duration(evaluation.runtime)} over max "
+            f"{format_duration(rule.max_runtime)}")
+
+
+def _read_runs(
+    client: AmperityClient,
+    *,
+    ended_from: datetime,
+    tick: TenantTick,
+) -> tuple[dict[str, WorkflowRun], dict[str, WorkflowRun]]:
+    """The two listings: running runs, and runs that ended since ``ended_from``."""
+    running: dict[str, WorkflowRun] = {}
+    for state in LISTED_STATES:
+        tick.requests += 1
+        for run in client.list_workflow_runs(state=state):
+            running[run.id] = run
+    ended: dict[str, WorkflowRun] = {}
+    tick.requests += 1
+    for run in client.list_workflow_runs(ended_from=ended_from):
+        ended[run.id] = run
+    return running, ended
+
+
+def tick_tenant(
+    runtime: OpsRuntime,
+    tenant: TenantConfig,
+    client: AmperityClient,
+    *,
+    now: datetime,
+    last_tick_at: datetime | None,
+) -> tuple[TenantTick, TickPlan, list[StopToRequest], list[str]]:
+    """One tenant's part of the tick: read, plan, and apply the plan to the store.
+
+    Args:
+        runtime: Config and store.
+        tenant: The tenant.
+        client: Its API client.
+        now: The tick's time.
+        last_tick_at: When the previous tick started (None: first tick).
+
+    Returns:
+        (what was read, the plan, the stops to request, the dry-run lines).
+    """
+    store, config = runtime.store, runtime.config
+    tick = TenantTick(tenant=tenant.name)
+    ended_from = (last_tick_at - ENDED_OVERLAP) if last_tick_at else now - FIRST_TICK_ENDED_WINDOW
+    running, ended = _read_runs(client, ended_from=ended_from, tick=tick)
+
+    tracks = store.open_alert_tracks(tenant.name)
+    fresh: dict[str, WorkflowRun] = {**ended, **running}
+    observed = dict(fresh)
+    for known in store.active_runs(tenant.name):
+        if known.id in observed:
+            continue
+        if known.id in tracks:
+            # An alerted run that left the running list without showing up as ended: re-read
+            # it so its alert follows (resolved, escalated or vanished).
+            tick.requests += 1
+            try:
+                fresh[known.id] = observed[known.id] = client.get_workflow_run(known.id)
+            except NotFoundError:
+                pass  # left out of `observed`: plan_sla_tick resolves it as vanished
+        else:
+            observed[known.id] = known  # still active as last seen (see module docstring)
+    if fresh:
+        store.upsert_runs(tenant.name, list(fresh.values()), seen_at=now)
+
+    baselines = (
+        store.successful_runtimes(tenant.name, sorted({r.name for r in observed.values()}),
+                                  limit=config.baseline.window)
+        if config.baseline.enabled
+        else {}
+    )
+    plan = plan_sla_tick(
+        tenant=tenant.name,
+        runs=observed.values(),
+        tracks=tracks,
+        config=config,
+        now=now,
+        baseline_runtimes_s=baselines,
+        stops_in_last_hour=store.stops_since(tenant.name, now - timedelta(hours=1)),
+        stops_requested=store.stop_requested_ids(tenant.name, list(observed)),
+        listing_complete=True,
+    )
+
+    # Apply: tracks, alerts, stop ledger. Stops are recorded *before* the sensor returns its
+    # RunRequests, so a crash in between can lose a request but never send it twice.
+    if plan.track_updates:
+        store.save_alert_tracks(tenant.name, plan.track_updates, now=now)
+    if plan.alerts:
+        store.enqueue_alerts(plan.alerts, outbox_sink_ids(config), now=now)
+    evaluations = {e.run.id: e for e in plan.evaluations}
+    stops: list[StopToRequest] = []
+    for request in plan.stop_requests:
+        reason = _stop_reason(evaluations.get(request.workflow_id), request.reason)
+        _record(runtime, request, reason, evaluations, now)
+        stops.append(StopToRequest(request.tenant, request.workflow_id, request.workflow_name,
+                                   request.run_key, reason))
+    dry_lines: list[str] = []
+    for request in plan.dry_runs:
+        reason = _stop_reason(evaluations.get(request.workflow_id), request.reason)
+        _record(runtime, request, reason, evaluations, now)
+        dry_lines.append(f"would have stopped {request.workflow_name} ({request.workflow_id}) "
+                         f"of {request.tenant}: {reason}")
+
+    tick.active = len(plan.evaluations)
+    tick.levels.update(e.level.value for e in plan.evaluations)
+    tick.alerts = len(plan.alerts)
+    tick.plan_summary = plan.summary
+    tick.notes = list(plan.notes)
+    return tick, plan, stops, dry_lines
+
+
+def _record(
+    runtime: OpsRuntime,
+    request: StopRequest,
+    reason: str,
+    evaluations: dict[str, SlaEvaluation],
+    now: datetime,
+) -> None:
+    evaluation = evaluations.get(request.workflow_id)
+    runtime.store.record_stop(
+        run_key=request.run_key,
+        tenant=request.tenant,
+        workflow_id=request.workflow_id,
+        workflow_name=request.workflow_name,
+        requested_by=STOP_REQUESTED_BY,
+        reason=reason,
+        dry_run=request.dry_run,
+        requested_at=now,
+        state_before=evaluation.run.state.raw if evaluation else None,
+    )
+
+
+def _rotate(names: Sequence[str], first: str | None) -> list[str]:
+    """The tenant names starting with ``first`` (a tick that ran out of time resumes there)."""
+    if first is None or first not in names:
+        return list(names)
+    i = list(names).index(first)
+    return [*names[i:], *names[:i]]
+
+
+def run_sla_tick(
+    runtime: OpsRuntime,
+    *,
+    now: datetime,
+    budget_s: float,
+    resume_tenant: str | None = None,
+    last_tick_at: datetime | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+    deliver: bool = True,
+) -> SlaTickResult:
+    """Run one SLA tick over every tenant, within a time budget, then deliver due alerts.
+
+    Args:
+        runtime: Config, store and the way to reach each tenant.
+        now: The tick's time (from the runtime's clock).
+        budget_s: Stop starting new tenants after this many seconds; the rest wait for the next
+            tick (``resume_tenant``). Delivery gets whatever budget is left, at least a little.
+        resume_tenant: Start with this tenant (from the sensor's cursor).
+        last_tick_at: When the previous tick started (bounds the ended-runs listing).
+        monotonic: Elapsed-time source (injected in tests).
+        deliver: Deliver due alerts from the outbox at the end (False in some benchmarks).
+
+    Returns:
+        What was read, decided and requested.
+    """
+    start = monotonic()
+    result = SlaTickResult(started_at=now)
+    names = _rotate([t.name for t in runtime.tenants], resume_tenant)
+    for index, name in enumerate(names):
+        if index > 0 and monotonic() - start > budget_s:
+            result.resume_tenant = name
+            log.warning("SLA tick: time budget of %.0fs spent; %s next tick", budget_s, name)
+            break
+        tenant = runtime.tenant(name)
+        try:
+            with runtime.client_factory(tenant) as client:
+                tick, _plan, stops, dry = tick_tenant(
+                    runtime, tenant, client, now=now, last_tick_at=last_tick_at
+                )
+        except (AmperityError, ConfigError) as err:  # one tenant down must not silence others
+            result.errors[name] = f"{type(err).__name__}: {err}"
+            log.warning("SLA tick: tenant %s: %s", name, result.errors[name])
+            continue
+        result.tenants.append(tick)
+        result.stop_requests += stops
+        result.dry_runs += dry
+    if deliver:
+        result.delivery = deliver_outbox(runtime, now=now)
+    result.elapsed_s = monotonic() - start
+    return result

@@ -1,0 +1,297 @@
+"""Stop one workflow run safely: the one path for the SLA sensor, the Launchpad and the CLI.
+
+The sequence is re-read, decide, stop, wait, record:
+
+1. Re-read the run. It may have ended (or vanished) since whoever asked looked at it.
+2. Only a *recognised* running state is stopped (``WorkflowState.is_stoppable``). An unknown
+   state, a run that is already stopping or one that ended is left alone and reported as such.
+3. ``POST .../stop`` has no idempotency contract; the client never retries it blindly, and a
+   409 (the run ended in between) is read back and reported, not raised.
+4. Wait until the run is terminal or ``wait_timeout`` passes, polling with the injected clock
+   and sleep (tests run in milliseconds).
+5. Record who asked and why, with the result, in the store's stop ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from amperity_ops.client import ConflictError, NotFoundError, WorkflowRun
+
+if TYPE_CHECKING:
+    from amperity_ops.client import AmperityClient
+    from amperity_ops.store import Store
+
+__all__ = ["DEFAULT_POLL_INTERVAL", "DEFAULT_WAIT_TIMEOUT", "StopOutcome", "StopResult", "stop_workflow_run"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WAIT_TIMEOUT = timedelta(minutes=10)
+"""How long to wait for a stopped run to reach a terminal state (Amperity stops take minutes)."""
+DEFAULT_POLL_INTERVAL = timedelta(seconds=10)
+"""How often to re-read a stopping run: one request per interval against a 10 rps budget."""
+
+
+class StopResult(StrEnum):
+    """What happened to a stop request."""
+
+    STOPPED = "stopped"
+    """The stop was sent and the run reached a terminal state within the timeout."""
+    STILL_STOPPING = "still_stopping"
+    """The stop was sent but the run was not terminal when the wait timed out."""
+    NOT_RUNNING = "not_running"
+    """The run had already ended or was already stopping: nothing to do."""
+    UNKNOWN_STATE = "unknown_state"
+    """The run's state is not one we recognise: nothing destructive is done on it."""
+    NOT_FOUND = "not_found"
+    """The run does not exist (404): nothing to do."""
+    DRY_RUN = "dry_run"
+    """The run is stoppable, but this was a dry run: nothing was sent."""
+
+
+@dataclass(frozen=True)
+class StopOutcome:
+    """The result of one stop request, with everything a person needs to read back."""
+
+    tenant: str
+    workflow_id: str
+    reason: str
+    requested_by: str
+    dry_run: bool
+    result: StopResult
+    message: str
+    """One human sentence: what was found and what was done."""
+    state_before: str | None
+    """The run's wire state when re-read, or None if it did not exist."""
+    state_after: str | None
+    """The run's wire state at the end, or None if it did not exist."""
+    started_at: datetime
+    finished_at: datetime
+    stop_sent_at: datetime | None = None
+    workflow_name: str | None = None
+    polls: int = 0
+    """How many times the run was re-read while waiting."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> bool:
+        """False only when a stop was sent and the run did not end within the timeout."""
+        return self.result is not StopResult.STILL_STOPPING
+
+    @property
+    def elapsed(self) -> timedelta:
+        """Wall time from the first re-read to the end."""
+        return self.finished_at - self.started_at
+
+    def as_metadata(self) -> dict[str, str | float | bool | None]:
+        """Flat, secret-free values for Dagster metadata, logs and the CLI."""
+        return {
+            "tenant": self.tenant,
+            "workflow_id": self.workflow_id,
+            "workflow_name": self.workflow_name,
+            "result": self.result.value,
+            "message": self.message,
+            "reason": self.reason,
+            "requested_by": self.requested_by,
+            "dry_run": self.dry_run,
+            "state_before": self.state_before,
+            "state_after": self.state_after,
+            "started_at": self.started_at.isoformat(),
+            "stop_sent_at": self.stop_sent_at.isoformat() if self.stop_sent_at else None,
+            "finished_at": self.finished_at.isoformat(),
+            "elapsed_seconds": round(self.elapsed.total_seconds(), 3),
+            "polls": self.polls,
+        }
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def stop_workflow_run(
+    client: AmperityClient,
+    store: Store | None,
+    *,
+    tenant: str,
+    workflow_id: str,
+    reason: str,
+    requested_by: str,
+    dry_run: bool = False,
+    wait_timeout: timedelta = DEFAULT_WAIT_TIMEOUT,
+    poll_interval: timedelta = DEFAULT_POLL_INTERVAL,
+    clock: Callable[[], datetime] = _utc_now,
+    sleep: Callable[[float], None] = time.sleep,
+) -> StopOutcome:
+    """Stop a workflow run if, and only if, it is in a recognised running state.
+
+    Args:
+        client: The tenant's API client.
+        store: The history store; the outcome is recorded in its stop ledger (None: not recorded,
+            for callers without a store).
+        tenant: The tenant name (as in the policy file), recorded with the outcome.
+        workflow_id: The run to stop (``wf-…``).
+        reason: Why it is being stopped; required, recorded and shown everywhere.
+        requested_by: Who asked (a sensor name, a Dagster user, ``launchpad``, ``cli``).
+        dry_run: Re-read and decide, but send nothing.
+        wait_timeout: How long to wait for the run to end after the stop was sent.
+        poll_interval: Time between re-reads while waiting.
+        clock: Returns the current UTC time (injected in tests).
+        sleep: Sleeps for a number of seconds (injected in tests).
+
+    Returns:
+        The outcome; ``outcome.succeeded`` is False only when the run was still not terminal
+        at the timeout.
+
+    Raises:
+        ValueError: If ``reason`` is empty.
+        amperity_ops.client.AmperityError: On API failures other than 404 and 409.
+    """
+    if not reason.strip():
+        raise ValueError("reason: a stop needs a reason (it is recorded and shown to people)")
+    started_at = clock()
+
+    def finish(
+        result: StopResult,
+        message: str,
+        before: WorkflowRun | None,
+        after: WorkflowRun | None,
+        *,
+        stop_sent_at: datetime | None = None,
+        polls: int = 0,
+    ) -> StopOutcome:
+        outcome = StopOutcome(
+            tenant=tenant,
+            workflow_id=workflow_id,
+            reason=reason,
+            requested_by=requested_by,
+            dry_run=dry_run,
+            result=result,
+            message=message,
+            state_before=before.state.raw if before else None,
+            state_after=after.state.raw if after else None,
+            started_at=started_at,
+            finished_at=clock(),
+            stop_sent_at=stop_sent_at,
+            workflow_name=(before or after).name if (before or after) else None,
+            polls=polls,
+        )
+        if store is not None:
+            record_stop_outcome(store, outcome)
+        log.info("stop %s/%s: %s", tenant, workflow_id, message)
+        return outcome
+
+    try:
+        before = client.get_workflow_run(workflow_id)
+    except NotFoundError:
+        return finish(
+            StopResult.NOT_FOUND, f"{workflow_id} was not found (404): nothing to stop", None, None
+        )
+
+    label = f"{workflow_id} ({before.name})"
+    if before.state.is_unknown:
+        return finish(
+            StopResult.UNKNOWN_STATE,
+            f"{label} is in state {before.state.raw!r}, which is not recognised: "
+            "not stopped (nothing destructive is done on an unknown state)",
+            before,
+            before,
+        )
+    if not before.state.is_stoppable:
+        return finish(
+            StopResult.NOT_RUNNING,
+            f"{label} is {before.state.raw}, not running: nothing to stop",
+            before,
+            before,
+        )
+    if dry_run:
+        return finish(
+            StopResult.DRY_RUN,
+            f"dry run: would stop {label}, which is {before.state.raw}",
+            before,
+            before,
+        )
+
+    stop_sent_at = clock()
+    try:
+        current = client.stop_workflow_run(workflow_id)
+    except ConflictError:
+        # 409: the run changed state between the re-read and the stop (usually: it ended).
+        current = client.get_workflow_run(workflow_id)
+        if not current.state.is_stoppable:
+            return finish(
+                StopResult.NOT_RUNNING,
+                f"{label} ended before the stop took effect (now {current.state.raw})",
+                before,
+                current,
+            )
+        raise
+    except NotFoundError:
+        return finish(
+            StopResult.NOT_FOUND,
+            f"{workflow_id} vanished (404) while being stopped",
+            before,
+            None,
+            stop_sent_at=stop_sent_at,
+        )
+
+    deadline = stop_sent_at + wait_timeout
+    polls = 0
+    while not current.state.is_terminal:
+        now = clock()
+        if now >= deadline:
+            return finish(
+                StopResult.STILL_STOPPING,
+                f"stop sent to {label}, but it is still {current.state.raw} after "
+                f"{wait_timeout.total_seconds():.0f}s",
+                before,
+                current,
+                stop_sent_at=stop_sent_at,
+                polls=polls,
+            )
+        sleep(min(poll_interval, deadline - now).total_seconds())
+        try:
+            current = client.get_workflow_run(workflow_id)
+        except NotFoundError:
+            return finish(
+                StopResult.NOT_FOUND,
+                f"{workflow_id} vanished (404) while stopping",
+                before,
+                None,
+                stop_sent_at=stop_sent_at,
+                polls=polls + 1,
+            )
+        polls += 1
+
+    return finish(
+        StopResult.STOPPED,
+        f"stopped {label}: {before.state.raw} -> {current.state.raw}",
+        before,
+        current,
+        stop_sent_at=stop_sent_at,
+        polls=polls,
+    )
+
+
+def record_stop_outcome(store: Store, outcome: StopOutcome) -> None:
+    """Write the outcome of a stop to the store's stop ledger (who asked, why, what happened).
+
+    Args:
+        store: The history store.
+        outcome: What :func:`stop_workflow_run` did.
+    """
+    store.record_stop_result(
+        tenant=outcome.tenant,
+        workflow_id=outcome.workflow_id,
+        requested_by=outcome.requested_by,
+        reason=outcome.reason,
+        dry_run=outcome.dry_run,
+        result=outcome.result.value,
+        detail=outcome.message,
+        at=outcome.finished_at,
+    )

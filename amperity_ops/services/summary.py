@@ -1,0 +1,256 @@
+"""What a person needs to read at 3 a.m., computed from the history store (no API call).
+
+The polling assets turn these summaries into Dagster metadata; the CLI can print them. All SLA
+judgements come from ``amperity_ops.monitoring`` (explicit policy > Amperity ``warn_after_ms``
+> learned baseline); this module only gathers the rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from amperity_ops.client import IngestJob, StateKind
+from amperity_ops.monitoring.ingest import evaluate_ingest_job
+from amperity_ops.monitoring.sla import evaluate_sla, resolve_sla
+from amperity_ops.monitoring.stats import percentile
+
+if TYPE_CHECKING:
+    from amperity_ops.settings import OpsConfig, TenantConfig
+    from amperity_ops.store import Store
+
+__all__ = [
+    "ActiveRunRow",
+    "FailureRow",
+    "IngestSummary",
+    "RunsSummary",
+    "WorkflowDurations",
+    "summarize_ingest",
+    "summarize_runs",
+]
+
+SUMMARY_WINDOW = timedelta(hours=24)
+"""Counts by state and failures cover runs that started or ended in this window."""
+
+
+@dataclass(frozen=True)
+class ActiveRunRow:
+    """One active run with its runtime against its SLA."""
+
+    tenant: str
+    workflow_id: str
+    name: str
+    type: str
+    state: str
+    started_at: datetime
+    runtime: timedelta
+    level: str
+    """``ok``, ``warning`` or ``breached``."""
+    sla_source: str | None
+    """Which rule applies: a policy name, ``amperity warn_after``, ``baseline``, or None."""
+    warn_after: timedelta | None
+    max_runtime: timedelta | None
+    link: str | None
+
+
+@dataclass(frozen=True)
+class FailureRow:
+    """One failed run with Amperity's attribution of the failure."""
+
+    tenant: str
+    workflow_id: str
+    name: str
+    ended_at: datetime | None
+    error_type: str | None
+    attribution: str | None
+    message: str | None
+    link: str | None
+
+
+@dataclass(frozen=True)
+class WorkflowDurations:
+    """Runtime percentiles of one workflow's successful runs in the history store."""
+
+    tenant: str
+    name: str
+    samples: int
+    p50: timedelta
+    p95: timedelta
+    max: timedelta
+
+
+@dataclass
+class RunsSummary:
+    """Everything the ``amperity/workflow_runs`` materialization shows."""
+
+    generated_at: datetime
+    window: timedelta
+    counts_by_state: Counter[str] = field(default_factory=Counter)
+    active: list[ActiveRunRow] = field(default_factory=list)
+    failures: list[FailureRow] = field(default_factory=list)
+    durations: list[WorkflowDurations] = field(default_factory=list)
+
+    @property
+    def breached(self) -> list[ActiveRunRow]:
+        """Active runs over their maximum runtime."""
+        return [row for row in self.active if row.level == "breached"]
+
+    @property
+    def warning(self) -> list[ActiveRunRow]:
+        """Active runs over their warning line, not yet breached."""
+        return [row for row in self.active if row.level == "warning"]
+
+    @property
+    def p95_runtime(self) -> timedelta | None:
+        """The p95 runtime across every workflow's p95 (the worst workflow), or None."""
+        return max((d.p95 for d in self.durations), default=None)
+
+
+def summarize_runs(
+    store: Store,
+    config: OpsConfig,
+    tenants: Sequence[TenantConfig],
+    *,
+    now: datetime,
+    window: timedelta = SUMMARY_WINDOW,
+) -> RunsSummary:
+    """Summarise active runs, recent failures and runtime percentiles from the store.
+
+    Args:
+        store: The history store (read only).
+        config: The policy file (SLA policies, baseline settings).
+        tenants: The tenants to include.
+        now: The current time.
+        window: How far back counts by state and failures reach.
+
+    Returns:
+        The summary.
+    """
+    summary = RunsSummary(generated_at=now, window=window)
+    for tenant in tenants:
+        recent = store.runs_since(tenant.name, now - window)
+        summary.counts_by_state.update(run.state.kind.value for run in recent)
+        baselines = store.successful_runtimes_by_name(tenant.name, limit=config.baseline.window)
+        for run in sorted(store.active_runs(tenant.name), key=lambda r: r.created_at):
+            rule = resolve_sla(run, config, baselines.get(run.name, ()))
+            evaluation = evaluate_sla(run, rule, now)
+            summary.active.append(
+                ActiveRunRow(
+                    tenant=tenant.name,
+                    workflow_id=run.id,
+                    name=run.name,
+                    type=run.type,
+                    state=run.state.raw,
+                    started_at=run.created_at,
+                    runtime=run.runtime(now),
+                    level=evaluation.level.value,
+                    sla_source=rule.label if rule else None,
+                    warn_after=rule.warn_after if rule else None,
+                    max_runtime=rule.max_runtime if rule else None,
+                    link=tenant.run_link(run.id),
+                )
+            )
+        for run in recent:
+            if run.state.kind is not StateKind.FAILED:
+                continue
+            summary.failures.append(
+                FailureRow(
+                    tenant=tenant.name,
+                    workflow_id=run.id,
+                    name=run.name,
+                    ended_at=run.ended_at,
+                    error_type=run.error.type if run.error else None,
+                    attribution=run.error.attribution if run.error else None,
+                    message=run.error.message if run.error else None,
+                    link=tenant.run_link(run.id),
+                )
+            )
+        for name, runtimes in sorted(baselines.items()):
+            if not runtimes:
+                continue
+            summary.durations.append(
+                WorkflowDurations(
+                    tenant=tenant.name,
+                    name=name,
+                    samples=len(runtimes),
+                    p50=timedelta(seconds=percentile(runtimes, 50) or 0.0),
+                    p95=timedelta(seconds=percentile(runtimes, 95) or 0.0),
+                    max=timedelta(seconds=max(runtimes)),
+                )
+            )
+    return summary
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    """One ingest feed with its error and reject rates."""
+
+    tenant: str
+    job_id: str
+    workflow_id: str | None
+    table: str
+    state: str
+    read: int
+    errors: int
+    rejected: int
+    error_rate: float
+    reject_rate: float
+    problems: tuple[str, ...]
+
+
+@dataclass
+class IngestSummary:
+    """Everything the ``amperity/ingest_jobs`` materialization shows."""
+
+    generated_at: datetime
+    jobs: int = 0
+    feeds: list[FeedRow] = field(default_factory=list)
+
+    @property
+    def unhealthy(self) -> list[FeedRow]:
+        """Feeds that failed or are over a threshold."""
+        return [f for f in self.feeds if f.problems]
+
+
+def summarize_ingest(
+    jobs_by_tenant: dict[str, list[IngestJob]], config: OpsConfig, *, now: datetime
+) -> IngestSummary:
+    """Evaluate each feed of the given ingest jobs against the ingest thresholds.
+
+    Args:
+        jobs_by_tenant: Tenant name -> the jobs to summarise.
+        config: The policy file (``ingest_thresholds``).
+        now: The current time.
+
+    Returns:
+        One row per feed, with its problems (empty when healthy).
+    """
+    summary = IngestSummary(generated_at=now)
+    for tenant, jobs in jobs_by_tenant.items():
+        summary.jobs += len(jobs)
+        for job in jobs:
+            health = evaluate_ingest_job(job, config.ingest_thresholds)
+            problems: dict[str, list[str]] = defaultdict(list)
+            for problem in health.problems:
+                problems[problem.feed_id].append(problem.describe())
+            for feed in job.tables:
+                read = max(feed.read, 0)
+                summary.feeds.append(
+                    FeedRow(
+                        tenant=tenant,
+                        job_id=job.id,
+                        workflow_id=job.workflow_id,
+                        table=feed.table_name,
+                        state=feed.state.raw,
+                        read=feed.read,
+                        errors=feed.errors,
+                        rejected=feed.rejected,
+                        error_rate=feed.errors / read if read else 0.0,
+                        reject_rate=feed.rejected / read if read else 0.0,
+                        problems=tuple(problems.get(feed.feed_id, [])),
+                    )
+                )
+    return summary

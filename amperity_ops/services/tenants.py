@@ -1,0 +1,109 @@
+"""One API client per tenant, each with its own credentials and rate budget."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from amperity_ops.client import AmperityClient, AmperityError
+from amperity_ops.settings import ConfigError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from amperity_ops.settings import TenantConfig
+
+__all__ = ["ClientFactory", "for_each_tenant", "make_client", "open_clients"]
+
+log = logging.getLogger(__name__)
+
+ClientFactory = Callable[["TenantConfig"], AmperityClient]
+"""Builds the client for one tenant (tests pass one that uses the simulator's transport)."""
+
+
+def _secret(value: Any) -> str | None:
+    """Reveal a ``SecretRef`` (or pass a plain string) at the moment of use; never stored."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return str(value.reveal())
+
+
+def make_client(
+    tenant: TenantConfig,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    rate_limit_rps: float | None = None,
+) -> AmperityClient:
+    """Build the API client for one tenant from its configuration.
+
+    Args:
+        tenant: The tenant's entry in the policy file (or the default one from ``AMPERITY_*``).
+        transport: An httpx transport to use instead of the network (the simulator in tests).
+        rate_limit_rps: Overrides the tenant's request budget (benchmarks turn it off with 0).
+
+    Returns:
+        A client; close it (it is a context manager) when done.
+    """
+    rps = tenant.rate_limit_rps if rate_limit_rps is None else rate_limit_rps
+    return AmperityClient(
+        tenant.tenant_id,
+        base_url=tenant.base_url,
+        access_token=_secret(tenant.access_token),
+        client_id=_secret(tenant.client_id),
+        client_secret=_secret(tenant.client_secret),
+        rate_limit_rps=rps,
+        transport=transport,
+    )
+
+
+@contextmanager
+def open_clients(
+    tenants: Sequence[TenantConfig], factory: ClientFactory = make_client
+) -> Iterator[Mapping[str, AmperityClient]]:
+    """Open one client per tenant, keyed by tenant name, and close them all afterwards.
+
+    Args:
+        tenants: The tenants to open clients for.
+        factory: Builds a client from a tenant's configuration.
+
+    Yields:
+        Tenant name -> client. Building a client makes no request.
+    """
+    with ExitStack() as stack:
+        yield {t.name: stack.enter_context(factory(t)) for t in tenants}
+
+
+T = TypeVar("T")
+
+
+def for_each_tenant(
+    tenants: Sequence[TenantConfig],
+    work: Callable[[TenantConfig, AmperityClient], T],
+    factory: ClientFactory = make_client,
+) -> tuple[dict[str, T], dict[str, str]]:
+    """Run ``work`` for every tenant with its own client; one failing tenant hides no other.
+
+    Args:
+        tenants: The tenants, in order.
+        work: Called with (tenant, its open client).
+        factory: Builds a tenant's client (a missing credential fails only that tenant).
+
+    Returns:
+        (tenant name -> result, tenant name -> one-line error) for the tenants that failed with
+        an API or configuration error. Error lines come from our exceptions' messages, which
+        never contain a secret.
+    """
+    results: dict[str, T] = {}
+    errors: dict[str, str] = {}
+    for tenant in tenants:
+        try:
+            with factory(tenant) as client:
+                results[tenant.name] = work(tenant, client)
+        except (AmperityError, ConfigError) as err:
+            log.warning("tenant %s: %s: %s", tenant.name, type(err).__name__, err)
+            errors[tenant.name] = f"{type(err).__name__}: {err}"
+    return results, errors
