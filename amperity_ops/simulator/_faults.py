@@ -1,0 +1,155 @@
+"""Faults a tenant can be told to show: bursts, storms, slowness, drops, cut bodies, ...
+
+Counted faults (``server_errors=3``) hit the next N matching requests and then stop by
+themselves, which is what a test needs; rates (``server_error_rate=0.1``) go on until changed,
+which is what a demo needs, and draw from a seeded RNG so runs are repeatable.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Faults:
+    """What a tenant does wrong. All default to healthy.
+
+    Attributes:
+        server_errors: Answer the next N API requests with ``server_error_status``.
+        server_error_status: The 5xx status used for server errors.
+        server_error_rate: Fraction (0..1) of API requests answered 5xx, until changed.
+        rate_limit_storm: Answer the next N API requests 429, whatever the limiter says.
+        slow_seconds: Delay every API answer by this many seconds (real time).
+        drop_connections: Close the connection of the next N requests without answering
+            (in-process: the transport raises ``httpx.RemoteProtocolError``).
+        truncated_bodies: Cut the body of the next N 200 answers in half (still status 200).
+        expired_tokens: Treat every bearer token as expired (401) until cleared.
+        repeat_page_token: List endpoints hand back the ``next_token`` they were given,
+            so a naive client loops forever.
+        only_paths: Apply the faults only to API paths starting with one of these
+            (relative to ``/api``, e.g. ``"/workflow/runs"``); empty = every path.
+    """
+
+    server_errors: int = 0
+    server_error_status: int = 500
+    server_error_rate: float = 0.0
+    rate_limit_storm: int = 0
+    slow_seconds: float = 0.0
+    drop_connections: int = 0
+    truncated_bodies: int = 0
+    expired_tokens: bool = False
+    repeat_page_token: bool = False
+    only_paths: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("server_errors", "rate_limit_storm", "drop_connections", "truncated_bodies"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"Faults.{name} must not be negative")
+        if not 500 <= self.server_error_status <= 599:
+            raise ValueError("Faults.server_error_status must be a 5xx status")
+        if not 0.0 <= self.server_error_rate <= 1.0:
+            raise ValueError("Faults.server_error_rate must be between 0 and 1")
+        if self.slow_seconds < 0:
+            raise ValueError("Faults.slow_seconds must not be negative")
+
+    @property
+    def healthy(self) -> bool:
+        """True when no fault is set."""
+        return self == Faults(only_paths=self.only_paths)
+
+    def to_json(self) -> dict[str, Any]:
+        """The faults as a JSON object (what ``GET /_sim/tenants/{t}/faults`` returns)."""
+        body = asdict(self)
+        body["only_paths"] = list(self.only_paths)
+        return body
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Faults:
+        """Faults from a JSON object; unknown fields are an error naming them.
+
+        Raises:
+            ValueError: On unknown fields or bad values.
+        """
+        known = {field.name for field in fields(cls)}
+        unknown = sorted(set(body) - known)
+        if unknown:
+            raise ValueError(f"unknown fault field(s): {', '.join(unknown)}; "
+                             f"known: {', '.join(sorted(known))}")
+        values = dict(body)
+        if "only_paths" in values:
+            values["only_paths"] = tuple(values["only_paths"] or ())
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class FaultDecision:
+    """What to do to one request."""
+
+    drop: bool = False
+    status: int | None = None
+    delay: float = 0.0
+    truncate: bool = False
+    expired_tokens: bool = False
+    repeat_page_token: bool = False
+
+
+_HEALTHY = FaultDecision()
+
+
+class FaultState:
+    """The live faults of one tenant; counted faults are consumed as requests arrive."""
+
+    def __init__(self, faults: Faults, seed: int) -> None:
+        self._faults = faults
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> Faults:
+        """The faults still in force (counts show what is left)."""
+        with self._lock:
+            return self._faults
+
+    def set(self, faults: Faults) -> None:
+        """Replace the faults."""
+        with self._lock:
+            self._faults = faults
+
+    def decide(self, path: str) -> FaultDecision:
+        """Decide (and consume) the faults for one API request to ``path`` (below /api)."""
+        with self._lock:
+            faults = self._faults
+            if faults.healthy:
+                return _HEALTHY
+            if faults.only_paths and not path.startswith(faults.only_paths):
+                return _HEALTHY
+            drop = faults.drop_connections > 0
+            status = None
+            changes: dict[str, Any] = {}
+            if drop:
+                changes["drop_connections"] = faults.drop_connections - 1
+            elif faults.rate_limit_storm > 0:
+                status = 429
+                changes["rate_limit_storm"] = faults.rate_limit_storm - 1
+            elif faults.server_errors > 0:
+                status = faults.server_error_status
+                changes["server_errors"] = faults.server_errors - 1
+            elif faults.server_error_rate and self._rng.random() < faults.server_error_rate:
+                status = faults.server_error_status
+            truncate = False
+            if not drop and status is None and faults.truncated_bodies > 0:
+                truncate = True
+                changes["truncated_bodies"] = faults.truncated_bodies - 1
+            if changes:
+                self._faults = replace(faults, **changes)
+            return FaultDecision(
+                drop=drop,
+                status=status,
+                delay=faults.slow_seconds,
+                truncate=truncate,
+                expired_tokens=faults.expired_tokens,
+                repeat_page_token=faults.repeat_page_token,
+            )

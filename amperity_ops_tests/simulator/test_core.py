@@ -1,0 +1,170 @@
+"""Core protocol: auth, tenant header, api-version families, error bodies, transports."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from amperity_ops.simulator import IN_PROCESS_BASE_URL, ManualClock, Simulator
+
+
+def test_list_runs_answers_with_data_envelope(sim: Simulator) -> None:
+    """A healthy request lists runs in the documented {data: [...]} envelope."""
+    run = sim.tenant("acme").add_run(name="Daily", state="running")
+    with sim.http_client("acme") as client:
+        response = client.get("/workflow/runs")
+    assert response.status_code == 200
+    assert [item["id"] for item in response.json()["data"]] == [run.id]
+    assert "next_token" not in response.json()
+
+
+def test_bad_token_is_401_with_error_body(sim: Simulator) -> None:
+    """An unknown bearer token is answered 401 with {status, message, request_id}."""
+    with sim.http_client("acme", token="nope") as client:
+        response = client.get("/workflow/runs")
+    body = response.json()
+    assert response.status_code == 401
+    assert body["status"] == 401
+    assert "not valid" in body["message"]
+    assert len(body["request_id"]) == 36
+    assert "nope" not in response.text
+
+
+def test_missing_token_is_401(sim: Simulator) -> None:
+    """A request without an Authorization header is answered 401."""
+    with httpx.Client(base_url=IN_PROCESS_BASE_URL, transport=sim.transport()) as client:
+        response = client.get("/segments", headers={"amperity-tenant": "acme",
+                                                    "api-version": "2024-04-01"})
+    assert response.status_code == 401
+
+
+def test_missing_tenant_header_is_400(sim: Simulator) -> None:
+    """A request without amperity-tenant is answered 400 naming the header."""
+    with httpx.Client(base_url=IN_PROCESS_BASE_URL, transport=sim.transport()) as client:
+        response = client.get("/segments", headers={"authorization": "Bearer test-token",
+                                                    "api-version": "2024-04-01"})
+    assert response.status_code == 400
+    assert "amperity-tenant" in response.json()["message"]
+
+
+def test_unknown_tenant_is_401(sim: Simulator) -> None:
+    """A tenant the simulator does not host is answered 401."""
+    with httpx.Client(base_url=IN_PROCESS_BASE_URL, transport=sim.transport()) as client:
+        response = client.get("/segments", headers={"authorization": "Bearer test-token",
+                                                    "amperity-tenant": "other",
+                                                    "api-version": "2024-04-01"})
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("version", [None, "2023-01-01", "2025-07-31"])
+def test_control_plane_rejects_missing_or_foreign_version(
+    sim: Simulator, version: str | None
+) -> None:
+    """Control-plane endpoints answer 401 without a control-plane api-version."""
+    with sim.http_client("acme", api_version=version) as client:
+        response = client.get("/workflow/runs")
+    assert response.status_code == 401
+    assert "api-version" in response.json()["message"]
+
+
+@pytest.mark.parametrize("version", ["2024-04-01", "unstable"])
+def test_control_plane_accepts_both_versions(sim: Simulator, version: str) -> None:
+    """Control-plane endpoints serve 2024-04-01 and unstable."""
+    with sim.http_client("acme", api_version=version) as client:
+        assert client.get("/segments").status_code == 200
+
+
+def test_campaign_drafts_only_under_unstable(sim: Simulator) -> None:
+    """GET /campaign-drafts exists under unstable and is 404 under 2024-04-01."""
+    with sim.http_client("acme", api_version="unstable") as client:
+        assert client.get("/campaign-drafts").status_code == 200
+    with sim.http_client("acme", api_version="2024-04-01") as client:
+        assert client.get("/campaign-drafts").status_code == 404
+
+
+def test_profile_api_wants_its_own_version(sim: Simulator) -> None:
+    """Profile endpoints serve 2025-07-31 and refuse control-plane versions with 401."""
+    with sim.http_client("acme", api_version="2025-07-31") as client:
+        assert client.get("/indexes").status_code == 200
+    with sim.http_client("acme", api_version="2024-04-01") as client:
+        assert client.get("/indexes").status_code == 401
+
+
+def test_minted_token_expires_with_simulated_time(sim: Simulator, clock: ManualClock) -> None:
+    """A minted JWT-shaped token works until its exp, then answers 401 'expired'."""
+    token = sim.mint_token("acme", expires_in=timedelta(minutes=10))
+    assert token.count(".") == 2
+    with sim.http_client("acme", token=token) as client:
+        assert client.get("/segments").status_code == 200
+        clock.advance(timedelta(minutes=11))
+        response = client.get("/segments")
+    assert response.status_code == 401
+    assert "expired" in response.json()["message"]
+
+
+def test_token_of_another_tenant_is_refused(clock: ManualClock) -> None:
+    """A token minted for one tenant is not accepted by another."""
+    from amperity_ops.simulator import TenantSpec
+
+    sim = Simulator([TenantSpec("acme", schedules=False), TenantSpec("beta", schedules=False)],
+                    clock=clock, rate_limit_rps=None)
+    token = sim.mint_token("acme")
+    with sim.http_client("beta", token=token) as client:
+        assert client.get("/segments").status_code == 401
+    with sim.http_client("acme", token=token) as client:
+        assert client.get("/segments").status_code == 200
+
+
+def test_oauth_issues_tokens_that_expire(sim: Simulator, clock: ManualClock) -> None:
+    """POST /v0/oauth2/token issues a bearer token that expires after expires_in."""
+    with httpx.Client(base_url=IN_PROCESS_BASE_URL, transport=sim.transport()) as client:
+        response = client.post(
+            "/v0/oauth2/token",
+            data={"grant_type": "client_credentials", "client_id": "test-client",
+                  "client_secret": "test-secret"},
+            headers={"X-Amperity-Tenant": "acme"},
+        )
+        assert response.status_code == 200
+        body = response.json()
+        assert body["token_type"] == "Bearer"
+        assert body["expires_in"] == 3600
+        headers = {"authorization": f"Bearer {body['access_token']}", "amperity-tenant": "acme",
+                   "api-version": "2024-04-01"}
+        assert client.get("/segments", headers=headers).status_code == 200
+        clock.advance(3601)
+        assert client.get("/segments", headers=headers).status_code == 401
+
+
+def test_oauth_refuses_wrong_secret(sim: Simulator) -> None:
+    """Wrong client credentials are answered 401 invalid_client, without echoing the secret."""
+    with httpx.Client(base_url=IN_PROCESS_BASE_URL, transport=sim.transport()) as client:
+        response = client.post(
+            "/v0/oauth2/token",
+            data={"grant_type": "client_credentials", "client_id": "test-client",
+                  "client_secret": "wrong-secret"},
+            headers={"X-Amperity-Tenant": "acme"},
+        )
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+    assert "wrong-secret" not in response.text
+
+
+def test_real_socket_serves_the_same_api(sim: Simulator, sim_server: str) -> None:
+    """The sim_server fixture answers over a real socket with the same world."""
+    run = sim.tenant("acme").add_run(state="running")
+    headers = {"authorization": "Bearer test-token", "amperity-tenant": "acme",
+               "api-version": "2024-04-01"}
+    response = httpx.get(f"{sim_server}/workflow/runs/{run.id}", headers=headers)
+    assert response.status_code == 200
+    assert response.json()["state"] == "running"
+    assert sim_server.startswith("http://127.0.0.1:")
+
+
+def test_unknown_path_is_404_with_error_body(sim: Simulator) -> None:
+    """Paths outside the API get a JSON 404 error body."""
+    with sim.http_client("acme") as client:
+        response = client.get("/no/such/thing")
+    assert response.status_code == 404
+    assert response.json()["status"] == 404
