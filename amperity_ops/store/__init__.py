@@ -1,0 +1,8 @@
+"""The history store (SQLAlchemy Core): a SQLite file by default, Postgres in production."""
+
+from amperity_ops.store.alert_ledger import OutboxItem
+from amperity_ops.store.engine import make_engine, safe_url
+from amperity_ops.store.stop_ledger import StopRecord
+from amperity_ops.store.store import Store, StoreError
+
+__all__ = ["OutboxItem", "StopRecord", "Store", "StoreError", "make_engine", "safe_url"]

@@ -1,0 +1,55 @@
+"""Dialect-aware statements shared by the store's modules (upsert, insert-or-ignore)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+__all__ = ["insert_ignore", "upsert"]
+
+_CHUNK = 500  # rows per statement: well under SQLite's variable limit, fast on Postgres
+
+
+def _insert(conn: Connection, table: Table) -> Any:
+    name = conn.dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"the store supports SQLite and Postgres, not {name}")
+
+
+def upsert(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+) -> None:
+    """Insert rows, updating every non-key column of rows whose key already exists.
+
+    Rows repeating a key within one call are collapsed (last wins): Postgres refuses to
+    update one row twice in one statement.
+    """
+    if not rows:
+        return
+    rows = list({tuple(row[k] for k in keys): row for row in rows}.values())
+    stmt = _insert(conn, table)
+    updates = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
+    for start in range(0, len(rows), _CHUNK):
+        conn.execute(stmt, list(rows[start : start + _CHUNK]))
+
+
+def insert_ignore(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+) -> int:
+    """Insert rows, silently skipping those whose unique ``keys`` already exist.
+
+    Returns:
+        How many rows were new.
+    """
+    added = 0
+    for row in rows:  # one by one: rowcount per row is what tells new from duplicate
+        stmt = _insert(conn, table).values(**row).on_conflict_do_nothing(index_elements=list(keys))
+        added += conn.execute(stmt).rowcount or 0
+    return added

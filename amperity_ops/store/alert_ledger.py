@@ -1,0 +1,209 @@
+"""Alert state per run (the state machine's memory) and the delivery outbox.
+
+The outbox holds one row per (dedup key, level, sink), ever: enqueueing the same message twice,
+from two ticks or two processes, adds nothing, and a delivered row is never handed out again.
+Claiming a row pushes its ``next_attempt_at`` forward by a lease, with a conditional update,
+so two deliverers running at once do not both send it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, and_, func, select, update
+
+from amperity_ops.alerts.message import AlertLevel, AlertMessage
+from amperity_ops.monitoring.alert_state import AlertTrack
+from amperity_ops.store._sql import insert_ignore, upsert
+from amperity_ops.store.schema import alert_outbox, alert_state
+
+__all__ = ["AlertLedgerMixin", "OutboxItem"]
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One message for one sink, as the outbox holds it."""
+
+    id: int
+    sink: str
+    message: AlertMessage
+    status: str
+    """``pending``, ``delivered`` or ``expired``."""
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+    last_error: str | None
+
+
+def _item(row: object) -> OutboxItem:
+    r = row._mapping  # type: ignore[attr-defined]
+    return OutboxItem(
+        id=r["id"], sink=r["sink"], message=AlertMessage.from_payload(json.loads(r["payload"])),
+        status=r["status"], attempts=r["attempts"], created_at=r["created_at"],
+        next_attempt_at=r["next_attempt_at"], delivered_at=r["delivered_at"],
+        last_error=r["last_error"],
+    )
+
+
+class AlertLedgerMixin:
+    """Alert tracks and the outbox."""
+
+    _engine: Engine
+
+    # -- alert state ------------------------------------------------------------------------
+
+    def open_alert_tracks(self, tenant: str) -> dict[str, AlertTrack]:
+        """Tracks of runs alerted on and not yet resolved, by run id."""
+        c = alert_state.c
+        stmt = select(c.subject, c.level, c.last_sent, c.workflow_name).where(
+            c.tenant == tenant, c.kind == "run", c.level != AlertLevel.RESOLVED.value)
+        with self._engine.connect() as conn:
+            return {
+                subject: AlertTrack(AlertLevel(level), AlertLevel(sent) if sent else None, name)
+                for subject, level, sent, name in conn.execute(stmt)
+            }
+
+    def alert_tracks(self, tenant: str, run_ids: Iterable[str]) -> dict[str, AlertTrack]:
+        """Tracks (resolved ones included) of the given runs."""
+        c = alert_state.c
+        stmt = select(c.subject, c.level, c.last_sent, c.workflow_name).where(
+            c.tenant == tenant, c.kind == "run", c.subject.in_(list(run_ids)))
+        with self._engine.connect() as conn:
+            return {
+                subject: AlertTrack(AlertLevel(level), AlertLevel(sent) if sent else None, name)
+                for subject, level, sent, name in conn.execute(stmt)
+            }
+
+    def save_alert_tracks(
+        self, tenant: str, updates: Mapping[str, AlertTrack], *, now: datetime
+    ) -> None:
+        """Write the tracks a tick changed (``TickPlan.track_updates``)."""
+        rows = [
+            {"tenant": tenant, "subject": run_id, "kind": "run", "level": t.level.value,
+             "last_sent": t.last_sent.value if t.last_sent else None,
+             "workflow_name": t.workflow_name, "updated_at": now}
+            for run_id, t in updates.items()
+        ]
+        with self._engine.begin() as conn:
+            upsert(conn, alert_state, rows, ["tenant", "subject"])
+
+    def ingest_alerted(self, tenant: str, job_ids: Iterable[str]) -> set[str]:
+        """Which of these ingest jobs were already alerted on."""
+        subjects = {f"ingest:{j}": j for j in job_ids}
+        c = alert_state.c
+        stmt = select(c.subject).where(c.tenant == tenant, c.kind == "ingest",
+                                       c.subject.in_(list(subjects)))
+        with self._engine.connect() as conn:
+            return {subjects[s] for (s,) in conn.execute(stmt)}
+
+    def mark_ingest_alerted(self, tenant: str, job_id: str, *, now: datetime) -> None:
+        """Remember that an ingest job was alerted on (one alert per job)."""
+        row = {"tenant": tenant, "subject": f"ingest:{job_id}", "kind": "ingest",
+               "level": AlertLevel.INGEST.value, "last_sent": AlertLevel.INGEST.value,
+               "workflow_name": "", "updated_at": now}
+        with self._engine.begin() as conn:
+            upsert(conn, alert_state, [row], ["tenant", "subject"])
+
+    # -- outbox -----------------------------------------------------------------------------
+
+    def enqueue_alerts(
+        self, messages: Iterable[AlertMessage], sinks: Sequence[str], *, now: datetime
+    ) -> int:
+        """Queue each message for each sink, once ever per (dedup key, level, sink).
+
+        Returns:
+            How many new outbox rows were added (0 when all were queued before).
+        """
+        rows = [
+            {"dedup_key": m.dedup_key, "level": m.level.value, "sink": sink,
+             "tenant": m.tenant, "workflow_id": m.workflow_id, "title": m.title,
+             "payload": json.dumps(m.to_payload()), "status": "pending", "attempts": 0,
+             "created_at": now, "next_attempt_at": now}
+            for m in messages for sink in sinks
+        ]
+        with self._engine.begin() as conn:
+            return insert_ignore(conn, alert_outbox, rows, ["dedup_key", "level", "sink"])
+
+    def claim_due_alerts(
+        self, *, now: datetime, sinks: Iterable[str] | None = None, limit: int = 100,
+        lease: timedelta = timedelta(minutes=2),
+    ) -> list[OutboxItem]:
+        """Hand out pending items due at ``now``, oldest first, leased to this caller.
+
+        A claimed item is not due again until ``now + lease``; if the caller dies before
+        marking it, it comes back then (at least once).
+
+        Args:
+            now: The current time.
+            sinks: Only items for these sinks (None: all).
+            limit: At most this many items.
+            lease: How long the claim lasts.
+
+        Returns:
+            The claimed items.
+        """
+        c = alert_outbox.c
+        where = [c.status == "pending", c.next_attempt_at <= now]
+        if sinks is not None:
+            where.append(c.sink.in_(list(sinks)))
+        stmt = select(alert_outbox).where(*where).order_by(c.next_attempt_at, c.id).limit(limit)
+        with self._engine.connect() as conn:
+            candidates = list(conn.execute(stmt))
+        claimed = []
+        for row in candidates:
+            item = _item(row)
+            # Each claim is its own short write transaction (SQLite: no read-to-write upgrade).
+            with self._engine.begin() as conn:
+                taken = conn.execute(
+                    update(alert_outbox)
+                    .where(and_(c.id == item.id, c.status == "pending",
+                                c.next_attempt_at == item.next_attempt_at))
+                    .values(next_attempt_at=now + lease)
+                ).rowcount
+            if taken == 1:
+                claimed.append(item)
+        return claimed
+
+    def mark_alert_delivered(self, item_id: int, *, now: datetime) -> None:
+        """Record a successful delivery: the item is never handed out again."""
+        with self._engine.begin() as conn:
+            conn.execute(update(alert_outbox)
+                         .where(alert_outbox.c.id == item_id, alert_outbox.c.status == "pending")
+                         .values(status="delivered", delivered_at=now, last_error=None))
+
+    def mark_alert_failed(
+        self, item_id: int, *, now: datetime, error: str, retry_at: datetime
+    ) -> None:
+        """Record a failed attempt and when to try again (the item is kept)."""
+        c = alert_outbox.c
+        with self._engine.begin() as conn:
+            conn.execute(update(alert_outbox).where(c.id == item_id, c.status == "pending")
+                         .values(attempts=c.attempts + 1, last_error=error[:1000],
+                                 next_attempt_at=retry_at))
+
+    def mark_alert_expired(self, item_id: int, *, now: datetime, error: str) -> None:
+        """Give up on an item (kept in the store with status ``expired``)."""
+        c = alert_outbox.c
+        with self._engine.begin() as conn:
+            conn.execute(update(alert_outbox).where(c.id == item_id, c.status == "pending")
+                         .values(status="expired", attempts=c.attempts + 1,
+                                 last_error=error[:1000]))
+
+    def outbox_items(self, *, status: str | None = None, limit: int = 1000) -> list[OutboxItem]:
+        """Outbox rows, oldest first (for inspection, metadata and tests)."""
+        stmt = select(alert_outbox).order_by(alert_outbox.c.id).limit(limit)
+        if status is not None:
+            stmt = stmt.where(alert_outbox.c.status == status)
+        with self._engine.connect() as conn:
+            return [_item(row) for row in conn.execute(stmt)]
+
+    def outbox_counts(self) -> dict[str, int]:
+        """How many outbox rows per status (``pending``, ``delivered``, ``expired``)."""
+        c = alert_outbox.c
+        stmt = select(c.status, func.count()).group_by(c.status)
+        with self._engine.connect() as conn:
+            return {status: int(n) for status, n in conn.execute(stmt)}

@@ -1,0 +1,178 @@
+"""Run and ingest history, and poll watermarks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
+
+from amperity_ops.client.models import IngestJob, StateKind, WorkflowRun
+from amperity_ops.store._sql import upsert
+from amperity_ops.store.schema import ingest_feeds, ingest_jobs, watermarks, workflow_runs
+
+__all__ = ["HistoryMixin"]
+
+_TERMINAL = [k.value for k in (StateKind.STOPPED, StateKind.SUCCEEDED, StateKind.FAILED,
+                               StateKind.SKIPPED)]
+
+
+class HistoryMixin:
+    """Runs (upsert by tenant and id), ingest jobs with feeds, watermarks per stream."""
+
+    _engine: Engine
+
+    # -- workflow runs ----------------------------------------------------------------------
+
+    def upsert_runs(self, tenant: str, runs: Iterable[WorkflowRun], *, seen_at: datetime) -> int:
+        """Insert or update runs (last write wins), remembering when each was last seen.
+
+        Args:
+            tenant: The tenant's name.
+            runs: Runs as read from the API.
+            seen_at: When they were read.
+
+        Returns:
+            How many rows were written.
+        """
+        rows = [
+            {
+                "tenant": tenant, "id": run.id, "name": run.name, "type": run.type,
+                "state_raw": run.state.raw, "state_kind": run.state.kind.value,
+                "created_at": run.created_at, "ended_at": run.ended_at,
+                "warn_after_ms": run.warn_after_ms, "last_seen": seen_at,
+                "payload": run.model_dump_json(),
+            }
+            for run in runs
+        ]
+        with self._engine.begin() as conn:
+            upsert(conn, workflow_runs, rows, ["tenant", "id"])
+        return len(rows)
+
+    def _runs(self, *where: ColumnElement[bool]) -> list[WorkflowRun]:
+        stmt = select(workflow_runs.c.payload).where(*where).order_by(workflow_runs.c.created_at)
+        with self._engine.connect() as conn:
+            return [WorkflowRun.model_validate_json(p) for (p,) in conn.execute(stmt)]
+
+    def active_runs(self, tenant: str) -> list[WorkflowRun]:
+        """Runs not known to have ended (active or in an unrecognised state), as last seen."""
+        return self._runs(workflow_runs.c.tenant == tenant,
+                          workflow_runs.c.state_kind.not_in(_TERMINAL))
+
+    def get_run(self, tenant: str, run_id: str) -> WorkflowRun | None:
+        """One run as last seen, or None."""
+        found = self._runs(workflow_runs.c.tenant == tenant, workflow_runs.c.id == run_id)
+        return found[0] if found else None
+
+    def runs_since(self, tenant: str, since: datetime) -> list[WorkflowRun]:
+        """Runs created or ended since ``since``, plus every run still active (oldest first)."""
+        c = workflow_runs.c
+        return self._runs(c.tenant == tenant, or_(c.created_at >= since, c.ended_at >= since,
+                                                  c.state_kind.not_in(_TERMINAL)))
+
+    def count_runs(self, tenant: str) -> int:
+        """How many runs of the tenant the store holds."""
+        stmt = select(func.count()).select_from(workflow_runs).where(
+            workflow_runs.c.tenant == tenant)
+        with self._engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def successful_runtimes(
+        self, tenant: str, names: Iterable[str], *, limit: int = 50
+    ) -> dict[str, list[float]]:
+        """Runtimes (seconds, newest first) of each workflow's recent successful runs.
+
+        Args:
+            tenant: The tenant's name.
+            names: Workflow names to look up.
+            limit: At most this many runs per name.
+
+        Returns:
+            Name to runtimes; names without a success are absent.
+        """
+        c = workflow_runs.c
+        result: dict[str, list[float]] = {}
+        with self._engine.connect() as conn:
+            for name in sorted(set(names)):
+                stmt = (
+                    select(c.created_at, c.ended_at)
+                    .where(c.tenant == tenant, c.name == name,
+                           c.state_kind == StateKind.SUCCEEDED.value, c.ended_at.is_not(None))
+                    .order_by(c.ended_at.desc())
+                    .limit(limit)
+                )
+                values = [(end - start).total_seconds() for start, end in conn.execute(stmt)]
+                if values:
+                    result[name] = values
+        return result
+
+    # -- watermarks -------------------------------------------------------------------------
+
+    def get_watermark(self, tenant: str, stream: str) -> datetime | None:
+        """The watermark of a poll stream (e.g. ``workflow_runs``), or None before the first."""
+        stmt = select(watermarks.c.value).where(
+            and_(watermarks.c.tenant == tenant, watermarks.c.stream == stream))
+        with self._engine.connect() as conn:
+            return conn.execute(stmt).scalar_one_or_none()
+
+    def set_watermark(self, tenant: str, stream: str, value: datetime, *,
+                      now: datetime | None = None) -> None:
+        """Set a stream's watermark (callers only move it forward)."""
+        row = {"tenant": tenant, "stream": stream, "value": value, "updated_at": now or value}
+        with self._engine.begin() as conn:
+            upsert(conn, watermarks, [row], ["tenant", "stream"])
+
+    # -- ingest jobs ------------------------------------------------------------------------
+
+    def upsert_ingest_jobs(self, tenant: str, jobs: Iterable[IngestJob], *,
+                           seen_at: datetime) -> int:
+        """Insert or update ingest jobs and their feeds.
+
+        A job's ``created_at`` is its earliest feed start (``seen_at`` if no feed has started);
+        its ``ended_at`` is the latest feed end once every feed has ended.
+
+        Returns:
+            How many jobs were written.
+        """
+        job_rows: list[dict[str, object]] = []
+        feed_rows: list[dict[str, object]] = []
+        for job in jobs:
+            starts = [f.started_at for f in job.tables if f.started_at is not None]
+            ends = [f.ended_at for f in job.tables]
+            done = bool(ends) and all(e is not None for e in ends)
+            job_rows.append({
+                "tenant": tenant, "id": job.id, "workflow_id": job.workflow_id,
+                "created_at": min(starts) if starts else seen_at,
+                "ended_at": max(e for e in ends if e is not None) if done else None,
+                "last_seen": seen_at, "payload": job.model_dump_json(),
+            })
+            feed_rows.extend({
+                "tenant": tenant, "job_id": job.id, "feed_id": f.feed_id,
+                "table_name": f.table_name, "state_raw": f.state.raw,
+                "state_kind": f.state.kind.value, "read": f.read, "errors": f.errors,
+                "rejected": f.rejected, "inserted": f.inserted, "updated": f.updated,
+                "started_at": f.started_at, "ended_at": f.ended_at,
+            } for f in job.tables)
+        with self._engine.begin() as conn:
+            upsert(conn, ingest_jobs, job_rows, ["tenant", "id"])
+            upsert(conn, ingest_feeds, feed_rows, ["tenant", "job_id", "feed_id"])
+        return len(job_rows)
+
+    def ingest_jobs_since(self, tenant: str, since: datetime) -> list[IngestJob]:
+        """Ingest jobs (with feeds) created or ended since ``since``, oldest first."""
+        c = ingest_jobs.c
+        stmt = (select(c.payload)
+                .where(c.tenant == tenant, or_(c.created_at >= since, c.ended_at >= since,
+                                               c.ended_at.is_(None)))
+                .order_by(c.created_at))
+        with self._engine.connect() as conn:
+            return [IngestJob.model_validate_json(p) for (p,) in conn.execute(stmt)]
+
+    def feed_totals(self, tenant: str, job_ids: Sequence[str]) -> dict[str, tuple[int, int, int]]:
+        """(read, errors, rejected) summed over the feeds of each job."""
+        c = ingest_feeds.c
+        stmt = (select(c.job_id, func.sum(c.read), func.sum(c.errors), func.sum(c.rejected))
+                .where(c.tenant == tenant, c.job_id.in_(list(job_ids)))
+                .group_by(c.job_id))
+        with self._engine.connect() as conn:
+            return {j: (int(r), int(e), int(x)) for j, r, e, x in conn.execute(stmt)}
