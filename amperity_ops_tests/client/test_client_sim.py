@@ -1,0 +1,623 @@
+"""AmperityClient against the simulated tenant, in-process (and, where it matters, a socket)."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from amperity_ops.client import (
+    AmperityClient,
+    APIConnectionError,
+    ApiDeprecationWarning,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    NotFoundError,
+    OutcomeUnknownError,
+    PaginationError,
+    RetryPolicy,
+    ServerError,
+    StateKind,
+    TokenExpiredError,
+)
+from amperity_ops.simulator import (
+    DEFAULT_CATALOG,
+    IN_PROCESS_BASE_URL,
+    Faults,
+    ManualClock,
+    Simulator,
+    TenantSpec,
+)
+from amperity_ops_tests.conftest import CLIENT_ID, CLIENT_SECRET, TENANT, TOKEN
+
+RUNS = "/api/workflow/runs"
+
+
+class Sleeps(list[float]):
+    """Records the waits the client asks for instead of sleeping."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+class Recording(httpx.BaseTransport):
+    """Passes requests to the simulator's transport and keeps what was sent; can add headers."""
+
+    def __init__(self, inner: httpx.BaseTransport, add_headers: dict[str, str] | None = None):
+        self.inner = inner
+        self.sent: list[httpx.Request] = []
+        self.add_headers = add_headers or {}
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(request)
+        response = self.inner.handle_request(request)
+        if self.add_headers:
+            response.headers.update(self.add_headers)
+        return response
+
+
+class LoseAnswers(httpx.BaseTransport):
+    """Lets the simulator act on matching requests, then loses the answer (connection cut).
+
+    The simulator's own faults drop a connection *before* acting and cut only 200 bodies, so
+    "it acted, the 201 never arrived" needs this thin wrapper around the real simulator.
+    """
+
+    def __init__(self, inner: httpx.BaseTransport, method: str, path: str, times: int = 1):
+        self.inner, self.method, self.path, self.left = inner, method, path, times
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if self.left and request.method == self.method and request.url.path == self.path:
+            self.left -= 1
+            raise httpx.RemoteProtocolError("connection closed mid-answer", request=request)
+        return response
+
+
+@pytest.fixture
+def api(sim: Simulator) -> Simulator:
+    """The quiet tenant with its 429 limiter off (these tests are about other behaviour)."""
+    sim.set_rate_limit(None)
+    return sim
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    """The client's waits, recorded instead of slept."""
+    return Sleeps()
+
+
+@pytest.fixture
+def make_client(api: Simulator, sleeps: Sleeps) -> Callable[..., AmperityClient]:
+    """Builds in-process clients on the simulator; keyword arguments override the defaults."""
+
+    def build(**overrides: Any) -> AmperityClient:
+        kwargs: dict[str, Any] = {
+            "base_url": IN_PROCESS_BASE_URL,
+            "access_token": TOKEN,
+            "transport": api.transport(),
+            "rate_limit_rps": 0,
+            "clock": api.clock.now,
+            "sleep": sleeps,
+            "rng": lambda: 0.5,
+        }
+        kwargs.update(overrides)
+        return AmperityClient(TENANT, **kwargs)
+
+    return build
+
+
+def add_runs(sim: Simulator, count: int, state: str = "running") -> list[str]:
+    world = sim.tenant(TENANT)
+    return [
+        world.add_run(name=f"Run {i}", state=state, started_ago=timedelta(minutes=count - i)).id
+        for i in range(count)
+    ]
+
+
+# ------------------------------------------------------------------------ happy paths
+
+
+def test_lists_every_run_across_pages_lazily(api: Simulator, make_client: Callable) -> None:
+    """Listing follows next_token page by page until it is absent, fetching only as needed."""
+    ids = add_runs(api, 25)
+    with make_client() as client:
+        runs = client.list_workflow_runs(limit=10)
+        first = next(runs)
+        assert runs.pages_fetched == 1
+        rest = list(runs)
+    assert {first.id, *(r.id for r in rest)} == set(ids)
+    assert runs.pages_fetched == 3
+    assert api.request_log(TENANT).count(RUNS, method="GET") == 3
+
+
+def test_total_is_available_on_request(api: Simulator, make_client: Callable) -> None:
+    """with_total=True exposes the server's total without losing the first page's items."""
+    add_runs(api, 12)
+    with make_client() as client:
+        runs = client.list_workflow_runs(limit=5, with_total=True)
+        assert runs.total == 12
+        assert len(list(runs)) == 12
+        assert client.list_workflow_runs(limit=5).total is None
+
+
+def test_max_items_stops_early(api: Simulator, make_client: Callable) -> None:
+    """max_items caps the items yielded and the pages fetched."""
+    add_runs(api, 30)
+    with make_client() as client:
+        runs = client.list_workflow_runs(limit=10, max_items=12)
+        assert len(list(runs)) == 12
+        assert runs.pages_fetched == 2
+
+
+def test_filters_and_states_reach_the_server(api: Simulator, make_client: Callable) -> None:
+    """state filters select runs; states come back normalised with raw text kept."""
+    world = api.tenant(TENANT)
+    world.add_run(state="running with failures")
+    world.add_run(state="succeeded", started_ago=timedelta(hours=2), ended_ago=timedelta(hours=1))
+    world.add_run(state="hibernating")
+    with make_client() as client:
+        kinds = {r.state.raw: r.state.kind for r in client.list_workflow_runs()}
+        succeeded = list(client.list_workflow_runs(state=StateKind.SUCCEEDED))
+    assert kinds["running with failures"] is StateKind.RUNNING_WITH_FAILURES
+    assert kinds["hibernating"] is StateKind.UNKNOWN
+    assert [r.state.kind for r in succeeded] == [StateKind.SUCCEEDED]
+
+
+def test_get_and_stop_over_a_real_socket(sim: Simulator, sim_server: str) -> None:
+    """Over real HTTP: get (verbose, with tasks), stop, and a 404 carrying a request id."""
+    sim.set_rate_limit(None)
+    run = sim.tenant(TENANT).add_run(state="running")
+    with AmperityClient(TENANT, base_url=sim_server, access_token=TOKEN, rate_limit_rps=0) as c:
+        got = c.get_workflow_run(run.id, verbose=True)
+        assert got.state.is_stoppable
+        assert got.tasks
+        stopped = c.stop_workflow_run(run.id)
+        assert stopped.state.kind is StateKind.STOPPING
+        with pytest.raises(NotFoundError) as info:
+            c.get_workflow_run("wf-20990101-00000-nothere")
+    assert info.value.status == 404
+    assert info.value.request_id
+    assert info.value.request_id in str(info.value)
+
+
+def test_every_endpoint_answers_typed_models(api: Simulator, make_client: Callable) -> None:
+    """Each endpoint of the three documents returns its model (profile filters included)."""
+    living = Simulator([TenantSpec(tenant_id=TENANT, static_tokens=(TOKEN,), seed=7)],
+                       clock=api.clock, rate_limit_rps=None)
+    with make_client(transport=living.transport()) as client:
+        assert list(client.list_segments())
+        assert list(client.list_campaigns())
+        assert list(client.list_campaign_drafts())
+        assert list(client.list_audit_events(max_items=3))
+        index = next(client.list_indexes())
+        assert client.get_index(index.id).name == index.name
+        daniels = list(client.list_profiles(index.id, filters={"first_name": "Daniel"},
+                                            max_items=5))
+        assert daniels
+        assert all(p.attributes["first_name"] == "Daniel" for p in daniels)
+        assert client.get_profile(index.id, daniels[0].id).id == daniels[0].id
+        jobs = list(client.list_ingest_jobs(created_from=api.clock.now() - timedelta(days=2)))
+        assert jobs
+        assert client.get_ingest_job(jobs[0].id).tables
+
+
+def test_headers_carry_tenant_token_and_per_family_version(
+    api: Simulator, make_client: Callable
+) -> None:
+    """Each request has the bearer token, amperity-tenant and its family's api-version."""
+    recording = Recording(api.transport())
+    with make_client(transport=recording) as client:
+        list(client.list_segments())
+        list(client.list_campaign_drafts())
+        list(client.list_indexes())
+    versions = {r.url.path: r.headers["api-version"] for r in recording.sent}
+    assert versions == {"/api/segments": "2024-04-01", "/api/campaign-drafts": "unstable",
+                        "/api/indexes": "2025-07-31"}
+    for request in recording.sent:
+        assert request.headers["authorization"] == f"Bearer {TOKEN}"
+        assert request.headers["amperity-tenant"] == TENANT
+
+
+def test_api_version_is_overridable(api: Simulator, make_client: Callable) -> None:
+    """An overridden api-version is sent; one the server does not know is an auth/400 error."""
+    with (
+        make_client(api_versions={"control_plane": "1999-01-01"}) as client,
+        pytest.raises((AuthenticationError, BadRequestError)),
+    ):
+        list(client.list_segments())
+    assert api.request_log(TENANT).count("/api/segments") == 1
+
+
+def test_ingest_jobs_span_is_split_into_7_day_windows(
+    api: Simulator, make_client: Callable
+) -> None:
+    """A 20-day span becomes three requests of at most 7 days, and every job is yielded once."""
+    world = api.tenant(TENANT)
+    jobs = {world.add_ingest_job(started_ago=timedelta(days=d)).id for d in (1, 8, 15)}
+    recording = Recording(api.transport())
+    now = api.clock.now()
+    with make_client(transport=recording) as client:
+        got = [j.id for j in client.list_ingest_jobs(created_from=now - timedelta(days=20),
+                                                     created_to=now)]
+    assert sorted(got) == sorted(jobs)
+    assert len(recording.sent) == 3
+    for request in recording.sent:
+        params = request.url.params
+        span = httpx_time(params["created_to"]) - httpx_time(params["created_from"])
+        assert span <= timedelta(days=7)
+
+
+def httpx_time(text: str) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# ------------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize("bad", ["", " ", "wf-1/stop", "wf?x", "wf#x", "../segments"])
+def test_bad_ids_raise_before_any_request(
+    api: Simulator, make_client: Callable, bad: str
+) -> None:
+    """An unsafe id raises ValueError naming the parameter, and nothing is sent."""
+    with make_client() as client:
+        for call in (client.get_workflow_run, client.stop_workflow_run, client.get_ingest_job,
+                     client.get_index):
+            with pytest.raises(ValueError, match="_id"):
+                call(bad)
+        with pytest.raises(ValueError, match="profile_id"):
+            client.get_profile("idx-1", bad)
+    assert api.request_log(TENANT).total == 0
+
+
+def test_bad_limit_and_reversed_span_are_refused(make_client: Callable) -> None:
+    """A non-positive limit and an empty ingest span raise ValueError naming the field."""
+    with make_client() as client:
+        with pytest.raises(ValueError, match="limit"):
+            client.list_workflow_runs(limit=0)
+        now = client._clock()
+        with pytest.raises(ValueError, match="created_to"):
+            client.list_ingest_jobs(created_from=now, created_to=now - timedelta(days=1))
+
+
+# ------------------------------------------------------------------------ faults
+
+
+@pytest.mark.parametrize(
+    ("faults", "status"),
+    [
+        (Faults(server_errors=2), 500),
+        (Faults(server_errors=2, server_error_status=503), 503),
+        (Faults(rate_limit_storm=3), 429),
+        (Faults(drop_connections=2), 0),
+        (Faults(truncated_bodies=2), 200),
+    ],
+)
+def test_reads_are_retried_through_each_fault(
+    api: Simulator, make_client: Callable, sleeps: Sleeps, faults: Faults, status: int
+) -> None:
+    """5xx, 429 storms, dropped connections and cut bodies are retried until a good answer."""
+    run_id = add_runs(api, 1)[0]
+    api.set_faults(TENANT, faults)
+    with make_client() as client:
+        assert client.get_workflow_run(run_id).id == run_id
+    faulty = faults.server_errors or faults.rate_limit_storm or faults.drop_connections or (
+        faults.truncated_bodies)
+    assert len(sleeps) == faulty
+    assert api.request_log(TENANT).count(f"{RUNS}/{run_id}", status=status) >= faulty
+
+
+def test_backoff_grows_with_full_jitter(api: Simulator, make_client: Callable,
+                                        sleeps: Sleeps) -> None:
+    """Waits between retries follow rng * min(max, initial * 2**n)."""
+    api.set_faults(TENANT, Faults(server_errors=4))
+    with make_client(retry_policy=RetryPolicy(initial_backoff=0.5, max_backoff=2.0)) as client:
+        list(client.list_segments())
+    assert sleeps == [0.25, 0.5, 1.0, 1.0]
+
+
+def test_persistent_5xx_gives_up_after_the_attempt_bound(
+    api: Simulator, make_client: Callable
+) -> None:
+    """A server that keeps failing raises ServerError (with request id) after max_attempts."""
+    api.set_faults(TENANT, Faults(server_error_rate=1.0))
+    with (
+        make_client(retry_policy=RetryPolicy(max_attempts=3)) as client,
+        pytest.raises(ServerError) as info,
+    ):
+        list(client.list_segments())
+    assert info.value.status == 500
+    assert info.value.request_id
+    assert api.request_log(TENANT).count("/api/segments") == 3
+
+
+def test_slow_answers_time_out_and_are_retried_then_reported(
+    api: Simulator, make_client: Callable
+) -> None:
+    """A read timeout is retried for GETs and finally raises APITimeoutError."""
+    api.set_faults(TENANT, Faults(slow_seconds=0.2))
+    with (
+        make_client(timeout=0.02, retry_policy=RetryPolicy(max_attempts=2)) as client,
+        pytest.raises(APITimeoutError),
+    ):
+        list(client.list_segments())
+
+
+def test_client_errors_are_never_retried(api: Simulator, make_client: Callable,
+                                         sleeps: Sleeps) -> None:
+    """404 and 400 (stopping a finished run) fail at once, one request each."""
+    done = api.tenant(TENANT).add_run(state="succeeded", started_ago=timedelta(hours=1),
+                                      ended_ago=timedelta(minutes=1))
+    with make_client() as client:
+        with pytest.raises(NotFoundError):
+            client.get_workflow_run("wf-20990101-00000-nothere")
+        with pytest.raises(BadRequestError):
+            client.stop_workflow_run(done.id)
+    assert sleeps == []
+    assert api.request_log(TENANT).count(f"{RUNS}/{done.id}/stop") == 1
+
+
+def test_repeated_page_token_raises_instead_of_looping(
+    api: Simulator, make_client: Callable
+) -> None:
+    """A server that hands back the same next_token makes the listing fail clearly."""
+    add_runs(api, 10)
+    api.set_faults(TENANT, Faults(repeat_page_token=True))
+    with make_client() as client, pytest.raises(PaginationError, match="second time"):
+        list(client.list_workflow_runs(limit=3))
+    assert api.request_log(TENANT).count(RUNS) <= 3
+
+
+# ------------------------------------------------------------------------ auth
+
+
+def test_wrong_static_token_is_401_without_retry(api: Simulator, make_client: Callable) -> None:
+    """A rejected static token raises AuthenticationError after exactly one request."""
+    with (
+        make_client(access_token="not-a-valid-token") as client,
+        pytest.raises(AuthenticationError) as info,
+    ):
+        list(client.list_segments())
+    assert info.value.status == 401
+    assert api.request_log(TENANT).count("/api/segments") == 1
+
+
+def test_expired_static_jwt_fails_before_sending(api: Simulator, make_client: Callable) -> None:
+    """A minted token past its exp raises 'token expired at ...' and sends nothing."""
+    token = api.mint_token(TENANT, expires_in=timedelta(minutes=10))
+    with make_client(access_token=token, token_warn_within=timedelta(0)) as client:
+        assert list(client.list_segments()) is not None
+        api.clock.advance(timedelta(minutes=11))
+        with pytest.raises(TokenExpiredError, match="token expired at 2026-11-01T02:10:00"):
+            list(client.list_segments())
+    assert api.request_log(TENANT).count("/api/segments") == 1
+
+
+def test_static_jwt_expiring_soon_warns(api: Simulator, make_client: Callable) -> None:
+    """A token expiring within the warning window warns once and still works."""
+    token = api.mint_token(TENANT, expires_in=timedelta(days=2))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with make_client(access_token=token) as client:
+            list(client.list_segments())
+            list(client.list_segments())
+    assert sum("expires at" in str(w.message) for w in caught) == 1
+
+
+def oauth_sim(clock: ManualClock, expires_in: int) -> Simulator:
+    spec = TenantSpec(tenant_id=TENANT, static_tokens=(TOKEN,), client_id=CLIENT_ID,
+                      client_secret=CLIENT_SECRET, seed=7, schedules=False,
+                      oauth_expires_in=expires_in)
+    return Simulator([spec], clock=clock, rate_limit_rps=None)
+
+
+def test_oauth_token_expiring_mid_listing_is_refreshed(
+    clock: ManualClock, make_client: Callable
+) -> None:
+    """OAuth tokens that expire while a listing is under way are refreshed before they lapse."""
+    sim = oauth_sim(clock, expires_in=120)
+    add_runs(sim, 12)
+    with make_client(transport=sim.transport(), access_token=None, client_id=CLIENT_ID,
+                     client_secret=CLIENT_SECRET, clock=clock.now) as client:
+        seen = []
+        for run in client.list_workflow_runs(limit=3):
+            seen.append(run.id)
+            clock.advance(timedelta(seconds=25))  # 12 runs: 300 s, more than two lifetimes
+    assert len(seen) == 12
+    log = sim.request_log(TENANT)
+    assert log.count("/api/v0/oauth2/token", status=200) >= 3
+    assert log.count(RUNS, status=401) == 0
+
+
+def test_oauth_token_revoked_server_side_is_refreshed_once_on_401(
+    clock: ManualClock, make_client: Callable
+) -> None:
+    """A 401 for an OAuth token triggers one refresh and the request succeeds."""
+    sim = oauth_sim(clock, expires_in=60)
+    add_runs(sim, 4)
+    frozen = clock.now()  # the client's clock stays behind: it cannot see the expiry coming
+    with make_client(transport=sim.transport(), access_token=None, client_id=CLIENT_ID,
+                     client_secret=CLIENT_SECRET, clock=lambda: frozen) as client:
+        runs = client.list_workflow_runs(limit=2)
+        next(runs)
+        clock.advance(timedelta(minutes=5))
+        assert len(list(runs)) == 3
+    log = sim.request_log(TENANT)
+    assert log.count(RUNS, status=401) == 1
+    assert log.count("/api/v0/oauth2/token", status=200) == 2
+
+
+def test_oauth_gives_up_after_one_refresh(api: Simulator, make_client: Callable) -> None:
+    """When every token is refused (expired-tokens fault), only one refresh is tried."""
+    with make_client(access_token=None, client_id=CLIENT_ID,
+                     client_secret=CLIENT_SECRET) as client:
+        list(client.list_segments())
+        api.set_faults(TENANT, Faults(expired_tokens=True))
+        with pytest.raises(AuthenticationError):
+            list(client.list_segments())
+    assert api.request_log(TENANT).count("/api/segments", status=401) == 2
+
+
+# ------------------------------------------------------------------------ stop and start
+
+
+def only(path: str, **faults: Any) -> Faults:
+    return Faults(only_paths=(path,), **faults)
+
+
+def test_lost_stop_answer_rereads_the_run_before_sending_again(
+    api: Simulator, make_client: Callable
+) -> None:
+    """A stop whose connection dropped is re-sent only after a GET shows the run still running."""
+    run = api.tenant(TENANT).add_run(state="running")
+    stop_path = f"/workflow/runs/{run.id}/stop"
+    api.set_faults(TENANT, only(stop_path, drop_connections=1))
+    with make_client() as client:
+        result = client.stop_workflow_run(run.id)
+    assert result.state.kind is StateKind.STOPPING
+    entries = [(e.method, e.path, e.status) for e in api.request_log(TENANT).entries()]
+    assert entries == [
+        ("POST", f"/api{stop_path}", 0),
+        ("GET", f"/api/workflow/runs/{run.id}", 200),
+        ("POST", f"/api{stop_path}", 200),
+    ]
+
+
+@pytest.mark.parametrize("how", ["cut body", "lost answer"])
+def test_stop_that_took_effect_is_not_sent_again(
+    api: Simulator, make_client: Callable, how: str
+) -> None:
+    """A stop that worked but whose answer was cut or lost is confirmed by a GET, not re-sent."""
+    run = api.tenant(TENANT).add_run(state="running")
+    stop_path = f"/workflow/runs/{run.id}/stop"
+    transport: httpx.BaseTransport = api.transport()
+    if how == "cut body":
+        api.set_faults(TENANT, only(stop_path, truncated_bodies=1))
+    else:
+        transport = LoseAnswers(transport, "POST", f"/api{stop_path}")
+    with make_client(transport=transport) as client:
+        result = client.stop_workflow_run(run.id)
+    assert result.state.kind is StateKind.STOPPING
+    log = api.request_log(TENANT)
+    assert log.count(f"/api{stop_path}", method="POST") == 1
+    assert log.count(f"/api/workflow/runs/{run.id}", method="GET") == 1
+
+
+def test_stop_answered_5xx_is_verified_then_resent(api: Simulator, make_client: Callable) -> None:
+    """A 5xx on stop (which did not act) leads to a GET, then one more stop."""
+    run = api.tenant(TENANT).add_run(state="running")
+    stop_path = f"/workflow/runs/{run.id}/stop"
+    api.set_faults(TENANT, only(stop_path, server_errors=1))
+    with make_client() as client:
+        assert client.stop_workflow_run(run.id).state.kind is StateKind.STOPPING
+    log = api.request_log(TENANT)
+    assert log.count(f"/api{stop_path}", method="POST") == 2
+    assert log.count(f"/api/workflow/runs/{run.id}", method="GET") == 1
+
+
+def test_stop_is_not_resent_for_an_unknown_state(api: Simulator, make_client: Callable) -> None:
+    """If the re-read shows a state the client does not know, the error is raised, no resend."""
+    run = api.tenant(TENANT).add_run(state="hibernating")
+    stop_path = f"/workflow/runs/{run.id}/stop"
+    api.set_faults(TENANT, only(stop_path, drop_connections=1))
+    with make_client() as client, pytest.raises(APIConnectionError):
+        client.stop_workflow_run(run.id)
+    assert api.request_log(TENANT).count(f"/api{stop_path}", method="POST") == 1
+
+
+def test_lost_start_is_resent_only_when_no_run_was_created(
+    api: Simulator, make_client: Callable
+) -> None:
+    """A start dropped before it acted (no new run listed) is sent once more and succeeds."""
+    config_id = DEFAULT_CATALOG[0].config_id
+    api.set_faults(TENANT, only("/workflow/runs", drop_connections=1))
+    with make_client() as client:
+        run = client.start_workflow(config_id, run_mode="full")
+    assert run.state.is_active
+    log = api.request_log(TENANT)
+    assert log.count(RUNS, method="POST") == 2
+    assert log.count(RUNS, method="GET") == 1
+    assert len(api.tenant(TENANT).runs()) == 1
+
+
+def test_lost_start_that_created_a_run_is_never_resent(
+    api: Simulator, make_client: Callable
+) -> None:
+    """A start that acted but lost its answer raises OutcomeUnknownError naming the new run."""
+    config_id = DEFAULT_CATALOG[0].config_id
+    lossy = LoseAnswers(api.transport(), "POST", RUNS)
+    with make_client(transport=lossy) as client, pytest.raises(OutcomeUnknownError) as info:
+        client.start_workflow(config_id)
+    created = api.tenant(TENANT).runs()
+    assert len(created) == 1
+    assert created[0].id in str(info.value)
+    assert api.request_log(TENANT).count(RUNS, method="POST") == 1
+
+
+# ------------------------------------------------------------------------ deprecation, secrets
+
+
+def test_deprecation_headers_warn_once_per_endpoint(api: Simulator, make_client: Callable,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """Deprecation/Sunset headers give one warning per endpoint, however many requests."""
+    recording = Recording(api.transport(), {"Deprecation": "true",
+                                            "Sunset": "Sat, 01 May 2027 00:00:00 GMT"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with make_client(transport=recording) as client:
+            for _ in range(3):
+                list(client.list_campaigns())
+            list(client.list_campaign_drafts())
+    messages = [str(w.message) for w in caught if issubclass(w.category, ApiDeprecationWarning)]
+    assert len(messages) == 2
+    assert any("/campaigns" in m and "01 May 2027" in m for m in messages)
+
+
+def test_secrets_never_reach_logs_reprs_or_errors(
+    clock: ManualClock, make_client: Callable, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With DEBUG logging, faults and failures, no token or client secret appears anywhere."""
+    sim = oauth_sim(clock, expires_in=3600)
+    add_runs(sim, 3)
+    caplog.set_level(logging.DEBUG)
+    shown: list[str] = []
+    with make_client(transport=sim.transport(), access_token=None, client_id=CLIENT_ID,
+                     client_secret=CLIENT_SECRET) as client:
+        sim.set_faults(TENANT, Faults(server_errors=1))
+        list(client.list_workflow_runs(limit=2))
+        shown.append(repr(client))
+        token = client._auth.get_token()
+        sim.set_faults(TENANT, Faults(expired_tokens=True))
+        with pytest.raises(AuthenticationError) as info:
+            client.get_workflow_run("wf-20990101-00000-nothere")
+        shown += [str(info.value), repr(info.value), repr(client._auth)]
+    with make_client(access_token=TOKEN) as static:
+        shown.append(repr(static))
+    text = caplog.text + "\n".join(shown)
+    assert "GET /workflow/runs -> 200" in caplog.text  # the DEBUG log is really there
+    for secret in (CLIENT_SECRET, token, TOKEN):
+        assert secret not in text
+
+
+def test_from_env_reads_amperity_variables(monkeypatch: pytest.MonkeyPatch,
+                                           api: Simulator) -> None:
+    """from_env builds a working client from AMPERITY_* and names what is missing."""
+    monkeypatch.setenv("AMPERITY_TENANT_ID", TENANT)
+    monkeypatch.setenv("AMPERITY_BASE_URL", IN_PROCESS_BASE_URL)
+    monkeypatch.setenv("AMPERITY_ACCESS_TOKEN", TOKEN)
+    monkeypatch.setenv("AMPERITY_RATE_LIMIT_RPS", "0")
+    monkeypatch.setenv("AMPERITY_API_VERSION_PROFILE", "2025-07-31")
+    with AmperityClient.from_env(transport=api.transport()) as client:
+        assert client.api_versions["profile"] == "2025-07-31"
+        assert list(client.list_segments())
+    monkeypatch.delenv("AMPERITY_ACCESS_TOKEN")
+    with pytest.raises(ValueError, match="AMPERITY_ACCESS_TOKEN"):
+        AmperityClient.from_env()
