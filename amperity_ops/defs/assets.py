@@ -80,7 +80,9 @@ def workflow_runs(
     now = runtime.clock()
     reports, errors = for_each_tenant(
         runtime.tenants,
-        lambda tenant, client: poll_workflow_runs(client, runtime.store, tenant=tenant.name, now=now),
+        lambda tenant, client: poll_workflow_runs(
+            client, runtime.store, tenant=tenant.name, now=now
+        ),
         runtime.client_factory,
     )
     polled = {
@@ -122,8 +124,9 @@ def ingest_jobs(
     jobs, errors = for_each_tenant(runtime.tenants, poll, runtime.client_factory)
     polled = {name: f"{len(found)} jobs read" for name, found in jobs.items()}
     summary = summarize_ingest(jobs, runtime.config, now=now)
-    context.log.info("%d jobs, %d feeds, %d unhealthy", summary.jobs, len(summary.feeds),
-                     len(summary.unhealthy))
+    context.log.info(
+        "%d jobs, %d feeds, %d unhealthy", summary.jobs, len(summary.feeds), len(summary.unhealthy)
+    )
     return MaterializeResult(
         metadata=ingest_metadata(summary, polled=polled, errors=errors),
         check_results=ingest_check_results(
@@ -135,7 +138,9 @@ def ingest_jobs(
 def _errors_md(errors: dict[str, str]) -> dict[str, Any]:
     if not errors:
         return {}
-    return {"unreachable": MetadataValue.md("\n".join(f"- **{t}**: {m}" for t, m in errors.items()))}
+    return {
+        "unreachable": MetadataValue.md("\n".join(f"- **{t}**: {m}" for t, m in errors.items()))
+    }
 
 
 @asset(
@@ -195,10 +200,25 @@ def campaigns(amperity_ops: ResourceParam[OpsRuntime]) -> MaterializeResult:
         for c in inv.campaigns:
             soon = c.deliver_at is not None and c.deliver_at >= now
             upcoming += soon
-            rows.append([tenant, c.id, c.name, "campaign",
-                         f"{c.deliver_at:%Y-%m-%d %H:%M}" if c.deliver_at else "-"])
-        rows += [[tenant, d.id, d.name, "draft",
-                  f"{d.deliver_at:%Y-%m-%d %H:%M}" if d.deliver_at else "-"] for d in inv.drafts]
+            rows.append(
+                [
+                    tenant,
+                    c.id,
+                    c.name,
+                    "campaign",
+                    f"{c.deliver_at:%Y-%m-%d %H:%M}" if c.deliver_at else "-",
+                ]
+            )
+        rows += [
+            [
+                tenant,
+                d.id,
+                d.name,
+                "draft",
+                f"{d.deliver_at:%Y-%m-%d %H:%M}" if d.deliver_at else "-",
+            ]
+            for d in inv.drafts
+        ]
     notes = {t: inv.drafts_note for t, inv in found.items() if inv.drafts_note}
     return MaterializeResult(
         metadata={
@@ -206,11 +226,17 @@ def campaigns(amperity_ops: ResourceParam[OpsRuntime]) -> MaterializeResult:
             "drafts": MetadataValue.int(drafts),
             "upcoming_deliveries": MetadataValue.int(upcoming),
             "table": MetadataValue.md(
-                md_table(["tenant", "id", "name", "kind", "deliver at"], rows,
-                         empty="no campaigns")
+                md_table(["tenant", "id", "name", "kind", "deliver at"], rows, empty="no campaigns")
             ),
-            **({"drafts_note": MetadataValue.md("\n".join(f"- {t}: {n}" for t, n in notes.items()))}
-               if notes else {}),
+            **(
+                {
+                    "drafts_note": MetadataValue.md(
+                        "\n".join(f"- {t}: {n}" for t, n in notes.items())
+                    )
+                }
+                if notes
+                else {}
+            ),
             **_errors_md(errors),
         }
     )
@@ -230,9 +256,7 @@ def audit_events(
     """Read every tenant's audit events since the last materialization."""
     runtime = amperity_ops
     now = runtime.clock()
-    since = inventory.audit_window_start(
-        _previous_window_end(context), now=now
-    )
+    since = inventory.audit_window_start(_previous_window_end(context), now=now)
     found, errors = for_each_tenant(
         runtime.tenants,
         lambda _t, client: inventory.list_audit_events(client, since=since, until=now),
@@ -242,9 +266,16 @@ def audit_events(
     rows = []
     for tenant, events in found.items():
         by_type.update(e.event_type for e in events)
-        rows += [[tenant, f"{e.happened_at:%Y-%m-%d %H:%M:%S}", e.event_type,
-                  e.principal_name or e.principal_email or e.principal_id or "-",
-                  e.object_name or e.object_id or "-"] for e in events]
+        rows += [
+            [
+                tenant,
+                f"{e.happened_at:%Y-%m-%d %H:%M:%S}",
+                e.event_type,
+                e.principal_name or e.principal_email or e.principal_id or "-",
+                e.object_name or e.object_id or "-",
+            ]
+            for e in events
+        ]
     rows.sort(key=lambda r: r[1], reverse=True)
     return MaterializeResult(
         metadata={

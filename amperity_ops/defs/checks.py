@@ -126,8 +126,14 @@ def runs_check_results(
                     md_table(
                         ["run", "name", "tenant", "runtime", "max", "rule"],
                         (
-                            [r.workflow_id, r.name, r.tenant, fmt_duration(r.runtime),
-                             fmt_duration(r.max_runtime), r.sla_source or "-"]
+                            [
+                                r.workflow_id,
+                                r.name,
+                                r.tenant,
+                                fmt_duration(r.runtime),
+                                fmt_duration(r.max_runtime),
+                                r.sla_source or "-",
+                            ]
                             for r in breached
                         ),
                         empty="none",

@@ -93,8 +93,18 @@ def runs_metadata(
         "tenants_unreachable": MetadataValue.int(len(errors)),
         "active_runs": MetadataValue.md(
             md_table(
-                ["SLA", "run", "name", "tenant", "state", "started", "runtime", "warn at",
-                 "max", "rule"],
+                [
+                    "SLA",
+                    "run",
+                    "name",
+                    "tenant",
+                    "state",
+                    "started",
+                    "runtime",
+                    "warn at",
+                    "max",
+                    "rule",
+                ],
                 (
                     [
                         r.level.upper() if r.level != "ok" else "ok",
@@ -141,8 +151,14 @@ def runs_metadata(
             md_table(
                 ["workflow", "tenant", "successful runs", "p50", "p95", "max"],
                 (
-                    [d.name, d.tenant, d.samples, fmt_duration(d.p50), fmt_duration(d.p95),
-                     fmt_duration(d.max)]
+                    [
+                        d.name,
+                        d.tenant,
+                        d.samples,
+                        fmt_duration(d.p50),
+                        fmt_duration(d.p95),
+                        fmt_duration(d.max),
+                    ]
                     for d in sorted(summary.durations, key=lambda d: -d.p95)
                 ),
                 empty="no successful runs in the history yet",
@@ -181,8 +197,18 @@ def ingest_metadata(
         "tenants_unreachable": MetadataValue.int(len(errors)),
         "feed_table": MetadataValue.md(
             md_table(
-                ["health", "table", "job", "tenant", "state", "read", "errors", "rejected",
-                 "error %", "reject %"],
+                [
+                    "health",
+                    "table",
+                    "job",
+                    "tenant",
+                    "state",
+                    "read",
+                    "errors",
+                    "rejected",
+                    "error %",
+                    "reject %",
+                ],
                 (
                     [
                         "; ".join(f.problems) if f.problems else "ok",

@@ -46,4 +46,3 @@ def amperity_ops_resource(context: InitResourceContext) -> OpsRuntime:
     return OpsRuntime.from_settings(
         config_path=config.get("config_path"), store_url=config.get("store_url")
     )
-

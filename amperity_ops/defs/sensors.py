@@ -70,7 +70,8 @@ def read_cursor(context: SensorEvaluationContext) -> SensorCursor:
     except ValidationError as err:
         context.log.warning(
             "unreadable cursor, starting fresh (safe: the store de-duplicates alerts and "
-            "stops): %s", err.errors(include_url=False, include_input=False)[:1],
+            "stops): %s",
+            err.errors(include_url=False, include_input=False)[:1],
         )
         return SensorCursor()
 

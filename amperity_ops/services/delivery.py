@@ -15,7 +15,13 @@ from amperity_ops.settings import AlertSinkConfig, LogSinkConfig, OpsConfig, sin
 if TYPE_CHECKING:
     from amperity_ops.services.runtime import OpsRuntime
 
-__all__ = ["DELIVERY_TIMEOUT_S", "DeliverySummary", "deliver_outbox", "effective_sinks", "outbox_sink_ids"]
+__all__ = [
+    "DELIVERY_TIMEOUT_S",
+    "DeliverySummary",
+    "deliver_outbox",
+    "effective_sinks",
+    "outbox_sink_ids",
+]
 
 log = logging.getLogger(__name__)
 

@@ -111,8 +111,9 @@ def run_ingest_tick(
             continue
         result.jobs[name] = len(jobs)
         store.upsert_ingest_jobs(name, jobs, seen_at=now)
-        unhealthy = [h for h in (evaluate_ingest_job(j, config.ingest_thresholds) for j in jobs)
-                     if not h.ok]
+        unhealthy = [
+            h for h in (evaluate_ingest_job(j, config.ingest_thresholds) for j in jobs) if not h.ok
+        ]
         result.unhealthy[name] = len(unhealthy)
         already = store.ingest_alerted(name, [h.job.id for h in unhealthy])
         for health in unhealthy:

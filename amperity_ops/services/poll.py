@@ -11,8 +11,12 @@ A poll never re-reads the whole history. Per tenant it reads:
   widening the listing over days of finished history; so is an active run the listing did not
   return (it may have vanished: a 404 is recorded as such).
 
-Ingest jobs work the same way with ``GET /ingest/jobs?created_from&created_to`` (a window of at
-most 7 days, so a longer gap is read in several windows).
+Ingest jobs are read with ``GET /ingest/jobs?created_from&created_to`` from the watermark, or
+``INGEST_REFRESH`` back if that is earlier (feeds change for hours after their job is created),
+in windows of at most 7 days (the API's limit).
+
+A run that answers 404 is reported in ``PollReport.vanished`` and stays active in the store
+as last seen (the store has no "vanished" state yet), so it is re-read, one request, per poll.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ log = logging.getLogger(__name__)
 RUNS_WATERMARK = "workflow_runs"
 INGEST_WATERMARK = "ingest_jobs"
 
+PAGE_SIZE = 100
+"""Runs per page asked of the API (its maximum): fewer requests against the rate budget."""
 OVERLAP = timedelta(minutes=5)
 """Re-read this much before the watermark: clocks differ and runs appear with a delay.
 Upserts are idempotent, so the overlap costs a few rows, never duplicates."""
@@ -54,6 +60,9 @@ INITIAL_LOOKBACK = timedelta(days=1)
 STRAGGLER_AGE = timedelta(hours=6)
 """Active runs that started this long before the watermark are re-read by id, one request
 each, instead of widening the listing over hours of finished runs."""
+INGEST_REFRESH = timedelta(hours=6)
+"""Ingest jobs created this recently are re-read on every poll (their feeds may still change);
+still one request, since the window is within the API's 7 days."""
 INGEST_WINDOW = timedelta(days=7)
 """The API's maximum ``created_from``..``created_to`` window for ``GET /ingest/jobs``."""
 
@@ -129,7 +138,7 @@ def poll_workflow_runs(
     report = PollReport(tenant=tenant, polled_at=now, listed_from=start)
 
     seen: dict[str, WorkflowRun] = {}
-    for run in client.list_workflow_runs(created_from=start):
+    for run in client.list_workflow_runs(created_from=start, limit=PAGE_SIZE):
         seen[run.id] = run
     report.listed = len(seen)
 
@@ -143,21 +152,27 @@ def poll_workflow_runs(
             report.vanished.append(old.id)
         report.reread += 1
 
-    known = store.known_run_ids(tenant, list(seen))
-    report.new_runs = sum(1 for run_id in seen if run_id not in known)
+    report.new_runs = sum(
+        1 for run in seen.values() if watermark is None or run.created_at >= watermark - OVERLAP
+    )
     store.upsert_runs(tenant, list(seen.values()), seen_at=now)
-    if report.vanished:
-        store.mark_runs_vanished(tenant, report.vanished, at=now)
     store.set_watermark(tenant, RUNS_WATERMARK, now)
 
     report.ended = [
-        run for run_id, run in seen.items() if run_id in previously_active and not run.state.is_active
+        run
+        for run_id, run in seen.items()
+        if run_id in previously_active and not run.state.is_active
     ]
     report.active = [run for run in seen.values() if run.state.is_active]
     log.info(
         "polled %s: %d listed from %s, %d re-read, %d new, %d ended, %d active",
-        tenant, report.listed, start.isoformat(), report.reread, report.new_runs,
-        len(report.ended), len(report.active),
+        tenant,
+        report.listed,
+        start.isoformat(),
+        report.reread,
+        report.new_runs,
+        len(report.ended),
+        len(report.active),
     )
     return report
 
@@ -188,9 +203,8 @@ def poll_ingest_jobs(
     """
     watermark = store.get_watermark(tenant, INGEST_WATERMARK)
     since = (watermark - OVERLAP) if watermark else (now - INITIAL_LOOKBACK)
-    oldest_active = store.oldest_active_ingest_start(tenant)
-    if oldest_active is not None and since - STRAGGLER_AGE <= oldest_active < since:
-        since = oldest_active
+    # Feeds finish (or fail) hours after their job was created: keep re-reading recent jobs.
+    since = min(since, now - INGEST_REFRESH)
     report = IngestPollReport(tenant=tenant, polled_at=now, listed_from=since)
     jobs: dict[str, IngestJob] = {}
     for window_from, window_to in _windows(since, now + timedelta(seconds=1)):
@@ -229,7 +243,9 @@ def backfill(
     day = since
     while day < now:
         day_end = min(day + timedelta(days=1), now + timedelta(seconds=1))
-        runs = list(client.list_workflow_runs(created_from=day, created_to=day_end))
+        runs = list(
+            client.list_workflow_runs(created_from=day, created_to=day_end, limit=PAGE_SIZE)
+        )
         store.upsert_runs(tenant, runs, seen_at=now)
         total += len(runs)
         if progress is not None:

@@ -86,9 +86,7 @@ class OpsRuntime:
         raise UnknownTenantError(f"tenant: no tenant named {name!r} (known: {known})")
 
     @contextmanager
-    def clients(
-        self, names: Sequence[str] | None = None
-    ) -> Iterator[Mapping[str, AmperityClient]]:
+    def clients(self, names: Sequence[str] | None = None) -> Iterator[Mapping[str, AmperityClient]]:
         """Open a client per tenant (all, or those named) and close them afterwards.
 
         Yields:

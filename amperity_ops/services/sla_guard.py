@@ -19,6 +19,7 @@ process, never ask for the same stop again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -31,6 +32,7 @@ from amperity_ops.client import AmperityError, NotFoundError, WorkflowRun
 from amperity_ops.monitoring import SlaEvaluation, StopRequest, TickPlan, plan_sla_tick
 from amperity_ops.monitoring.durations import format_duration
 from amperity_ops.services.delivery import DeliverySummary, deliver_outbox, outbox_sink_ids
+from amperity_ops.services.poll import PAGE_SIZE
 from amperity_ops.settings import ConfigError
 
 if TYPE_CHECKING:
@@ -134,8 +136,10 @@ def _stop_reason(evaluation: SlaEvaluation | None, fallback: str) -> str:
         return fallback
     rule = evaluation.rule
     name = rule.policy_name or rule.label
-    return (f"SLA policy {name}: runtime {format_duration(evaluation.runtime)} over max "
-            f"{format_duration(rule.max_runtime)}")
+    return (
+        f"SLA policy {name}: runtime {format_duration(evaluation.runtime)} over max "
+        f"{format_duration(rule.max_runtime)}"
+    )
 
 
 def _read_runs(
@@ -148,11 +152,11 @@ def _read_runs(
     running: dict[str, WorkflowRun] = {}
     for state in LISTED_STATES:
         tick.requests += 1
-        for run in client.list_workflow_runs(state=state):
+        for run in client.list_workflow_runs(state=state, limit=PAGE_SIZE):
             running[run.id] = run
     ended: dict[str, WorkflowRun] = {}
     tick.requests += 1
-    for run in client.list_workflow_runs(ended_from=ended_from):
+    for run in client.list_workflow_runs(ended_from=ended_from, limit=PAGE_SIZE):
         ended[run.id] = run
     return running, ended
 
@@ -192,18 +196,18 @@ def tick_tenant(
             # An alerted run that left the running list without showing up as ended: re-read
             # it so its alert follows (resolved, escalated or vanished).
             tick.requests += 1
-            try:
+            # A 404 leaves it out of `observed`: plan_sla_tick then resolves it as vanished.
+            with contextlib.suppress(NotFoundError):
                 fresh[known.id] = observed[known.id] = client.get_workflow_run(known.id)
-            except NotFoundError:
-                pass  # left out of `observed`: plan_sla_tick resolves it as vanished
         else:
             observed[known.id] = known  # still active as last seen (see module docstring)
     if fresh:
         store.upsert_runs(tenant.name, list(fresh.values()), seen_at=now)
 
     baselines = (
-        store.successful_runtimes(tenant.name, sorted({r.name for r in observed.values()}),
-                                  limit=config.baseline.window)
+        store.successful_runtimes(
+            tenant.name, sorted({r.name for r in observed.values()}), limit=config.baseline.window
+        )
         if config.baseline.enabled
         else {}
     )
@@ -230,14 +234,19 @@ def tick_tenant(
     for request in plan.stop_requests:
         reason = _stop_reason(evaluations.get(request.workflow_id), request.reason)
         _record(runtime, request, reason, evaluations, now)
-        stops.append(StopToRequest(request.tenant, request.workflow_id, request.workflow_name,
-                                   request.run_key, reason))
+        stops.append(
+            StopToRequest(
+                request.tenant, request.workflow_id, request.workflow_name, request.run_key, reason
+            )
+        )
     dry_lines: list[str] = []
     for request in plan.dry_runs:
         reason = _stop_reason(evaluations.get(request.workflow_id), request.reason)
         _record(runtime, request, reason, evaluations, now)
-        dry_lines.append(f"would have stopped {request.workflow_name} ({request.workflow_id}) "
-                         f"of {request.tenant}: {reason}")
+        dry_lines.append(
+            f"would have stopped {request.workflow_name} ({request.workflow_id}) "
+            f"of {request.tenant}: {reason}"
+        )
 
     tick.active = len(plan.evaluations)
     tick.levels.update(e.level.value for e in plan.evaluations)

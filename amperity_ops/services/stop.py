@@ -9,7 +9,10 @@ The sequence is re-read, decide, stop, wait, record:
    409 (the run ended in between) is read back and reported, not raised.
 4. Wait until the run is terminal or ``wait_timeout`` passes, polling with the injected clock
    and sleep (tests run in milliseconds).
-5. Record who asked and why, with the result, in the store's stop ledger.
+5. Record who asked and why in the store's stop ledger as soon as the run has been re-read
+   (``record_stop``), and the result at the end (``finish_stop``). A person's dry run is not
+   recorded: the ledger's "already requested" would then stop the SLA sensor from ever
+   stopping that run. (The sensor's own dry-run notes are recorded, by ``sla_guard``.)
 """
 
 from __future__ import annotations
@@ -23,12 +26,19 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from amperity_ops.client import ConflictError, NotFoundError, WorkflowRun
+from amperity_ops.monitoring import stop_run_key
 
 if TYPE_CHECKING:
     from amperity_ops.client import AmperityClient
     from amperity_ops.store import Store
 
-__all__ = ["DEFAULT_POLL_INTERVAL", "DEFAULT_WAIT_TIMEOUT", "StopOutcome", "StopResult", "stop_workflow_run"]
+__all__ = [
+    "DEFAULT_POLL_INTERVAL",
+    "DEFAULT_WAIT_TIMEOUT",
+    "StopOutcome",
+    "StopResult",
+    "stop_workflow_run",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +53,13 @@ class StopResult(StrEnum):
 
     STOPPED = "stopped"
     """The stop was sent and the run reached a terminal state within the timeout."""
-    STILL_STOPPING = "still_stopping"
+    STILL_STOPPING = "timeout"
     """The stop was sent but the run was not terminal when the wait timed out."""
     NOT_RUNNING = "not_running"
     """The run had already ended or was already stopping: nothing to do."""
     UNKNOWN_STATE = "unknown_state"
     """The run's state is not one we recognise: nothing destructive is done on it."""
-    NOT_FOUND = "not_found"
+    NOT_FOUND = "vanished"
     """The run does not exist (404): nothing to do."""
     DRY_RUN = "dry_run"
     """The run is stoppable, but this was a dry run: nothing was sent."""
@@ -155,6 +165,24 @@ def stop_workflow_run(
     if not reason.strip():
         raise ValueError("reason: a stop needs a reason (it is recorded and shown to people)")
     started_at = clock()
+    ledger_id: int | None = None
+
+    def open_ledger(before: WorkflowRun | None) -> None:
+        # Recorded as soon as the run has been re-read, so an interrupted wait still leaves
+        # who asked and why in the store.
+        nonlocal ledger_id
+        if store is not None and not dry_run:
+            ledger_id = store.record_stop(
+                run_key=stop_run_key(tenant, workflow_id),
+                tenant=tenant,
+                workflow_id=workflow_id,
+                workflow_name=before.name if before else "",
+                requested_by=requested_by,
+                reason=reason,
+                dry_run=dry_run,
+                requested_at=started_at,
+                state_before=before.state.raw if before else None,
+            )
 
     def finish(
         result: StopResult,
@@ -165,6 +193,7 @@ def stop_workflow_run(
         stop_sent_at: datetime | None = None,
         polls: int = 0,
     ) -> StopOutcome:
+        subject = before or after
         outcome = StopOutcome(
             tenant=tenant,
             workflow_id=workflow_id,
@@ -178,11 +207,20 @@ def stop_workflow_run(
             started_at=started_at,
             finished_at=clock(),
             stop_sent_at=stop_sent_at,
-            workflow_name=(before or after).name if (before or after) else None,
+            workflow_name=subject.name if subject else None,
             polls=polls,
         )
-        if store is not None:
-            record_stop_outcome(store, outcome)
+        if store is not None and not dry_run:
+            if ledger_id is None:
+                open_ledger(before)
+            assert ledger_id is not None
+            store.finish_stop(
+                ledger_id,
+                result=outcome.result.value,
+                state_after=outcome.state_after,
+                finished_at=outcome.finished_at,
+                detail=outcome.message,
+            )
         log.info("stop %s/%s: %s", tenant, workflow_id, message)
         return outcome
 
@@ -193,6 +231,7 @@ def stop_workflow_run(
             StopResult.NOT_FOUND, f"{workflow_id} was not found (404): nothing to stop", None, None
         )
 
+    open_ledger(before)
     label = f"{workflow_id} ({before.name})"
     if before.state.is_unknown:
         return finish(
@@ -275,23 +314,4 @@ def stop_workflow_run(
         current,
         stop_sent_at=stop_sent_at,
         polls=polls,
-    )
-
-
-def record_stop_outcome(store: Store, outcome: StopOutcome) -> None:
-    """Write the outcome of a stop to the store's stop ledger (who asked, why, what happened).
-
-    Args:
-        store: The history store.
-        outcome: What :func:`stop_workflow_run` did.
-    """
-    store.record_stop_result(
-        tenant=outcome.tenant,
-        workflow_id=outcome.workflow_id,
-        requested_by=outcome.requested_by,
-        reason=outcome.reason,
-        dry_run=outcome.dry_run,
-        result=outcome.result.value,
-        detail=outcome.message,
-        at=outcome.finished_at,
     )

@@ -132,9 +132,11 @@ def summarize_runs(
     summary = RunsSummary(generated_at=now, window=window)
     for tenant in tenants:
         recent = store.runs_since(tenant.name, now - window)
+        active = store.active_runs(tenant.name)
         summary.counts_by_state.update(run.state.kind.value for run in recent)
-        baselines = store.successful_runtimes_by_name(tenant.name, limit=config.baseline.window)
-        for run in sorted(store.active_runs(tenant.name), key=lambda r: r.created_at):
+        names = sorted({run.name for run in recent} | {run.name for run in active})
+        baselines = store.successful_runtimes(tenant.name, names, limit=config.baseline.window)
+        for run in sorted(active, key=lambda r: r.created_at):
             rule = resolve_sla(run, config, baselines.get(run.name, ()))
             evaluation = evaluate_sla(run, rule, now)
             summary.active.append(

@@ -55,6 +55,7 @@ def make_client(
         access_token=_secret(tenant.access_token),
         client_id=_secret(tenant.client_id),
         client_secret=_secret(tenant.client_secret),
+        token_url=tenant.token_url,
         rate_limit_rps=rps,
         transport=transport,
     )

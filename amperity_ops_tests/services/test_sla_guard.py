@@ -1,0 +1,201 @@
+"""The SLA tick over the simulator: two listings, one alert per level, one stop per run."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from amperity_ops.services.poll import poll_workflow_runs
+from amperity_ops.services.runtime import OpsRuntime
+from amperity_ops.services.sla_guard import SlaTickResult, run_sla_tick
+from amperity_ops.simulator import ManualClock, Simulator, TenantSpec
+from amperity_ops_tests.services.helpers import (
+    TENANT,
+    TOKEN,
+    make_config,
+    make_runtime,
+    sqlite_url,
+)
+
+
+def _tick(runtime: OpsRuntime, last: SlaTickResult | None = None, **kw: object) -> SlaTickResult:
+    return run_sla_tick(
+        runtime,
+        now=runtime.clock(),
+        budget_s=float(kw.pop("budget_s", 30.0)),  # type: ignore[arg-type]
+        last_tick_at=last.started_at if last else None,
+        deliver=False,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _levels(runtime: OpsRuntime) -> list[tuple[str, str]]:
+    return sorted(
+        (i.message.workflow_id, i.message.level.value) for i in runtime.store.outbox_items()
+    )
+
+
+def test_two_ticks_ask_for_one_stop(
+    runtime: OpsRuntime, quiet_sim: Simulator, clock: ManualClock
+) -> None:
+    """A breached stop-policy run gets one RunRequest across ticks, and one ledger row."""
+    run = quiet_sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(hours=3))
+    first = _tick(runtime)
+    assert [s.run_key for s in first.stop_requests] == [f"stop:{TENANT}:{run.id}"]
+    reason = first.stop_requests[0].reason
+    assert reason == "SLA policy courier-groups: runtime 3h 00m over max 2h 00m", reason
+    clock.advance(timedelta(minutes=1))
+    second = _tick(runtime, first)
+    assert second.stop_requests == []
+    records = runtime.store.stop_records(TENANT)
+    assert [(r.workflow_id, r.requested_by, r.dry_run) for r in records] == [
+        (run.id, "sensor amperity_workflow_sla_sensor", False)
+    ]
+    assert _levels(runtime) == [(run.id, "breached")]
+
+
+def test_fresh_process_on_the_same_store_neither_alerts_nor_stops_again(
+    quiet_sim: Simulator, clock: ManualClock, store_url: str
+) -> None:
+    """A new runtime and Store on the same URL (a daemon restart) repeats nothing."""
+    run = quiet_sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(hours=3))
+    first = _tick(make_runtime(quiet_sim, clock, store_url))
+    assert len(first.stop_requests) == 1
+    clock.advance(timedelta(minutes=1))
+    restarted = make_runtime(quiet_sim, clock, store_url)
+    again = _tick(restarted)  # no cursor either: the store alone prevents repeats
+    assert again.stop_requests == []
+    assert _levels(restarted) == [(run.id, "breached")]
+
+
+def test_unknown_state_is_never_stopped(
+    runtime: OpsRuntime, quiet_sim: Simulator, clock: ManualClock
+) -> None:
+    """A breached run in a state we do not recognise is alerted on but never stopped."""
+    world = quiet_sim.tenant(TENANT)
+    unknown = world.add_run(
+        name="Courier Group U", state="Quiescing", started_ago=timedelta(hours=4)
+    )
+    with runtime.client(TENANT) as client:  # the polling asset is what first sees such a run
+        poll_workflow_runs(client, runtime.store, tenant=TENANT, now=clock.now())
+    result = _tick(runtime)
+    assert result.stop_requests == [] and result.dry_runs == []
+    assert "1 in an unrecognised state (never stopped)" in result.summary()
+    assert _levels(runtime) == [(unknown.id, "breached")]
+    assert runtime.store.stop_records(TENANT) == []
+
+
+def test_dry_run_says_what_it_would_stop_once(
+    quiet_sim: Simulator, clock: ManualClock, store_url: str
+) -> None:
+    """In dry run no stop is requested; the tick says what it would have stopped, once."""
+    runtime = make_runtime(quiet_sim, clock, store_url, make_config(auto_stop={"dry_run": True}))
+    run = quiet_sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(hours=3))
+    first = _tick(runtime)
+    assert first.stop_requests == []
+    assert len(first.dry_runs) == 1 and run.id in first.dry_runs[0]
+    assert first.dry_runs[0].startswith("would have stopped Courier Group A")
+    assert "DRY RUN" in first.summary()
+    clock.advance(timedelta(minutes=1))
+    assert _tick(runtime, first).dry_runs == []
+    assert [r.dry_run for r in runtime.store.stop_records(TENANT)] == [True]
+    assert quiet_sim.tenant(TENANT).state_of(run.id) == "running"
+
+
+def test_hourly_cap_holds_across_ticks(
+    quiet_sim: Simulator, clock: ManualClock, store_url: str
+) -> None:
+    """With max_stops_per_hour=2, three breached runs give two stops; the third waits an hour."""
+    runtime = make_runtime(
+        quiet_sim, clock, store_url, make_config(auto_stop={"max_stops_per_hour": 2})
+    )
+    world = quiet_sim.tenant(TENANT)
+    ids = [
+        world.add_run(name=f"Courier Group {i}", started_ago=timedelta(hours=3)).id
+        for i in range(3)
+    ]
+    first = _tick(runtime)
+    assert len(first.stop_requests) == 2 and "hourly cap" in first.summary()
+    clock.advance(timedelta(minutes=30))
+    assert _tick(runtime, first).stop_requests == []
+    clock.advance(timedelta(minutes=31))
+    later = _tick(runtime, first)
+    assert [s.workflow_id for s in later.stop_requests] == [
+        i for i in ids if i not in {s.workflow_id for s in first.stop_requests}
+    ]
+
+
+def test_disabled_auto_stop_only_alerts(
+    quiet_sim: Simulator, clock: ManualClock, store_url: str
+) -> None:
+    """With auto_stop disabled a breach is alerted and nothing is requested."""
+    runtime = make_runtime(quiet_sim, clock, store_url, make_config(auto_stop={"enabled": False}))
+    run = quiet_sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(hours=3))
+    result = _tick(runtime)
+    assert result.stop_requests == [] and _levels(runtime) == [(run.id, "breached")]
+
+
+def test_alerts_escalate_and_resolve_once(
+    runtime: OpsRuntime, quiet_sim: Simulator, clock: ManualClock
+) -> None:
+    """warning, then breached, then resolved when the run ends: one message per level."""
+    world = quiet_sim.tenant(TENANT)
+    config = make_config(
+        policies=[
+            {"name": "slow", "match": {"name": "Nightly*"}, "warn_after": "1h", "max_runtime": "2h"}
+        ]
+    )
+    runtime.config = config
+    run = world.add_run(name="Nightly Load", started_ago=timedelta(minutes=61))
+    last = _tick(runtime)
+    assert _levels(runtime) == [(run.id, "warning")]
+    clock.advance(timedelta(minutes=60))
+    last = _tick(runtime, last)
+    clock.advance(timedelta(minutes=1))
+    last = _tick(runtime, last)
+    assert _levels(runtime) == [(run.id, "breached"), (run.id, "warning")]
+    world.finish_run(run.id, "succeeded")
+    clock.advance(timedelta(minutes=1))
+    last = _tick(runtime, last)
+    clock.advance(timedelta(minutes=1))
+    _tick(runtime, last)
+    assert _levels(runtime) == [(run.id, "breached"), (run.id, "resolved"), (run.id, "warning")]
+    assert last.stop_requests == []
+
+
+def test_steady_state_tick_makes_two_requests(
+    runtime: OpsRuntime, quiet_sim: Simulator, clock: ManualClock
+) -> None:
+    """With history and active runs, a steady-state tick is two listings, nothing else."""
+    world = quiet_sim.tenant(TENANT)
+    world.add_history(2_000, active=20, days=30)
+    last = _tick(runtime)
+    clock.advance(timedelta(minutes=1))
+    quiet_sim.request_log(TENANT).reset()
+    result = _tick(runtime, last)
+    assert result.requests == 2
+    assert quiet_sim.request_log(TENANT).total == 2
+
+
+def test_time_budget_resumes_with_the_next_tenant(tmp_path: Path, clock: ManualClock) -> None:
+    """When the budget is spent after one tenant, the next tick starts with the other."""
+    sim = Simulator(
+        [
+            TenantSpec(tenant_id=t, static_tokens=(TOKEN,), seed=1, schedules=False)
+            for t in ("acme", "acme-sb")
+        ],
+        clock=clock,
+        rate_limit_rps=None,
+    )
+    tenants = [{"name": t, "tenant_id": t, "access_token": TOKEN} for t in ("acme", "acme-sb")]
+    runtime = make_runtime(sim, clock, sqlite_url(tmp_path), make_config(tenants=tenants))
+    ticks = iter(range(1000))
+    first = run_sla_tick(
+        runtime, now=clock.now(), budget_s=0.5, deliver=False, monotonic=lambda: float(next(ticks))
+    )
+    assert [t.tenant for t in first.tenants] == ["acme"] and first.resume_tenant == "acme-sb"
+    assert "resuming with tenant acme-sb" in first.summary()
+    second = run_sla_tick(
+        runtime, now=clock.now(), budget_s=30, deliver=False, resume_tenant=first.resume_tenant
+    )
+    assert [t.tenant for t in second.tenants] == ["acme-sb", "acme"]
