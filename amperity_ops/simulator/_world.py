@@ -228,7 +228,9 @@ class SimRun:
                 task["state"] = "skipped"
             elif t < start:
                 task["state"] = "scheduled"
-            elif finished_run_end is not None and finished_run_end < planned_stop:
+            elif finished_run_end is not None and (
+                finished_run_end < planned_stop or index == count - 1
+            ):
                 # The run ended during this task: the task shares the run's fate.
                 task["state"] = self.final_state
                 task["created_at"] = iso(start)
@@ -461,6 +463,8 @@ class TenantWorld:
         self._order: list[RunKey] = []
         self._active: dict[str, SimRun] = {}
         self._active_order: list[RunKey] = []
+        # Finished runs by final state: a terminal-state filter never scans other runs.
+        self._finished_by_state: dict[str, list[RunKey]] = {}
         self._ends: list[tuple[float, str]] = []
         self._jobs: dict[str, SimIngestJob] = {}
         self._job_order: list[tuple[float, str]] = []
@@ -526,9 +530,8 @@ class TenantWorld:
             if run is None or run.end != end or run_id not in self._active:
                 continue  # a stale entry: the run was stopped or changed since
             del self._active[run_id]
-            index = bisect.bisect_left(self._active_order, run.key)
-            if index < len(self._active_order) and self._active_order[index] == run.key:
-                del self._active_order[index]
+            _remove_key(self._active_order, run.key)
+            bisect.insort(self._finished_by_state.setdefault(run.final_state, []), run.key)
 
     def _emit_audit_events(self, now: float) -> None:
         while self._next_audit <= now:
@@ -743,6 +746,7 @@ class TenantWorld:
         with self._lock:
             now = to_epoch(self._clock.now())
             runs = []
+            seen: set[str] = set()
             states = ("succeeded",) * 90 + ("failed",) * 6 + ("stopped", "skipped") * 2
             for index in range(count + active):
                 definition = self.definitions[index % len(self.definitions)]
@@ -754,8 +758,9 @@ class TenantWorld:
                 end = None if is_active else min(created + duration, now - 1)
                 final = "succeeded" if is_active else states[rng.randrange(len(states))]
                 run_id = dated_id("wf", created, rng)
-                if run_id in self._runs:
+                if run_id in self._runs or run_id in seen:
                     continue
+                seen.add(run_id)
                 runs.append(
                     SimRun(
                         run_id=run_id,
@@ -774,14 +779,20 @@ class TenantWorld:
                         tasks=definition.tasks or GENERIC_TASKS,
                     )
                 )
+            touched: set[str] = set()
             for run in runs:
                 self._runs[run.id] = run
                 self._order.append(run.key)
                 if run.end is None:
                     self._active[run.id] = run
                     self._active_order.append(run.key)
+                else:
+                    self._finished_by_state.setdefault(run.final_state, []).append(run.key)
+                    touched.add(run.final_state)
             self._order.sort()
             self._active_order.sort()
+            for state in touched:
+                self._finished_by_state[state].sort()
 
     def add_ingest_job(
         self,
@@ -895,6 +906,11 @@ class TenantWorld:
             now = self.advance()
             run = self.get_run(run_id)
             run._wire = None
+            if run.id not in self._active:
+                # A finished run changes again: take it out of the finished index first.
+                _remove_key(self._finished_by_state.get(run.final_state, []), run.key)
+                self._active[run.id] = run
+                bisect.insort(self._active_order, run.key)
             if state in TERMINAL_STATES:
                 run.phases = tuple(p for p in run.phases if p[0] <= now) or run.phases[:1]
                 run.end = now
@@ -906,9 +922,6 @@ class TenantWorld:
             else:
                 run.phases = (*(p for p in run.phases if p[0] <= now), (now, state))
                 run.end = None
-                if run.id not in self._active:
-                    self._active[run.id] = run
-                    bisect.insort(self._active_order, run.key)
             return run
 
     def finish_run(
@@ -959,7 +972,8 @@ class TenantWorld:
 
     def runs(self, *, state: str | None = None, type: str | None = None) -> list[SimRun]:
         """All runs, newest first, optionally filtered by wire state and type."""
-        page, _, _ = self.list_runs(state=state, type=type, limit=len(self._runs) + 1)
+        now = self.advance()
+        page, _, _ = self.list_runs(state=state, type=type, limit=len(self._runs) + 1, now=now)
         return page
 
     def list_runs(
@@ -1003,8 +1017,12 @@ class TenantWorld:
             return True
 
         with self._lock:
-            use_active = wanted_state is not None and wanted_state not in TERMINAL_STATES
-            order = self._active_order if use_active else self._order
+            if wanted_state is None:
+                order = self._order
+            elif wanted_state in TERMINAL_STATES:
+                order = self._finished_by_state.get(wanted_state, [])
+            else:
+                order = self._active_order
             source = self._runs
             lo = bisect.bisect_left(order, (created_from, "")) if created_from is not None else 0
             top = (bisect.bisect_left(order, (created_to, "")) if created_to is not None
@@ -1115,6 +1133,12 @@ class TenantWorld:
     def definition(self, config_id: str) -> WorkflowDefinition | None:
         """The workflow definition with this config id, if any."""
         return self._by_config.get(config_id)
+
+
+def _remove_key(order: list[RunKey], key: RunKey) -> None:
+    index = bisect.bisect_left(order, key)
+    if index < len(order) and order[index] == key:
+        del order[index]
 
 
 def _scan_desc(order: list[RunKey], runs: dict[str, SimRun], lo: int, hi: int) -> Iterator[SimRun]:
