@@ -64,7 +64,7 @@ def _prefix_for(err: BaseException) -> str:
         return "configuration error"
     if module.startswith("amperity_ops.client"):
         return "Amperity API error"
-    if module.startswith(("sqlalchemy", "psycopg2")):
+    if module.startswith(("sqlalchemy", "psycopg2", "amperity_ops.store")):
         return "history store error"
     if module.startswith("httpx") or isinstance(err, ConnectionError):
         return "connection error"

@@ -9,7 +9,7 @@ from rich.text import Text
 from amperity_ops.client import StateKind, WorkflowState
 from amperity_ops.monitoring.durations import format_duration
 
-__all__ = ["STATE_STYLES", "ago", "state_text", "when"]
+__all__ = ["STATE_STYLES", "ago", "short_duration", "state_text", "when"]
 
 STATE_STYLES: dict[StateKind, str] = {
     StateKind.SCHEDULED: "cyan",
@@ -34,10 +34,10 @@ def state_text(state: WorkflowState | None) -> Text:
 
 
 def when(moment: datetime | None) -> str:
-    """A UTC timestamp to the minute, e.g. ``2026-11-01 02:15Z``."""
+    """A UTC timestamp to the minute, e.g. ``11-01 02:15Z`` (the year is rarely in doubt)."""
     if moment is None:
         return "-"
-    return moment.strftime("%Y-%m-%d %H:%MZ")
+    return moment.strftime("%m-%d %H:%MZ")
 
 
 def ago(moment: datetime | None, now: datetime) -> str:
@@ -46,3 +46,11 @@ def ago(moment: datetime | None, now: datetime) -> str:
         return "-"
     delta: timedelta = now - moment
     return f"{format_duration(delta)} ago"
+
+
+def short_duration(value: timedelta | None) -> str:
+    """Like ``format_duration`` but without zero parts: ``10m``, ``2h``, ``1h 30m``, ``4m 01s``."""
+    text = format_duration(value)
+    for zero in (" 00s", " 00m", " 00h"):
+        text = text.removesuffix(zero)
+    return text

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from rich.text import Text
 
+from amperity_ops.cli._render import short_duration
 from amperity_ops.client import WorkflowRun
-from amperity_ops.monitoring.durations import format_duration
 from amperity_ops.monitoring.sla import SlaLevel, evaluate_sla, resolve_sla
 from amperity_ops.settings import OpsConfig
 
@@ -17,32 +17,39 @@ _LEVEL_STYLES = {SlaLevel.OK: "green", SlaLevel.WARNING: "yellow", SlaLevel.BREA
 
 
 def sla_cell(config: OpsConfig, run: WorkflowRun, now: datetime) -> Text:
-    """``breached +5m 00s  max 20m, policy:courier-groups``, coloured by level.
+    """The verdict and the line it is measured against: ``breached +4m 01s (max 10m, stop)``.
 
-    The learned baseline is left out here (it needs the store's history); explicit policies and
-    Amperity's own ``warn_after_ms`` are shown exactly as the sensor applies them.
+    Shows the next line the run can cross (a run that is ok shows its warning line, a warning
+    one its maximum). Rules that come from Amperity's ``warn_after_ms`` say so. The learned
+    baseline is left out here (it needs the store's history); explicit policies and Amperity's
+    own ``warn_after_ms`` are applied exactly as the sensor applies them.
 
     Args:
         config: The policy file.
         run: The run.
-        now: The current time (runtime of an active run is measured to it).
+        now: The current time (the runtime of an active run is measured to it).
 
     Returns:
-        The cell; ``-`` when no SLA applies to the run.
+        The coloured cell; ``-`` when no SLA applies to the run.
     """
     rule = resolve_sla(run, config)
     if rule is None:
         return Text("-", style="dim")
     verdict = evaluate_sla(run, rule, now)
-    text = Text(verdict.level.value, style=_LEVEL_STYLES[verdict.level])
+    style = _LEVEL_STYLES[verdict.level]
+    text = Text(verdict.level.value, style=style)
     if verdict.over_by is not None:
-        text.append(f" +{format_duration(verdict.over_by)}", style=_LEVEL_STYLES[verdict.level])
+        text.append(f" +{short_duration(verdict.over_by)}", style=style)
     limits = []
-    if rule.warn_after is not None:
-        limits.append(f"warn {format_duration(rule.warn_after)}")
-    if rule.max_runtime is not None:
-        limits.append(f"max {format_duration(rule.max_runtime)}")
+    if rule.max_runtime is not None and (
+        verdict.level is not SlaLevel.OK or rule.warn_after is None
+    ):
+        limits.append(f"max {short_duration(rule.max_runtime)}")
+    elif rule.warn_after is not None:
+        limits.append(f"warn {short_duration(rule.warn_after)}")
     if rule.action == "stop":
         limits.append("stop")
-    text.append(f"  {', '.join(limits)}, {rule.label}", style="dim")
+    if rule.source != "policy":
+        limits.append(rule.source)
+    text.append(f" ({', '.join(limits)})", style="dim")
     return text

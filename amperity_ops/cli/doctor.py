@@ -67,7 +67,7 @@ def run_checks(obj: CliContext, *, now: Callable[[], datetime] | None = None) ->
     clock = now or (lambda: datetime.now(UTC))
     config_check, config = _check_config(obj)
     yield config_check
-    yield _check_store()
+    yield _check_store(config)
     if config is None:
         return
     for tenant in config.tenants:
@@ -100,35 +100,27 @@ def _check_config(obj: CliContext) -> tuple[Check, OpsConfig | None]:
     return Check(status, "policy file", detail), config
 
 
-def _check_store() -> Check:
+def _check_store(config: OpsConfig | None) -> Check:
     from amperity_ops.settings import OpsSettings
-    from amperity_ops.store import Store
+    from amperity_ops.store import Store, safe_url
 
     try:
         url = OpsSettings().store_url
+        shown = safe_url(url)
     except Exception as err:
         return Check("fail", "history store", describe_error(err))
-    shown = _redacted_url(url)
     started = time.monotonic()
     try:
-        store = Store.from_url(url)
+        store = Store.from_url(url)  # connects and creates missing tables
         try:
-            store.check()
+            runs = sum(store.count_runs(t.name) for t in config.tenants) if config else None
         finally:
-            store.dispose()
+            store.close()
     except Exception as err:
-        return Check("fail", "history store", f"{shown}: {describe_error(err)}")
+        return Check("fail", "history store", describe_error(err))
     took = (time.monotonic() - started) * 1000
-    return Check("ok", "history store", f"{shown} ({took:.0f} ms)")
-
-
-def _redacted_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "(unparseable URL)"
+    held = f", {runs} runs held" if runs is not None else ""
+    return Check("ok", "history store", f"{shown} ({took:.0f} ms{held})")
 
 
 def _unset_secrets(tenant: TenantConfig) -> list[str]:

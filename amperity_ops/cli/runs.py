@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import click
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
 from amperity_ops.cli._context import CliContext, make_console
 from amperity_ops.cli._params import SINCE, STATE, STATE_GROUPS
-from amperity_ops.cli._render import state_text, when
+from amperity_ops.cli._render import short_duration, state_text, when
 from amperity_ops.cli._sla import sla_cell
 from amperity_ops.client import StateKind, WorkflowRun
 from amperity_ops.monitoring.durations import format_duration
@@ -74,15 +75,18 @@ def list_runs(
 
     several_tenants = len({name for name, _ in rows}) > 1 or len(runtime.tenants) > 1
     table = Table(
-        title=f"Workflow runs created since {when(since)}",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+        title=f"Workflow runs created since {since:%Y-%m-%d %H:%MZ}",
         caption=_caption(len(shown), len(rows), limit),
         title_justify="left",
         caption_justify="left",
     )
     if several_tenants:
         table.add_column("tenant", no_wrap=True)
-    table.add_column("id", no_wrap=True, style="bold")
-    table.add_column("name", overflow="fold")
+    table.add_column("id", no_wrap=True, style="bold", min_width=24)
+    table.add_column("name", overflow="fold", min_width=20)
     table.add_column("type", no_wrap=True, style="dim")
     table.add_column("state", no_wrap=True)
     table.add_column("started", no_wrap=True)
@@ -96,7 +100,7 @@ def list_runs(
             run.type,
             state_text(run.state),
             when(run.created_at),
-            format_duration(run.runtime(now)),
+            short_duration(run.runtime(now)),
             sla_cell(runtime.config, run, now),
         ]
         table.add_row(*cells)
@@ -124,6 +128,14 @@ def _caption(shown: int, total: int, limit: int) -> str:
     show_default=True,
     help="Seconds to wait for the run to reach a stopped state.",
 )
+@click.option(
+    "--poll-every",
+    "poll_seconds",
+    type=click.FloatRange(min=0.01),
+    default=10.0,
+    show_default=True,
+    help="Seconds between re-reads while waiting (each is one API request).",
+)
 @click.pass_obj
 def stop_run(
     obj: CliContext,
@@ -132,6 +144,7 @@ def stop_run(
     dry_run: bool,
     tenant_name: str | None,
     wait_seconds: int,
+    poll_seconds: float,
 ) -> None:
     """Stop WORKFLOW_ID if it is in a recognised running state, and wait until it stops.
 
@@ -151,9 +164,11 @@ def stop_run(
             requested_by=CliContext.requested_by(),
             dry_run=dry_run,
             wait_timeout=timedelta(seconds=wait_seconds),
+            poll_interval=timedelta(seconds=poll_seconds),
             clock=runtime.clock,
             sleep=runtime.sleep,
         )
+    console.print(Text(outcome.message, style=_RESULT_STYLES.get(outcome.result, "")))
     console.print(_outcome_table(outcome))
     if not outcome.succeeded:
         raise click.ClickException(outcome.message)
@@ -171,8 +186,7 @@ _RESULT_STYLES = {
 
 def _outcome_table(outcome: StopOutcome) -> Table:
     """Before/after, timings and the ledger entry of one stop, as a two-column table."""
-    table = Table(show_header=False, box=None, padding=(0, 2), title_justify="left")
-    table.title = Text(outcome.message, style=_RESULT_STYLES.get(outcome.result, ""))
+    table = Table(show_header=False, box=None, padding=(0, 2))
     table.add_column(style="dim", no_wrap=True)
     table.add_column()
     table.add_row("tenant", outcome.tenant)
