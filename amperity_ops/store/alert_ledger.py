@@ -3,7 +3,9 @@
 The outbox holds one row per (dedup key, level, sink), ever: enqueueing the same message twice,
 from two ticks or two processes, adds nothing, and a delivered row is never handed out again.
 Claiming a row pushes its ``next_attempt_at`` forward by a lease, with a conditional update,
-so two deliverers running at once do not both send it.
+so two deliverers running at once do not both send it. Per sink and dedup key, items go out in
+the order they were queued: an item is not due while an older one for the same sink and key is
+still pending (a PagerDuty resolve must never overtake its trigger).
 """
 
 from __future__ import annotations
@@ -147,7 +149,12 @@ class AlertLedgerMixin:
             The claimed items.
         """
         c = alert_outbox.c
-        where = [c.status == "pending", c.next_attempt_at <= now]
+        older = alert_outbox.alias("older")
+        blocked = (select(older.c.id)
+                   .where(older.c.sink == c.sink, older.c.dedup_key == c.dedup_key,
+                          older.c.status == "pending", older.c.id < c.id)
+                   .exists())
+        where = [c.status == "pending", c.next_attempt_at <= now, ~blocked]
         if sinks is not None:
             where.append(c.sink.in_(list(sinks)))
         stmt = select(alert_outbox).where(*where).order_by(c.next_attempt_at, c.id).limit(limit)
@@ -184,6 +191,13 @@ class AlertLedgerMixin:
             conn.execute(update(alert_outbox).where(c.id == item_id, c.status == "pending")
                          .values(attempts=c.attempts + 1, last_error=error[:1000],
                                  next_attempt_at=retry_at))
+
+    def postpone_alert(self, item_id: int, *, until: datetime) -> None:
+        """Put a claimed item back, untried, to be due at ``until`` (no attempt counted)."""
+        c = alert_outbox.c
+        with self._engine.begin() as conn:
+            conn.execute(update(alert_outbox).where(c.id == item_id, c.status == "pending")
+                         .values(next_attempt_at=until))
 
     def mark_alert_expired(self, item_id: int, *, now: datetime, error: str) -> None:
         """Give up on an item (kept in the store with status ``expired``)."""
