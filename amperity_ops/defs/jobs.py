@@ -107,7 +107,7 @@ def stop_run_config(
 
 
 def _metadata(outcome: StopOutcome) -> dict[str, Any]:
-    values = {k: v for k, v in outcome.as_metadata().items() if v is not None}
+    values: dict[str, Any] = {k: v for k, v in outcome.as_metadata().items() if v is not None}
     table = "\n".join(
         [
             "| | |",

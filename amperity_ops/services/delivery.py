@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from amperity_ops.alerts import build_sinks, deliver_due
 from amperity_ops.settings import AlertSinkConfig, LogSinkConfig, OpsConfig, sink_ids
 
 if TYPE_CHECKING:
@@ -58,7 +59,11 @@ class DeliverySummary:
 
 
 def deliver_outbox(
-    runtime: OpsRuntime, *, now: datetime, http: httpx.Client | None = None
+    runtime: OpsRuntime,
+    *,
+    now: datetime,
+    http: httpx.Client | None = None,
+    max_seconds: float | None = None,
 ) -> DeliverySummary:
     """Send every due alert to its sink; failures stay in the outbox and are retried.
 
@@ -66,18 +71,22 @@ def deliver_outbox(
         runtime: Config (sinks, delivery backoff) and store.
         now: The current time.
         http: The HTTP client for sinks (default: a new one with a short timeout).
+        max_seconds: Stop sending after this long; the rest waits for the next round.
 
     Returns:
         Counts of delivered, failed and expired items.
     """
-    from amperity_ops.alerts import build_sinks, deliver_due
-
     sinks = build_sinks(list(effective_sinks(runtime.config)))
     owned = http is None
     client = http or httpx.Client(timeout=DELIVERY_TIMEOUT_S)
     try:
         report = deliver_due(
-            runtime.store, sinks, now=now, http=client, delivery=runtime.config.delivery
+            runtime.store,
+            sinks,
+            now=now,
+            http=client,
+            delivery=runtime.config.delivery,
+            max_seconds=max_seconds,
         )
     finally:
         if owned:

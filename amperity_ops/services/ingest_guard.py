@@ -124,6 +124,8 @@ def run_ingest_tick(
             store.enqueue_alerts([message], outbox_sink_ids(config), now=now)
             store.mark_ingest_alerted(name, health.job.id, now=now)
             result.alerted.append(message.title)
-    result.delivery = deliver_outbox(runtime, now=now)
+    result.delivery = deliver_outbox(
+        runtime, now=now, max_seconds=max(budget_s - (monotonic() - start), 5.0)
+    )
     result.elapsed_s = monotonic() - start
     return result

@@ -58,6 +58,8 @@ ENDED_OVERLAP = timedelta(minutes=2)
 """The ended-runs listing reaches this far before the previous tick (clock skew, slow ticks)."""
 FIRST_TICK_ENDED_WINDOW = timedelta(minutes=10)
 """Without a previous tick, runs that ended this recently are read to resolve their alerts."""
+MIN_DELIVERY_S = 5.0
+"""Delivery always gets at least this long, even after a slow read: alerts are the point."""
 STOP_REQUESTED_BY = "sensor amperity_workflow_sla_sensor"
 
 
@@ -332,6 +334,9 @@ def run_sla_tick(
         result.stop_requests += stops
         result.dry_runs += dry
     if deliver:
-        result.delivery = deliver_outbox(runtime, now=now)
+        spent = monotonic() - start
+        result.delivery = deliver_outbox(
+            runtime, now=now, max_seconds=max(budget_s - spent, MIN_DELIVERY_S)
+        )
     result.elapsed_s = monotonic() - start
     return result

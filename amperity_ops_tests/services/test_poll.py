@@ -40,7 +40,8 @@ def test_second_poll_reads_only_new_and_active_runs(
     clock.advance(timedelta(minutes=5))
     new = world.add_run(name="Courier Group Fresh", started_ago=timedelta(minutes=1))
     second = _poll(runtime)
-    assert _listings(quiet_sim) == 1 and _by_id(quiet_sim) == 0
+    assert _listings(quiet_sim) == 1
+    assert _by_id(quiet_sim) == 0
     assert new.id in {r.id for r in second.active}
     assert len(second.active) == 6
 
@@ -61,7 +62,9 @@ def test_ended_runs_are_updated_and_stragglers_read_by_id(
     quiet_sim.request_log(TENANT).reset()
     report = _poll(runtime)
     assert {r.id for r in report.ended} == {recent.id, old.id}
-    assert report.reread == 1 and _by_id(quiet_sim) == 1 and _listings(quiet_sim) == 1
+    assert report.reread == 1
+    assert _by_id(quiet_sim) == 1
+    assert _listings(quiet_sim) == 1
     assert runtime.store.active_runs(TENANT) == []
     assert runtime.store.get_run(TENANT, recent.id).state.raw == "failed"  # type: ignore[union-attr]
 

@@ -79,7 +79,8 @@ def test_unknown_state_is_never_stopped(
     with runtime.client(TENANT) as client:  # the polling asset is what first sees such a run
         poll_workflow_runs(client, runtime.store, tenant=TENANT, now=clock.now())
     result = _tick(runtime)
-    assert result.stop_requests == [] and result.dry_runs == []
+    assert result.stop_requests == []
+    assert result.dry_runs == []
     assert "1 in an unrecognised state (never stopped)" in result.summary()
     assert _levels(runtime) == [(unknown.id, "breached")]
     assert runtime.store.stop_records(TENANT) == []
@@ -93,7 +94,8 @@ def test_dry_run_says_what_it_would_stop_once(
     run = quiet_sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(hours=3))
     first = _tick(runtime)
     assert first.stop_requests == []
-    assert len(first.dry_runs) == 1 and run.id in first.dry_runs[0]
+    assert len(first.dry_runs) == 1
+    assert run.id in first.dry_runs[0]
     assert first.dry_runs[0].startswith("would have stopped Courier Group A")
     assert "DRY RUN" in first.summary()
     clock.advance(timedelta(minutes=1))
@@ -115,7 +117,8 @@ def test_hourly_cap_holds_across_ticks(
         for i in range(3)
     ]
     first = _tick(runtime)
-    assert len(first.stop_requests) == 2 and "hourly cap" in first.summary()
+    assert len(first.stop_requests) == 2
+    assert "hourly cap" in first.summary()
     clock.advance(timedelta(minutes=30))
     assert _tick(runtime, first).stop_requests == []
     clock.advance(timedelta(minutes=31))
@@ -132,7 +135,8 @@ def test_disabled_auto_stop_only_alerts(
     runtime = make_runtime(quiet_sim, clock, store_url, make_config(auto_stop={"enabled": False}))
     run = quiet_sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(hours=3))
     result = _tick(runtime)
-    assert result.stop_requests == [] and _levels(runtime) == [(run.id, "breached")]
+    assert result.stop_requests == []
+    assert _levels(runtime) == [(run.id, "breached")]
 
 
 def test_alerts_escalate_and_resolve_once(
@@ -193,7 +197,8 @@ def test_time_budget_resumes_with_the_next_tenant(tmp_path: Path, clock: ManualC
     first = run_sla_tick(
         runtime, now=clock.now(), budget_s=0.5, deliver=False, monotonic=lambda: float(next(ticks))
     )
-    assert [t.tenant for t in first.tenants] == ["acme"] and first.resume_tenant == "acme-sb"
+    assert [t.tenant for t in first.tenants] == ["acme"]
+    assert first.resume_tenant == "acme-sb"
     assert "resuming with tenant acme-sb" in first.summary()
     second = run_sla_tick(
         runtime, now=clock.now(), budget_s=30, deliver=False, resume_tenant=first.resume_tenant

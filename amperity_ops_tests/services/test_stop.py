@@ -43,7 +43,9 @@ def test_running_run_is_stopped_waited_for_and_recorded(
     outcome = _stop(runtime, run.id, poll_interval=timedelta(seconds=10))
     assert outcome.result is StopResult.STOPPED
     assert (outcome.state_before, outcome.state_after) == ("running", "stopped")
-    assert outcome.succeeded and outcome.stop_sent_at is not None and outcome.polls >= 3
+    assert outcome.succeeded
+    assert outcome.stop_sent_at is not None
+    assert outcome.polls >= 3
     assert quiet_sim.tenant(TENANT).state_of(run.id) == "stopped"
     assert _stop_posts(quiet_sim) == 1
     [record] = runtime.store.stop_records(TENANT)
@@ -63,7 +65,8 @@ def test_finished_run_is_not_stopped(runtime: OpsRuntime, quiet_sim: Simulator) 
     """A run that already ended is reported as not running; no stop is sent."""
     run = quiet_sim.tenant(TENANT).add_run(state="succeeded", started_ago=timedelta(hours=1))
     outcome = _stop(runtime, run.id)
-    assert outcome.result is StopResult.NOT_RUNNING and outcome.succeeded
+    assert outcome.result is StopResult.NOT_RUNNING
+    assert outcome.succeeded
     assert "not running" in outcome.message
     assert _stop_posts(quiet_sim) == 0
     assert runtime.store.stop_records(TENANT)[0].result == "not_running"
@@ -72,8 +75,10 @@ def test_finished_run_is_not_stopped(runtime: OpsRuntime, quiet_sim: Simulator) 
 def test_vanished_run_is_reported(runtime: OpsRuntime, quiet_sim: Simulator) -> None:
     """A run the API does not know (404) is reported as vanished, not raised."""
     outcome = _stop(runtime, "wf-20261101-00000-NOPE00")
-    assert outcome.result is StopResult.NOT_FOUND and outcome.succeeded
-    assert outcome.state_before is None and "404" in outcome.message
+    assert outcome.result is StopResult.NOT_FOUND
+    assert outcome.succeeded
+    assert outcome.state_before is None
+    assert "404" in outcome.message
     assert runtime.store.stop_records(TENANT)[0].result == "vanished"
 
 
@@ -92,7 +97,8 @@ def test_dry_run_sends_nothing_and_leaves_no_ledger_row(
     """A dry run says what it would do; nothing is sent and the sensor is not blocked later."""
     run = quiet_sim.tenant(TENANT).add_run(started_ago=timedelta(hours=3))
     outcome = _stop(runtime, run.id, dry_run=True)
-    assert outcome.result is StopResult.DRY_RUN and "would stop" in outcome.message
+    assert outcome.result is StopResult.DRY_RUN
+    assert "would stop" in outcome.message
     assert _stop_posts(quiet_sim) == 0
     assert runtime.store.stop_records(TENANT) == []
 
@@ -103,7 +109,8 @@ def test_timeout_when_the_run_keeps_stopping(runtime: OpsRuntime, quiet_sim: Sim
     outcome = _stop(
         runtime, run.id, wait_timeout=timedelta(seconds=20), poll_interval=timedelta(seconds=5)
     )
-    assert outcome.result is StopResult.STILL_STOPPING and not outcome.succeeded
+    assert outcome.result is StopResult.STILL_STOPPING
+    assert not outcome.succeeded
     assert outcome.state_after == "stopping"
     assert runtime.store.stop_records(TENANT)[0].result == "timeout"
 

@@ -1,0 +1,110 @@
+"""The SLA and ingest sensors, evaluated with build_sensor_context over the simulator.
+
+``evaluate_tick``-style calls do not de-duplicate run keys (only the daemon does), so these
+tests check the keys and the stop ledger themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from dagster import SensorResult, SkipReason, build_sensor_context
+
+from amperity_ops.defs.sensors import (
+    SensorCursor,
+    amperity_ingest_sensor,
+    amperity_workflow_sla_sensor,
+)
+from amperity_ops.services.runtime import OpsRuntime
+from amperity_ops.simulator import ManualClock, Simulator
+from amperity_ops_tests.services.helpers import TENANT, make_config, make_runtime
+
+
+def _evaluate(runtime: OpsRuntime, cursor: str | None = None) -> SensorResult:
+    with build_sensor_context(cursor=cursor, resources={"amperity_ops": runtime}) as context:
+        result = amperity_workflow_sla_sensor(context)
+    assert isinstance(result, SensorResult)
+    return result
+
+
+def test_two_ticks_request_one_stop_with_the_stop_job_config(
+    runtime: OpsRuntime, quiet_sim: Simulator, clock: ManualClock
+) -> None:
+    """A breach yields one RunRequest for the stop job; the next tick yields none."""
+    run = quiet_sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(hours=3))
+    first = _evaluate(runtime)
+    [request] = first.run_requests or []
+    assert request.run_key == f"stop:{TENANT}:{run.id}"
+    assert request.job_name == "stop_amperity_workflow_run"
+    config = request.run_config["ops"]["stop_workflow_run"]["config"]
+    assert config == {
+        "workflow_id": run.id,
+        "reason": "SLA policy courier-groups: runtime 3h 00m over max 2h 00m",
+        "tenant": TENANT,
+        "dry_run": False,
+        "requested_by": "sensor amperity_workflow_sla_sensor",
+    }
+    assert request.tags["amperity-ops/requested-by"] == "sensor amperity_workflow_sla_sensor"
+    cursor = SensorCursor.model_validate_json(first.cursor or "")
+    assert cursor.ticks == 1
+    assert cursor.last_tick_at == clock.now()
+
+    clock.advance(timedelta(minutes=1))
+    second = _evaluate(runtime, first.cursor)
+    assert not second.run_requests
+    assert isinstance(second.skip_reason, SkipReason)
+    assert [r.workflow_id for r in runtime.store.stop_records(TENANT)] == [run.id]
+
+
+def test_nothing_to_do_says_what_it_looked_at(runtime: OpsRuntime, quiet_sim: Simulator) -> None:
+    """With only healthy runs the SkipReason counts what was looked at and the requests made."""
+    quiet_sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(minutes=5))
+    result = _evaluate(runtime)
+    assert not result.run_requests
+    text = result.skip_reason.skip_message if result.skip_reason else ""
+    assert "acme: looked at 1 active run(s), 1 with an SLA" in text
+    assert "nothing to alert or stop" in text
+    assert "2 API request(s)" in text
+
+
+def test_dry_run_skip_reason_says_what_would_have_been_stopped(
+    quiet_sim: Simulator, clock: ManualClock, store_url: str
+) -> None:
+    """In dry run the tick requests nothing and its SkipReason names the run it would stop."""
+    runtime = make_runtime(quiet_sim, clock, store_url, make_config(auto_stop={"dry_run": True}))
+    run = quiet_sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(hours=3))
+    result = _evaluate(runtime)
+    assert not result.run_requests
+    text = result.skip_reason.skip_message if result.skip_reason else ""
+    assert f"DRY RUN: would have stopped Courier Group A ({run.id})" in text
+
+
+def test_unreadable_cursor_starts_fresh(runtime: OpsRuntime, quiet_sim: Simulator) -> None:
+    """A cursor that is not ours is replaced by a fresh one; the store still prevents repeats."""
+    quiet_sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(hours=3))
+    first = _evaluate(runtime, cursor="{not json")
+    assert len(first.run_requests or []) == 1
+    assert SensorCursor.model_validate_json(first.cursor or "").ticks == 1
+    again = _evaluate(runtime, cursor='{"version": 1, "surprise": true}')
+    assert not again.run_requests
+
+
+def test_ingest_sensor_alerts_once_per_unhealthy_job(
+    runtime: OpsRuntime, quiet_sim: Simulator, clock: ManualClock
+) -> None:
+    """A failed run's ingest job is alerted on once; the next tick says no new alerts."""
+    job = quiet_sim.tenant(TENANT).add_ingest_job(tables=("Orders",))
+    feed = job.feeds[0]
+    feed.read, feed.errors, feed.rejected = 1_000, 200, 0  # 20 % errors: over the 1 % line
+    clock.advance(timedelta(minutes=1))
+    with build_sensor_context(resources={"amperity_ops": runtime}) as context:
+        first = amperity_ingest_sensor(context)
+    assert isinstance(first, SkipReason)
+    items = [i for i in runtime.store.outbox_items() if i.message.level.value == "ingest"]
+    assert "1 new alert(s)" in (first.skip_message or ""), first.skip_message
+    assert len(items) == 1
+    clock.advance(timedelta(minutes=2))
+    with build_sensor_context(resources={"amperity_ops": runtime}) as context:
+        second = amperity_ingest_sensor(context)
+    assert "no new alerts" in (second.skip_message or "")
+    assert len([i for i in runtime.store.outbox_items() if i.message.level.value == "ingest"]) == 1
