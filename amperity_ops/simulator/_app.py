@@ -2,8 +2,8 @@
 
 Each request goes through one pipeline, in this order (the order is part of the behaviour):
 
-1. tenant: ``amperity-tenant`` (or ``X-Amperity-Tenant`` on the OAuth endpoint); missing -> 400,
-   unknown tenant -> 401;
+1. tenant: ``amperity-tenant`` (or ``X-Amperity-Tenant`` on the OAuth endpoint); missing or
+   unknown -> 401;
 2. the rate limiter (per tenant, when on) -> 429;
 3. faults (drop, 429 storm, 5xx, slowness);
 4. bearer token -> 401 (bad, other tenant, expired, or the expired-tokens fault);
@@ -50,7 +50,6 @@ API_PREFIX = "/api"
 CONTROL_PLANE_VERSIONS = ("2024-04-01", "unstable")
 UNSTABLE_ONLY = ("unstable",)
 PROFILE_VERSIONS = ("2025-07-31",)
-KNOWN_VERSIONS = frozenset(CONTROL_PLANE_VERSIONS + PROFILE_VERSIONS)
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
@@ -116,7 +115,7 @@ def _bool_param(ctx: Context, name: str) -> bool:
 
 def _time_param(ctx: Context, name: str, *, upper: bool, required: bool = False) -> float | None:
     raw = ctx.query.get(name)
-    if raw is None or (raw == "" and not required):
+    if raw is None:
         if required:
             raise BadRequestError(f"{name} is required (ISO-8601, UTC)")
         return None
@@ -422,8 +421,10 @@ async def _admit(
     """Steps 1-3 of the pipeline: tenant, rate limit, faults. Returns a response to stop."""
     tenant_id = request.headers.get(tenant_header)
     if not tenant_id:
+        # 401, not 400: without a tenant no token can be checked, and 401 is the one 4xx every
+        # operation documents (GET /indexes/{id} lists no 400).
         return None, None, None, error_response(
-            400, f"The {tenant_header} header is required.", None)
+            401, f"The {tenant_header} header is required.", None)
     runtime = sim.runtime_or_none(tenant_id)
     if runtime is None:
         return None, None, None, error_response(401, f"Unknown tenant {tenant_id!r}.", None)
@@ -490,10 +491,8 @@ async def _authorized(
     if not version:
         return error_response(401, "The api-version header is required.", request_id)
     if version not in versions:
-        if version in KNOWN_VERSIONS and versions == UNSTABLE_ONLY:
-            return error_response(
-                404, f"{request.url.path} is not available in api-version {version}; "
-                     "use api-version unstable.", request_id)
+        # 401 also for a known version on an endpoint it does not serve (campaign drafts under
+        # 2024-04-01): NOTES.md says unsupported versions are 401, and the spec lists 401.
         return error_response(
             401, f"Unsupported api-version {version!r} for this endpoint; "
                  f"supported: {', '.join(versions)}.", request_id)
@@ -600,18 +599,37 @@ _API: tuple[tuple[str, str, tuple[str, ...], Handler], ...] = (
 )
 
 
+def _dispatch(
+    methods: dict[str, Callable[[Request], Awaitable[Response]]],
+) -> Callable[[Request], Awaitable[Response]]:
+    if len(methods) == 1:
+        return next(iter(methods.values()))
+
+    async def endpoint(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await methods[method](request)
+
+    return endpoint
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     message = {404: "Not found.", 405: "Method not allowed."}.get(status, "Error.")
-    return error_response(status, message, None)
+    response = error_response(status, message, None)
+    if isinstance(exc, HTTPException) and exc.headers:
+        response.headers.update(exc.headers)  # 405 carries Allow
+    return response
 
 
 def build_app(sim: Simulator, control_routes: list[BaseRoute]) -> Starlette:
     """The simulator's Starlette app: the API under /api plus the /_sim/ control routes."""
+    # One Route per path (not per method), so a 405 lists every method the path supports.
+    by_path: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {}
+    for method, path, versions, handler in _API:
+        by_path.setdefault(path, {})[method] = _api_endpoint(sim, path, versions, handler)
     routes: list[BaseRoute] = [
-        Route(f"{API_PREFIX}{path}", _api_endpoint(sim, path, versions, handler),
-              methods=[method])
-        for method, path, versions, handler in _API
+        Route(f"{API_PREFIX}{path}", _dispatch(methods), methods=list(methods))
+        for path, methods in by_path.items()
     ]
     routes.append(Route(f"{API_PREFIX}/v0/oauth2/token", _oauth_endpoint(sim), methods=["POST"]))
     routes.extend(control_routes)

@@ -388,8 +388,10 @@ def _build_catalog(seed: int, tenant: str, now: float) -> _Catalog:
     ]
     for index, draft in enumerate(drafts):
         campaign_templates[draft["id"]] = templates[index % len(templates)]
+    # The first index and its first profile carry the ids of the spec's examples.
     indexes = [
-        {"id": short_id("idx", rng, 6), "name": name, "description": f"Profiles of {name}",
+        {"id": "idx-xyz789" if name == "loyalty_members" else short_id("idx", rng, 6),
+         "name": name, "description": f"Profiles of {name}",
          "created_at": iso(now - 200 * 86400), "updated_at": iso(now - rng.uniform(0, 2) * 86400)}
         for name in _INDEXES
     ]
@@ -398,8 +400,12 @@ def _build_catalog(seed: int, tenant: str, now: float) -> _Catalog:
 
 def _make_profiles(seed: int, index_id: str, count: int) -> list[dict[str, Any]]:
     rng = seeded(seed, index_id, "profiles")
-    profiles = []
-    for _ in range(count):
+    profiles: list[dict[str, Any]] = []
+    if index_id == "idx-xyz789":
+        profiles.append({"id": "cl-abc123", "index_id": index_id, "attributes": {
+            "first_name": "Daniel", "last_name": "Kuhlman", "email": "danielkuhlman@email.com",
+            "loyalty_id": "123456789-0", "city": "Seattle"}})
+    while len(profiles) < count:
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
         profiles.append(
             {

@@ -40,12 +40,12 @@ def test_missing_token_is_401(sim: Simulator) -> None:
     assert response.status_code == 401
 
 
-def test_missing_tenant_header_is_400(sim: Simulator) -> None:
-    """A request without amperity-tenant is answered 400 naming the header."""
+def test_missing_tenant_header_is_401(sim: Simulator) -> None:
+    """A request without amperity-tenant is answered 401 naming the header."""
     with httpx.Client(base_url=IN_PROCESS_BASE_URL, transport=sim.transport()) as client:
         response = client.get("/segments", headers={"authorization": "Bearer test-token",
                                                     "api-version": "2024-04-01"})
-    assert response.status_code == 400
+    assert response.status_code == 401
     assert "amperity-tenant" in response.json()["message"]
 
 
@@ -77,11 +77,13 @@ def test_control_plane_accepts_both_versions(sim: Simulator, version: str) -> No
 
 
 def test_campaign_drafts_only_under_unstable(sim: Simulator) -> None:
-    """GET /campaign-drafts exists under unstable and is 404 under 2024-04-01."""
+    """GET /campaign-drafts exists under unstable and is 401 (unsupported) under 2024-04-01."""
     with sim.http_client("acme", api_version="unstable") as client:
         assert client.get("/campaign-drafts").status_code == 200
     with sim.http_client("acme", api_version="2024-04-01") as client:
-        assert client.get("/campaign-drafts").status_code == 404
+        response = client.get("/campaign-drafts")
+    assert response.status_code == 401
+    assert "unstable" in response.json()["message"]
 
 
 def test_profile_api_wants_its_own_version(sim: Simulator) -> None:
