@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -26,6 +27,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+ROUND_SIZE = 100
+"""Outbox items claimed per delivery round."""
 DELIVERY_TIMEOUT_S = 10.0
 """Per-request timeout towards a sink: a sink that hangs must not eat the sensor's budget."""
 
@@ -64,6 +67,7 @@ def deliver_outbox(
     now: datetime,
     http: httpx.Client | None = None,
     max_seconds: float | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> DeliverySummary:
     """Send every due alert to its sink; failures stay in the outbox and are retried.
 
@@ -71,7 +75,8 @@ def deliver_outbox(
         runtime: Config (sinks, delivery backoff) and store.
         now: The current time.
         http: The HTTP client for sinks (default: a new one with a short timeout).
-        max_seconds: Stop sending after this long; the rest waits for the next round.
+        max_seconds: Stop sending after this long; the rest waits for the next tick.
+        monotonic: Elapsed-time source.
 
     Returns:
         Counts of delivered, failed and expired items.
@@ -79,18 +84,33 @@ def deliver_outbox(
     sinks = build_sinks(list(effective_sinks(runtime.config)))
     owned = http is None
     client = http or httpx.Client(timeout=DELIVERY_TIMEOUT_S)
+    started = monotonic()
+    total = DeliverySummary()
     try:
-        report = deliver_due(
-            runtime.store,
-            sinks,
-            now=now,
-            http=client,
-            delivery=runtime.config.delivery,
-            max_seconds=max_seconds,
-        )
+        # Rounds of ROUND_SIZE until the outbox has nothing due (or the time is up), so a
+        # burst of alerts (hundreds of runs breaching at once) goes out in one tick.
+        while True:
+            left = None if max_seconds is None else max_seconds - (monotonic() - started)
+            if left is not None and left <= 0:
+                break
+            report = deliver_due(
+                runtime.store,
+                sinks,
+                now=now,
+                http=client,
+                delivery=runtime.config.delivery,
+                limit=ROUND_SIZE,
+                max_seconds=left,
+            )
+            total = DeliverySummary(
+                delivered=total.delivered + int(report.delivered),
+                failed=total.failed + int(report.failed),
+                expired=total.expired + int(report.expired),
+            )
+            handled = int(report.delivered) + int(report.failed) + int(report.expired)
+            if handled < ROUND_SIZE:
+                break
     finally:
         if owned:
             client.close()
-    return DeliverySummary(
-        delivered=int(report.delivered), failed=int(report.failed), expired=int(report.expired)
-    )
+    return total

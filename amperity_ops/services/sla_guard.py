@@ -83,6 +83,7 @@ class TenantTick:
     active: int = 0
     levels: Counter[str] = field(default_factory=Counter)
     requests: int = 0
+    """Pages and single reads requested (retries of a failed request not counted)."""
     alerts: int = 0
     plan_summary: str = ""
     notes: list[str] = field(default_factory=list)
@@ -153,13 +154,12 @@ def _read_runs(
     """The two listings: running runs, and runs that ended since ``ended_from``."""
     running: dict[str, WorkflowRun] = {}
     for state in LISTED_STATES:
-        tick.requests += 1
-        for run in client.list_workflow_runs(state=state, limit=PAGE_SIZE):
-            running[run.id] = run
-    ended: dict[str, WorkflowRun] = {}
-    tick.requests += 1
-    for run in client.list_workflow_runs(ended_from=ended_from, limit=PAGE_SIZE):
-        ended[run.id] = run
+        pages = client.list_workflow_runs(state=state, limit=PAGE_SIZE)
+        running.update((run.id, run) for run in pages)
+        tick.requests += pages.pages_fetched
+    ended_pages = client.list_workflow_runs(ended_from=ended_from, limit=PAGE_SIZE)
+    ended = {run.id: run for run in ended_pages}
+    tick.requests += ended_pages.pages_fetched
     return running, ended
 
 
