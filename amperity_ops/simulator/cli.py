@@ -68,6 +68,8 @@ def _faults(
               help="Days of scheduled workflow history at start-up.")
 @click.option("--history-runs", default=0, show_default=True, type=click.IntRange(0),
               help="Extra finished runs to bulk-add (scale demos).")
+@click.option("--active-runs", default=0, show_default=True, type=click.IntRange(0),
+              help="Extra never-ending running runs to bulk-add (scale demos).")
 @click.option("--quiet-world", is_flag=True,
               help="No scheduled workflows: runs exist only when started through the API.")
 @click.option("--stop-delay", default=30.0, show_default=True, type=click.FloatRange(0),
@@ -103,6 +105,7 @@ def simulator(
     seed: int,
     history_days: float,
     history_runs: int,
+    active_runs: int,
     quiet_world: bool,
     stop_delay: float,
     server_errors: int,
@@ -136,6 +139,7 @@ def simulator(
             schedules=not quiet_world,
             history_days=history_days,
             history_runs=history_runs,
+            active_runs=active_runs,
             stop_delay=timedelta(seconds=stop_delay),
             faults=faults,
         )
