@@ -46,10 +46,14 @@ def insert_ignore(
     """Insert rows, silently skipping those whose unique ``keys`` already exist.
 
     Returns:
-        How many rows were new.
+        How many rows were new (counted from ``RETURNING``, which only reports inserted rows;
+        rowcount is unreliable for batched statements).
     """
+    if not rows:
+        return 0
+    pk = list(table.primary_key.columns)[0]
+    stmt = _insert(conn, table).on_conflict_do_nothing(index_elements=list(keys)).returning(pk)
     added = 0
-    for row in rows:  # one by one: rowcount per row is what tells new from duplicate
-        stmt = _insert(conn, table).values(**row).on_conflict_do_nothing(index_elements=list(keys))
-        added += conn.execute(stmt).rowcount or 0
+    for start in range(0, len(rows), _CHUNK):
+        added += len(conn.execute(stmt, list(rows[start : start + _CHUNK])).all())
     return added

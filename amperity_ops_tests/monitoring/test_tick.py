@@ -130,3 +130,17 @@ def test_run_ended_without_alert_is_silent() -> None:
         [run("wf-1", state="failed", ended=True, runtime=timedelta(hours=5))])
     assert plan.alerts == []
     assert plan.track_updates == {}
+
+
+def test_thousand_active_runs_plan_quickly() -> None:
+    """Planning a tick over 1,000 active runs stays far inside the 5 s tick target."""
+    import time
+
+    world = World(config(policies=[STOP_POLICY], auto_stop=AUTO))
+    runs = [run(f"wf-{i}", runtime=timedelta(minutes=i % 200)) for i in range(1000)]
+    started = time.perf_counter()
+    plan = world.tick(runs)
+    elapsed = time.perf_counter() - started
+    assert len(plan.evaluations) == 1000
+    assert len(plan.stop_requests) == 5  # the hourly cap
+    assert elapsed < 1.0
