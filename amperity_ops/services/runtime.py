@@ -11,10 +11,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from amperity_ops.client import AmperityClient
+from amperity_ops.services.clock import clock_from_env, utc_now
 from amperity_ops.services.tenants import ClientFactory, make_client, open_clients
 from amperity_ops.settings import OpsConfig, OpsSettings, TenantConfig, load_ops_config
 
@@ -22,11 +23,6 @@ if TYPE_CHECKING:
     from amperity_ops.store import Store
 
 __all__ = ["OpsRuntime", "UnknownTenantError", "utc_now"]
-
-
-def utc_now() -> datetime:
-    """The current time, UTC-aware (the default clock)."""
-    return datetime.now(UTC)
 
 
 class UnknownTenantError(ValueError):
@@ -54,6 +50,8 @@ class OpsRuntime:
             store_url: A SQLAlchemy URL; None reads ``AMPERITY_OPS_STORE_URL`` (default: a SQLite
                 file under ``$DAGSTER_HOME``).
 
+        The clock is the system clock unless ``AMPERITY_OPS_CLOCK=simulator`` (the demo).
+
         Returns:
             The runtime. No API call is made.
 
@@ -64,7 +62,8 @@ class OpsRuntime:
 
         config = load_ops_config(config_path)
         url = store_url or OpsSettings().store_url
-        return cls(config=config, store=Store.from_url(url))
+        clock = clock_from_env(config.tenants[0].base_url)
+        return cls(config=config, store=Store.from_url(url), clock=clock)
 
     @property
     def tenants(self) -> Sequence[TenantConfig]:
