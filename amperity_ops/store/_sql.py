@@ -51,7 +51,7 @@ def insert_ignore(
     """
     if not rows:
         return 0
-    pk = list(table.primary_key.columns)[0]
+    pk = next(iter(table.primary_key.columns))
     stmt = _insert(conn, table).on_conflict_do_nothing(index_elements=list(keys)).returning(pk)
     added = 0
     for start in range(0, len(rows), _CHUNK):
