@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import httpx
 import pytest
 
 from amperity_ops.simulator import IN_PROCESS_BASE_URL, ManualClock, Simulator
+from amperity_ops.simulator._ratelimit import SlidingWindowLimiter
 
 
 def test_list_runs_answers_with_data_envelope(sim: Simulator) -> None:
@@ -170,3 +172,27 @@ def test_unknown_path_is_404_with_error_body(sim: Simulator) -> None:
         response = client.get("/no/such/thing")
     assert response.status_code == 404
     assert response.json()["status"] == 404
+
+
+def test_transport_is_thread_safe(sim: Simulator) -> None:
+    """One transport shared by 8 threads answers every request; the limiter admits exactly N."""
+    # A frozen limiter clock: all 200 requests fall in one window, so exactly 10 are admitted.
+    sim.limiter = SlidingWindowLimiter(10, clock=lambda: 500.0)
+    sim.tenant("acme").add_history(50, active=5)
+    transport = sim.transport()
+    headers = {"authorization": "Bearer test-token", "amperity-tenant": "acme",
+               "api-version": "2024-04-01"}
+
+    def work(_: int) -> list[int]:
+        with httpx.Client(base_url=IN_PROCESS_BASE_URL, transport=transport,
+                          headers=headers) as client:
+            return [client.get("/workflow/runs", params={"state": "running"}).status_code
+                    for _ in range(25)]
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = [s for batch in pool.map(work, range(8)) for s in batch]
+    assert len(statuses) == 200
+    assert statuses.count(200) == 10
+    assert statuses.count(429) == 190
+    assert sim.request_log("acme").total == 200
+    transport.close()
