@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import ColumnElement, Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 __all__ = ["insert_ignore", "upsert"]
@@ -23,19 +23,31 @@ def _insert(conn: Connection, table: Table) -> Any:
 
 
 def upsert(
-    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    *,
+    where: ColumnElement[bool] | None = None,
 ) -> None:
     """Insert rows, updating every non-key column of rows whose key already exists.
 
     Rows repeating a key within one call are collapsed (last wins): Postgres refuses to
     update one row twice in one statement.
+
+    Args:
+        conn: An open connection (in a transaction).
+        table: The table.
+        rows: Column values, every row with the same columns.
+        keys: The conflict target (primary key or a unique constraint's columns).
+        where: Only update an existing row when this holds for it (else it is left alone).
     """
     if not rows:
         return
     rows = list({tuple(row[k] for k in keys): row for row in rows}.values())
     stmt = _insert(conn, table)
     updates = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
-    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=updates, where=where)
     for start in range(0, len(rows), _CHUNK):
         conn.execute(stmt, list(rows[start : start + _CHUNK]))
 

@@ -83,7 +83,11 @@ class AlertLedgerMixin:
     def save_alert_tracks(
         self, tenant: str, updates: Mapping[str, AlertTrack], *, now: datetime
     ) -> None:
-        """Write the tracks a tick changed (``TickPlan.track_updates``)."""
+        """Write the tracks a tick changed (``TickPlan.track_updates``).
+
+        A resolved track is final: it is never overwritten by a later, lower level (a run that
+        vanished and came back must not page again under a key that is already resolved).
+        """
         rows = [
             {"tenant": tenant, "subject": run_id, "kind": "run", "level": t.level.value,
              "last_sent": t.last_sent.value if t.last_sent else None,
@@ -91,7 +95,8 @@ class AlertLedgerMixin:
             for run_id, t in updates.items()
         ]
         with self._engine.begin() as conn:
-            upsert(conn, alert_state, rows, ["tenant", "subject"])
+            upsert(conn, alert_state, rows, ["tenant", "subject"],
+                   where=alert_state.c.level != AlertLevel.RESOLVED.value)
 
     def ingest_alerted(self, tenant: str, job_ids: Iterable[str]) -> set[str]:
         """Which of these ingest jobs were already alerted on."""
@@ -117,9 +122,23 @@ class AlertLedgerMixin:
     ) -> int:
         """Queue each message for each sink, once ever per (dedup key, level, sink).
 
+        Once ``resolved`` was queued for a dedup key, nothing else is queued under that key:
+        resolved is final, and a trigger after a resolve would open an incident nobody closes.
+
         Returns:
             How many new outbox rows were added (0 when all were queued before).
         """
+        messages = list(messages)
+        c = alert_outbox.c
+        keys = sorted({m.dedup_key for m in messages if m.level is not AlertLevel.RESOLVED})
+        closed: set[str] = set()
+        if keys:
+            resolved = select(c.dedup_key).distinct().where(
+                c.dedup_key.in_(keys), c.level == AlertLevel.RESOLVED.value)
+            with self._engine.connect() as conn:
+                closed = {k for (k,) in conn.execute(resolved)}
+        messages = [m for m in messages
+                    if m.level is AlertLevel.RESOLVED or m.dedup_key not in closed]
         rows = [
             {"dedup_key": m.dedup_key, "level": m.level.value, "sink": sink,
              "tenant": m.tenant, "workflow_id": m.workflow_id, "title": m.title,

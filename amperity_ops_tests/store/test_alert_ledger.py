@@ -105,3 +105,20 @@ def test_two_stores_do_not_claim_the_same_item(store_url: str) -> None:
     assert len(ids_a | ids_b) == 20
     a.close()
     b.close()
+
+
+def test_resolved_is_final_in_tracks_and_outbox(store: Store) -> None:
+    """After resolved, a track is not reopened and no new level is queued under its key."""
+    store.enqueue_alerts([message(level=AlertLevel.WARNING)], ["pd"], now=T0)
+    store.enqueue_alerts([message(level=AlertLevel.RESOLVED)], ["pd"], now=T0)
+    store.save_alert_tracks("acme", {
+        "wf-1": AlertTrack(AlertLevel.RESOLVED, AlertLevel.RESOLVED, "CG")}, now=T0)
+    # the run "comes back" and breaches: neither the track nor the outbox reopen
+    assert store.enqueue_alerts([message(level=AlertLevel.BREACHED),
+                                 message("wf-2", AlertLevel.BREACHED)], ["pd"], now=T0) == 1
+    store.save_alert_tracks("acme", {
+        "wf-1": AlertTrack(AlertLevel.BREACHED, AlertLevel.BREACHED, "CG")}, now=T0)
+    assert store.open_alert_tracks("acme") == {}
+    assert [(i.message.workflow_id, i.message.level) for i in store.outbox_items()] == [
+        ("wf-1", AlertLevel.WARNING), ("wf-1", AlertLevel.RESOLVED),
+        ("wf-2", AlertLevel.BREACHED)]
