@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 
 from amperity_ops.store.alert_ledger import AlertLedgerMixin
 from amperity_ops.store.engine import make_engine, safe_url
@@ -47,11 +47,16 @@ class Store(HistoryMixin, AlertLedgerMixin, StopLedgerMixin):
         """
         try:
             return cls(make_engine(url))
-        except (OperationalError, ProgrammingError, ValueError, ImportError) as err:
+        except (OperationalError, ProgrammingError, ArgumentError, ValueError, ImportError,
+                OSError) as err:
             reason = getattr(err, "orig", None) or err
+            try:
+                where = safe_url(url)
+            except ArgumentError:
+                where = "(an unparseable URL)"
+            first_line = str(reason).splitlines()[0] if str(reason) else ""
             raise StoreError(
-                f"cannot open the store at {safe_url(url)}: {type(reason).__name__}: "
-                f"{str(reason).splitlines()[0] if str(reason) else ''}"
+                f"cannot open the store at {where}: {type(reason).__name__}: {first_line}"
             ) from None
 
     @property

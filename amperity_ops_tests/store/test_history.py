@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from amperity_ops.client.models import IngestJob, StateKind, WorkflowRun
-from amperity_ops.store import Store
+from amperity_ops.store import Store, StoreError
 
 T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 
@@ -102,3 +104,21 @@ def test_schema_creation_is_idempotent(store_url: str) -> None:
     second = Store.from_url(store_url)
     assert [r.id for r in second.active_runs("acme")] == ["wf-1"]
     second.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgresql+psycopg2://u:hunter2@127.0.0.1:1/x", "Connection refused"),
+        ("nosuch://x", "NoSuchModuleError"),
+        ("sqlite:////proc/no-such-dir/x.sqlite", "FileNotFoundError"),
+        ("not a url", "an unparseable URL"),
+    ],
+)
+def test_unusable_store_url_is_one_clear_error(url: str, says: str) -> None:
+    """A store that cannot be opened raises StoreError: one line, no password."""
+    with pytest.raises(StoreError) as info:
+        Store.from_url(url)
+    assert says in str(info.value)
+    assert "hunter2" not in str(info.value)
+    assert "\n" not in str(info.value)
