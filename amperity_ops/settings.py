@@ -504,6 +504,16 @@ class OpsSettings(BaseSettings):
     )
     """SQLAlchemy URL of the history store (``sqlite:///...`` or ``postgresql+psycopg2://...``)."""
 
+    @field_validator("config_path", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("store_url", mode="before")
+    @classmethod
+    def _empty_store_is_default(cls, value: Any) -> Any:
+        return default_store_url() if isinstance(value, str) and not value.strip() else value
+
 
 # --------------------------------------------------------------------------------------------
 # Loading, with errors people can act on

@@ -211,3 +211,13 @@ def test_store_url_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     settings = OpsSettings()
     assert settings.store_url == "postgresql+psycopg2://u@h/db"
     assert settings.config_path == tmp_path / "p.yaml"
+
+
+def test_empty_environment_values_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AMPERITY_OPS_CONFIG='' and AMPERITY_OPS_STORE_URL='' mean the defaults, not '.'."""
+    monkeypatch.setenv("AMPERITY_OPS_CONFIG", "")
+    monkeypatch.setenv("AMPERITY_OPS_STORE_URL", " ")
+    monkeypatch.setenv("DAGSTER_HOME", "/tmp/dh")
+    settings = OpsSettings()
+    assert settings.config_path is None
+    assert settings.store_url == "sqlite:////tmp/dh/amperity_ops.sqlite"
