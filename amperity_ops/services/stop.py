@@ -10,7 +10,8 @@ The sequence is re-read, decide, stop, wait, record:
 4. Wait until the run is terminal or ``wait_timeout`` passes, polling with the injected clock
    and sleep (tests run in milliseconds).
 5. Record who asked and why in the store's stop ledger as soon as the run has been re-read
-   (``record_stop``), and the result at the end (``finish_stop``). A person's dry run is not
+   (``record_stop``; or, for the SLA sensor's own request, the row it already wrote), and the
+   result at the end (``finish_stop``). A person's dry run is not
    recorded: the ledger's "already requested" would then stop the SLA sensor from ever
    stopping that run. (The sensor's own dry-run notes are recorded, by ``sla_guard``.)
 """
@@ -172,6 +173,10 @@ def stop_workflow_run(
         # who asked and why in the store.
         nonlocal ledger_id
         if store is not None and not dry_run:
+            pending = _pending_request(store, tenant, workflow_id, requested_by)
+            if pending is not None:  # the SLA sensor's request: this job carries it out
+                ledger_id = pending
+                return
             ledger_id = store.record_stop(
                 run_key=stop_run_key(tenant, workflow_id),
                 tenant=tenant,
@@ -220,6 +225,7 @@ def stop_workflow_run(
                 state_after=outcome.state_after,
                 finished_at=outcome.finished_at,
                 detail=outcome.message,
+                state_before=outcome.state_before,
             )
         log.info("stop %s/%s: %s", tenant, workflow_id, message)
         return outcome
@@ -315,3 +321,21 @@ def stop_workflow_run(
         stop_sent_at=stop_sent_at,
         polls=polls,
     )
+
+
+def _pending_request(store: Store, tenant: str, workflow_id: str, requested_by: str) -> int | None:
+    """The ledger row of an unfinished, real stop request for this run by the same requester.
+
+    The SLA sensor records its request before Dagster launches the stop job; the job then
+    finishes that row instead of adding a second one for the same request.
+    """
+    key = stop_run_key(tenant, workflow_id)
+    for record in store.stop_records(tenant, limit=200):
+        if (
+            record.run_key == key
+            and record.result is None
+            and not record.dry_run
+            and record.requested_by == requested_by
+        ):
+            return record.id
+    return None

@@ -119,3 +119,37 @@ def test_reason_is_required(runtime: OpsRuntime) -> None:
     """An empty reason is refused before anything is read or sent."""
     with pytest.raises(ValueError, match="reason"):
         _stop(runtime, "wf-1", reason="  ")
+
+
+def test_stop_finishes_the_sensors_pending_ledger_row(
+    runtime: OpsRuntime, quiet_sim: Simulator
+) -> None:
+    """The stop job carrying out the sensor's request completes its row, adding none."""
+    run = quiet_sim.tenant(TENANT).add_run(started_ago=timedelta(hours=3))
+    now = runtime.clock()
+    runtime.store.record_stop(
+        run_key=f"stop:{TENANT}:{run.id}",
+        tenant=TENANT,
+        workflow_id=run.id,
+        requested_by="sensor amperity_workflow_sla_sensor",
+        reason="SLA policy p: runtime 3h over max 2h",
+        dry_run=False,
+        requested_at=now,
+    )
+    with runtime.client(TENANT) as client:
+        stop_workflow_run(
+            client,
+            runtime.store,
+            tenant=TENANT,
+            workflow_id=run.id,
+            reason="SLA policy p: runtime 3h over max 2h",
+            requested_by="sensor amperity_workflow_sla_sensor",
+            clock=runtime.clock,
+            sleep=runtime.sleep,
+        )
+    [record] = runtime.store.stop_records(TENANT)
+    assert (record.result, record.state_before, record.state_after) == (
+        "stopped",
+        "running",
+        "stopped",
+    )
