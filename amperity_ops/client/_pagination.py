@@ -46,35 +46,19 @@ class PageIterator(Generic[T], Iterator[T]):
     ) -> None:
         if max_items is not None and max_items < 0:
             raise ValueError(f"max_items must be >= 0, got {max_items}")
-        self._fetch = fetch
-        self._what = what
         self._max_items = max_items
-        self._pages = self._follow()
+        self._progress = _Progress()
+        # The page generator must not reference ``self``: a cycle would keep every fetched
+        # page alive until the garbage collector runs, costing memory and time.
+        self._pages = _follow(fetch, what, self._progress)
         self._items: Iterator[T] = iter(())
         self._yielded = 0
         self._started = False
-        self._total: int | None = None
-        self.pages_fetched = 0
-        """How many pages were requested so far."""
 
-    def _follow(self) -> Iterator[Page[T]]:
-        seen: set[str] = set()
-        token: str | None = None
-        while True:
-            page = self._fetch(token)
-            self.pages_fetched += 1
-            if page.total is not None:
-                self._total = page.total
-            yield page
-            token = page.next_token or None
-            if token is None:
-                return
-            if token in seen:
-                raise PaginationError(
-                    f"{self._what}: the server sent page token {token[:40]!r} a second time "
-                    f"(after {self.pages_fetched} pages); stopping instead of looping forever"
-                )
-            seen.add(token)
+    @property
+    def pages_fetched(self) -> int:
+        """How many pages were requested so far."""
+        return self._progress.pages
 
     def _load_next_page(self) -> bool:
         self._started = True
@@ -103,4 +87,37 @@ class PageIterator(Generic[T], Iterator[T]):
         """The server's ``total`` (only sent for ``with_total=True``; None otherwise)."""
         if not self._started:
             self._load_next_page()
-        return self._total
+        return self._progress.total
+
+
+class _Progress:
+    """What the page generator reports back to its iterator."""
+
+    __slots__ = ("pages", "total")
+
+    def __init__(self) -> None:
+        self.pages = 0
+        self.total: int | None = None
+
+
+def _follow(
+    fetch: Callable[[str | None], Page[T]], what: str, progress: _Progress
+) -> Iterator[Page[T]]:
+    """Yield pages, following ``next_token`` until it is absent or empty; refuse repeats."""
+    seen: set[str] = set()
+    token: str | None = None
+    while True:
+        page = fetch(token)
+        progress.pages += 1
+        if page.total is not None:
+            progress.total = page.total
+        yield page
+        token = page.next_token or None
+        if token is None:
+            return
+        if token in seen:
+            raise PaginationError(
+                f"{what}: the server sent page token {token[:40]!r} a second time "
+                f"(after {progress.pages} pages); stopping instead of looping forever"
+            )
+        seen.add(token)

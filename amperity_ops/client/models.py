@@ -20,16 +20,16 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar, get_args
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    model_serializer,
-    model_validator,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
 )
+from pydantic_core import core_schema
 
 __all__ = [
     "AuditEvent",
@@ -85,14 +85,83 @@ def ensure_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(ensure_utc)]
+class _UtcDatetimeSchema:
+    """Pydantic schema of :data:`UtcDatetime`.
+
+    The common case (a time ending in ``Z`` or ``+00:00``) is accepted by pydantic's Rust
+    parser with an offset-0 constraint, with no Python call; anything else (naive, another
+    offset, a datetime object) falls through to :func:`ensure_utc`.
+    """
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.union_schema(
+            [
+                core_schema.datetime_schema(tz_constraint=0),
+                core_schema.no_info_after_validator_function(
+                    ensure_utc, core_schema.datetime_schema()
+                ),
+            ],
+            mode="left_to_right",
+            custom_error_type="utc_datetime",
+            custom_error_message="Input should be an ISO-8601 datetime (UTC if no offset)",
+        )
+
+
+UtcDatetime = Annotated[datetime, _UtcDatetimeSchema]
 """A datetime that is always UTC-aware after validation (naive input is read as UTC)."""
 
 
+def _mentions(annotation: Any, kind: type) -> bool:
+    if annotation is kind:
+        return True
+    return any(_mentions(arg, kind) for arg in get_args(annotation))
+
+
 class _ApiModel(BaseModel):
-    """Base of every response model: keeps unknown fields, never fails on them."""
+    """Base of every response model: keeps unknown fields, never fails on them.
+
+    Parsing a page stays in pydantic's Rust core (no Python call per item): datetimes use
+    :data:`UtcDatetime`'s offset-0 fast path, and workflow states are kept as their wire
+    string in the model and turned into a shared :class:`WorkflowState` when read (see
+    :class:`_StateAttribute`).
+    """
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        for name, field in cls.model_fields.items():
+            if _mentions(field.annotation, WorkflowState):
+                type.__setattr__(cls, name, _StateAttribute(name))
+
+
+class _StateAttribute:
+    """Reads a state field as a :class:`WorkflowState`; the model stores the wire string.
+
+    A data descriptor wins over the instance ``__dict__``, so ``run.state`` always gives a
+    ``WorkflowState`` while equality, dumping and copying see one plain string.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        raw = obj.__dict__[self.name]
+        if raw is None or isinstance(raw, WorkflowState):
+            return raw
+        cached = _STATE_CACHE.get(raw)
+        return cached if cached is not None else WorkflowState.parse(raw)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.name] = value if value is None else str(value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,36 +239,33 @@ def normalise_state(raw: str) -> StateKind:
     return _STATE_ALIASES.get(key, StateKind.UNKNOWN)
 
 
-class WorkflowState(BaseModel):
+class WorkflowState:
     """A workflow (or task, or feed) state: the normalised kind plus the raw wire text.
 
-    Validates from a plain string (``"In progress"``) and serialises back to that string, so a
-    model round-trips through JSON unchanged.
+    Immutable. Validates from a plain string (``"In progress"``) and serialises back to that
+    string, so a model round-trips through JSON unchanged. Instances are shared per wire text
+    (there are only a handful), which makes parsing a page of runs cheap.
+
+    Args:
+        kind: The normalised state.
+        raw: The state text exactly as the API sent it.
     """
 
-    model_config = ConfigDict(frozen=True)
+    __slots__ = ("kind", "raw")
 
     kind: StateKind
-    """The normalised state; ``StateKind.UNKNOWN`` when the text is not recognised."""
     raw: str
-    """The state text exactly as the API sent it."""
 
-    @model_validator(mode="before")
-    @classmethod
-    def _from_wire(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return {"kind": normalise_state(value), "raw": value}
-        if isinstance(value, StateKind):
-            return {"kind": value, "raw": value.value}
-        return value
+    def __init__(self, *, kind: StateKind, raw: str) -> None:
+        object.__setattr__(self, "kind", StateKind(kind))
+        object.__setattr__(self, "raw", raw)
 
-    @model_serializer
-    def _to_wire(self) -> str:
-        return self.raw
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("WorkflowState is immutable")
 
     @classmethod
     def parse(cls, raw: str) -> WorkflowState:
-        """Build a state from its wire text.
+        """Build (or reuse) the state for a wire text.
 
         Args:
             raw: The state text as the API sends it.
@@ -207,7 +273,40 @@ class WorkflowState(BaseModel):
         Returns:
             The state, with ``kind`` normalised and ``raw`` kept.
         """
-        return cls(kind=normalise_state(raw), raw=raw)
+        state = _STATE_CACHE.get(raw)
+        if state is None:
+            state = cls(kind=normalise_state(raw), raw=raw)
+            if len(_STATE_CACHE) < _STATE_CACHE_MAX:
+                _STATE_CACHE[raw] = state
+        return state
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        # Models store the wire string (checked in Rust, no Python call); a WorkflowState or
+        # StateKind passed in by Python code is stored as its text.
+        return core_schema.union_schema(
+            [
+                core_schema.str_schema(),
+                core_schema.no_info_after_validator_function(
+                    str, core_schema.is_instance_schema(WorkflowState)
+                ),
+                core_schema.no_info_after_validator_function(
+                    lambda kind: kind.value, core_schema.is_instance_schema(StateKind)
+                ),
+            ],
+            mode="left_to_right",
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                str, when_used="always"
+            ),
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        return {"type": "string", "description": "A workflow state as Amperity sends it."}
 
     @property
     def is_active(self) -> bool:
@@ -229,8 +328,26 @@ class WorkflowState(BaseModel):
         """True when the wire text was not recognised (see ``raw``)."""
         return self.kind is StateKind.UNKNOWN
 
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, WorkflowState):
+            return self.kind is other.kind and self.raw == other.raw
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.raw))
+
     def __str__(self) -> str:
         return self.raw
+
+    def __repr__(self) -> str:
+        return f"WorkflowState(kind={self.kind.value!r}, raw={self.raw!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (WorkflowState.parse, (self.raw,))
+
+
+_STATE_CACHE: dict[str, WorkflowState] = {}
+_STATE_CACHE_MAX = 1024  # a hostile server cannot grow it without bound
 
 
 # --------------------------------------------------------------------------------------------

@@ -195,3 +195,40 @@ def test_every_spec_schema_has_a_model_and_its_examples_parse(spec: str) -> None
             ref = content.get("application/json", {}).get("schema", {}).get("$ref", "")
             if example is not None and ref:
                 getattr(models, ref.rsplit("/", 1)[1]).model_validate(example)
+
+
+def test_state_can_be_given_as_state_or_kind_and_compares_by_text() -> None:
+    """Runs built from a WorkflowState, a StateKind or a string are equal when the text is."""
+    from_text = WorkflowRun.model_validate(RUN)
+    from_state = WorkflowRun.model_validate({**RUN, "state": WorkflowState.parse("running")})
+    from_kind = WorkflowRun.model_validate({**RUN, "state": StateKind.RUNNING})
+    assert from_text == from_state == from_kind
+    assert from_kind.state.kind is StateKind.RUNNING
+    assert from_text.model_dump()["state"] == "running"
+
+
+def test_runs_survive_pickle_and_copy() -> None:
+    """A run pickles and copies with its state and UTC datetimes intact."""
+    import pickle
+
+    run = WorkflowRun.model_validate({**RUN, "state": "Canceling"})
+    again = pickle.loads(pickle.dumps(run))
+    assert again == run
+    assert again.state.kind is StateKind.STOPPING
+    assert run.model_copy().state.raw == "Canceling"
+
+
+def test_bad_datetime_names_the_field() -> None:
+    """A timestamp that is not ISO-8601 fails validation naming the field."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="created_at"):
+        WorkflowRun.model_validate({**RUN, "created_at": "last tuesday"})
+
+
+def test_a_non_string_state_is_refused_naming_the_field() -> None:
+    """A state that is not text is a validation error on 'state', not a crash later."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="state"):
+        WorkflowRun.model_validate({**RUN, "state": 3})
