@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import json
 import random
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -81,6 +82,9 @@ class SimRun:
     """
 
     __slots__ = (
+        "_active_json",
+        "_created_iso",
+        "_json",
         "_wire",
         "config_id",
         "created",
@@ -142,6 +146,9 @@ class SimRun:
         self.timeout_ms = timeout_ms
         self.stopped_at: float | None = None
         self._wire: dict[str, Any] | None = None
+        self._json: bytes | None = None
+        self._active_json: tuple[str, bytes] | None = None
+        self._created_iso: str | None = None
 
     @property
     def key(self) -> RunKey:
@@ -180,7 +187,7 @@ class SimRun:
             "type": self.type,
             "name": self.name,
             "tenant": self.tenant,
-            "created_at": iso(self.created),
+            "created_at": self.created_iso,
         }
         if terminal and self.end is not None:
             body["ended_at"] = iso(self.end)
@@ -196,6 +203,35 @@ class SimRun:
         if verbose:
             body = {**body, "task_instances": self.task_instances(t)}
         return body
+
+    def to_json(self, t: float) -> bytes:
+        """The overview body as JSON bytes; cached once the run is terminal (list pages)."""
+        terminal = self.is_terminal_at(t)
+        if terminal and self._json is not None:
+            return self._json
+        # While active, the body changes only with the state: cache it per state.
+        state = "" if terminal else self.state_at(t)
+        if not terminal and self._active_json is not None and self._active_json[0] == state:
+            return self._active_json[1]
+        encoded = json.dumps(self.to_wire(t), separators=(",", ":"), ensure_ascii=False).encode()
+        if terminal:
+            self._json = encoded
+        else:
+            self._active_json = (state, encoded)
+        return encoded
+
+    @property
+    def created_iso(self) -> str:
+        """``created_at`` as the API spells it (cached: formatting dates is not free)."""
+        if self._created_iso is None:
+            self._created_iso = iso(self.created)
+        return self._created_iso
+
+    def forget_cache(self) -> None:
+        """Drop cached bodies after the run was changed by hand."""
+        self._wire = None
+        self._json = None
+        self._active_json = None
 
     def task_instances(self, t: float) -> list[dict[str, Any]]:
         """The verbose view's tasks at ``t``, laid out evenly over the planned runtime."""
@@ -893,7 +929,7 @@ class TenantWorld:
             run.end = now + self.stop_delay.total_seconds()
             run.final_state = "stopped"
             run.error = None
-            run._wire = None
+            run.forget_cache()
             heapq.heappush(self._ends, (run.end, run.id))
             self._add_audit(now, ":amperity.workflow/stopped", run.id, run.name, principal,
                             self._manual_rng())
@@ -911,7 +947,7 @@ class TenantWorld:
         with self._lock:
             now = self.advance()
             run = self.get_run(run_id)
-            run._wire = None
+            run.forget_cache()
             if run.id not in self._active:
                 # A finished run changes again: take it out of the finished index first.
                 _remove_key(self._finished_by_state.get(run.final_state, []), run.key)
