@@ -41,6 +41,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
+from amperity_ops.client.errors import AmperityError
+
 __all__ = [
     "DEFAULT_MARGIN",
     "Budget",
@@ -312,10 +314,21 @@ class RateLimiter:
 
         Returns:
             How many seconds were spent waiting.
+
+        Raises:
+            AmperityError: If the budget's backend (Redis, Postgres, file) cannot be reached.
         """
         waited = 0.0
         while True:
-            wait = self.budget.try_acquire(self.limit, self.window)
+            try:
+                wait = self.budget.try_acquire(self.limit, self.window)
+            except Exception as err:
+                # Fail closed: sending without the budget could push the tenant over its
+                # limit for every other caller. The URL is not quoted (it may hold a password).
+                raise AmperityError(
+                    f"the shared rate budget ({type(self.budget).__name__}) is unavailable: "
+                    f"{type(err).__name__}; check AMPERITY_RATE_LIMIT_BACKEND"
+                ) from err
             if wait <= 0:
                 return waited
             wait = max(wait, _MIN_WAIT)

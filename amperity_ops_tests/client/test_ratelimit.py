@@ -211,3 +211,14 @@ def test_unknown_backend_names_the_setting_but_not_the_url() -> None:
     with pytest.raises(ValueError, match="AMPERITY_RATE_LIMIT_BACKEND") as info:
         budget_from_url("mysql://user:hunter2@db/x", "acme")
     assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.redis
+def test_unreachable_backend_fails_closed_with_a_clear_error() -> None:
+    """A budget that cannot be reached raises AmperityError instead of sending unbudgeted."""
+    from amperity_ops.client import AmperityError
+
+    limiter = RateLimiter(RedisBudget("redis://:hunter2@127.0.0.1:1/0", "k"), rps=10)
+    with pytest.raises(AmperityError, match="rate budget") as info:
+        limiter.acquire()
+    assert "hunter2" not in str(info.value)
