@@ -71,7 +71,7 @@ class OpsRuntime:
         return self.config.tenants
 
     def tenant(self, name: str | None) -> TenantConfig:
-        """The tenant called ``name``; None means the only (or first) tenant.
+        """The tenant called ``name`` (its name or tenant id); None means the first tenant.
 
         Raises:
             UnknownTenantError: If no tenant has that name (the message lists the known ones).
@@ -79,7 +79,7 @@ class OpsRuntime:
         if name is None or name == "":
             return self.config.tenants[0]
         for tenant in self.config.tenants:
-            if tenant.name == name:
+            if name in (tenant.name, tenant.tenant_id):
                 return tenant
         known = ", ".join(t.name for t in self.config.tenants)
         raise UnknownTenantError(f"tenant: no tenant named {name!r} (known: {known})")
