@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from amperity_ops.services.poll import poll_workflow_runs
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.services.sla_guard import SlaTickResult, run_sla_tick
@@ -16,6 +18,7 @@ from amperity_ops_tests.services.helpers import (
     make_runtime,
     sqlite_url,
 )
+from amperity_ops_tests.store.conftest import postgres_schema_url
 
 
 def _tick(runtime: OpsRuntime, last: SlaTickResult | None = None, **kw: object) -> SlaTickResult:
@@ -204,3 +207,21 @@ def test_time_budget_resumes_with_the_next_tenant(tmp_path: Path, clock: ManualC
         runtime, now=clock.now(), budget_s=30, deliver=False, resume_tenant=first.resume_tenant
     )
     assert [t.tenant for t in second.tenants] == ["acme-sb", "acme"]
+
+
+@pytest.mark.postgres
+def test_restart_on_postgres_neither_alerts_nor_stops_again(
+    quiet_sim: Simulator, clock: ManualClock
+) -> None:
+    """The same no-repeat guarantee holds with the store on the local Postgres."""
+    for url in postgres_schema_url():
+        run = quiet_sim.tenant(TENANT).add_run(
+            name="Courier Group A", started_ago=timedelta(hours=3)
+        )
+        first = _tick(make_runtime(quiet_sim, clock, url))
+        assert [s.workflow_id for s in first.stop_requests] == [run.id]
+        clock.advance(timedelta(minutes=1))
+        restarted = make_runtime(quiet_sim, clock, url)
+        assert _tick(restarted).stop_requests == []
+        assert _levels(restarted) == [(run.id, "breached")]
+        restarted.store.close()

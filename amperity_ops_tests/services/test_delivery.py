@@ -1,0 +1,66 @@
+"""Alerts from the SLA tick reach a real webhook once, even when it was down at first."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from amperity_ops.services.sla_guard import run_sla_tick
+from amperity_ops.simulator import ManualClock, Simulator
+from amperity_ops_tests.services.helpers import TENANT, make_config, make_runtime
+
+
+class _Hook(BaseHTTPRequestHandler):
+    up = False
+    received: list[dict] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        if not type(self).up:
+            self.send_response(503)
+            self.end_headers()
+            return
+        type(self).received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def hook() -> Iterator[tuple[str, type[_Hook]]]:
+    """A webhook receiver on a free port, down until the test raises it."""
+    handler = type("Hook", (_Hook,), {"up": False, "received": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_sink_down_then_up_gets_the_alert_exactly_once(
+    quiet_sim: Simulator, clock: ManualClock, store_url: str, hook: tuple[str, type[_Hook]]
+) -> None:
+    """The breach alert is retried while the webhook is down and delivered once when it is up."""
+    url, handler = hook
+    config = make_config(alerts=[{"kind": "webhook", "url": url}])
+    runtime = make_runtime(quiet_sim, clock, store_url, config)
+    run = quiet_sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(hours=3))
+    first = run_sla_tick(runtime, now=clock.now(), budget_s=30)
+    assert first.delivery is not None and first.delivery.failed == 1
+    assert "failed (retried later)" in first.summary()
+    handler.up = True
+    last = first
+    for _ in range(4):  # retries back off from 30 s; a few ticks later it has gone out
+        clock.advance(timedelta(seconds=61))
+        last = run_sla_tick(runtime, now=clock.now(), budget_s=30, last_tick_at=last.started_at)
+    assert [(m["workflow_id"], m["level"]) for m in handler.received] == [(run.id, "breached")]
