@@ -19,7 +19,7 @@ class _Hook(BaseHTTPRequestHandler):
     up = False
     received: list[dict] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
         if not type(self).up:
             self.send_response(503)
@@ -56,7 +56,8 @@ def test_sink_down_then_up_gets_the_alert_exactly_once(
     runtime = make_runtime(quiet_sim, clock, store_url, config)
     run = quiet_sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(hours=3))
     first = run_sla_tick(runtime, now=clock.now(), budget_s=30)
-    assert first.delivery is not None and first.delivery.failed == 1
+    assert first.delivery is not None
+    assert first.delivery.failed == 1
     assert "failed (retried later)" in first.summary()
     handler.up = True
     last = first
