@@ -1,11 +1,11 @@
 """A synchronous httpx transport that calls the simulator's ASGI app in the calling thread.
 
 Starlette's TestClient starts an event-loop portal per request; this transport keeps one
-event loop per thread instead and runs the app on it directly, which is several times faster
-and lets many threads call the simulator at once (each on its own loop; the world has its
-own locks). It also turns the simulator's faults into what httpx raises for a real server:
-a dropped connection -> ``httpx.RemoteProtocolError``, an answer slower than the request's
-read timeout -> ``httpx.ReadTimeout``.
+event loop per calling thread (shared by all transports) and runs the app on it directly,
+which is several times faster and lets many threads call the simulator at once (each on its
+own loop; the world has its own locks). It also turns the simulator's faults into what httpx
+raises for a real server: a dropped connection -> ``httpx.RemoteProtocolError``, an answer
+slower than the request's read timeout -> ``httpx.ReadTimeout``.
 """
 
 from __future__ import annotations
@@ -32,18 +32,6 @@ class SimulatorTransport(httpx.BaseTransport):
     def __init__(self, app: ASGIApp, *, client: tuple[str, int] = ("127.0.0.1", 50000)) -> None:
         self._app = app
         self._client = client
-        self._local = threading.local()
-        self._loops: list[asyncio.AbstractEventLoop] = []
-        self._loops_lock = threading.Lock()
-
-    def _loop(self) -> asyncio.AbstractEventLoop:
-        loop: asyncio.AbstractEventLoop | None = getattr(self._local, "loop", None)
-        if loop is None or loop.is_closed():
-            loop = asyncio.new_event_loop()
-            self._local.loop = loop
-            with self._loops_lock:
-                self._loops.append(loop)
-        return loop
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Run the request through the app and return its response."""
@@ -86,7 +74,7 @@ class SimulatorTransport(httpx.BaseTransport):
                 chunks.append(message.get("body", b""))
 
         timeout = (request.extensions.get("timeout") or {}).get("read")
-        loop = self._loop()
+        loop = _thread_loop()
         call = self._app(scope, receive, send)
         try:
             if timeout is not None:
@@ -102,9 +90,30 @@ class SimulatorTransport(httpx.BaseTransport):
         return httpx.Response(status, headers=headers, content=b"".join(chunks), request=request)
 
     def close(self) -> None:
-        """Close the event loops this transport created."""
-        with self._loops_lock:
-            loops, self._loops = self._loops, []
-        for loop in loops:
-            if not loop.is_running():
-                loop.close()
+        """Nothing to release: the per-thread event loops are shared by every transport."""
+
+
+class _LoopHolder:
+    """Owns one thread's event loop and closes it when the thread's locals are dropped."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+
+    def __del__(self) -> None:
+        if not self.loop.is_closed() and not self.loop.is_running():
+            self.loop.close()
+
+
+_LOCAL = threading.local()
+
+
+def _thread_loop() -> asyncio.AbstractEventLoop:
+    """This thread's private event loop for running the app (one per thread, process-wide).
+
+    Shared by all transports so that creating many transports (one per test) leaves no event
+    loops behind; the loop is closed when its thread ends.
+    """
+    holder: _LoopHolder | None = getattr(_LOCAL, "holder", None)
+    if holder is None or holder.loop.is_closed():
+        holder = _LOCAL.holder = _LoopHolder()
+    return holder.loop

@@ -18,7 +18,7 @@ import heapq
 import json
 import random
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -1232,13 +1232,6 @@ def _ms(delta: timedelta | None) -> int | None:
 
 def _seconds(value: timedelta | float) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-def iter_definitions(worlds: Iterable[TenantWorld]) -> Iterator[tuple[str, WorkflowDefinition]]:
-    """Every (tenant, workflow definition) pair; handy for demos listing config ids."""
-    for world in worlds:
-        for definition in world.definitions:
-            yield world.tenant_id, definition
 
 
 __all__ = [

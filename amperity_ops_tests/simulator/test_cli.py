@@ -82,4 +82,6 @@ def test_command_serves_and_prints_credentials() -> None:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
     assert process.returncode in (0, -signal.SIGTERM)
