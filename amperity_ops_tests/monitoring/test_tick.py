@@ -132,15 +132,13 @@ def test_run_ended_without_alert_is_silent() -> None:
     assert plan.track_updates == {}
 
 
-def test_thousand_active_runs_plan_quickly() -> None:
-    """Planning a tick over 1,000 active runs stays far inside the 5 s tick target."""
-    import time
+def test_thousand_active_runs_are_all_evaluated_within_the_hourly_cap() -> None:
+    """A tick over 1,000 active runs evaluates each and asks for no more stops than the cap.
 
+    Its speed is measured by bench/sensor_tick.py, not asserted here (timed tests flake).
+    """
     world = World(config(policies=[STOP_POLICY], auto_stop=AUTO))
     runs = [run(f"wf-{i}", runtime=timedelta(minutes=i % 200)) for i in range(1000)]
-    started = time.perf_counter()
     plan = world.tick(runs)
-    elapsed = time.perf_counter() - started
     assert len(plan.evaluations) == 1000
     assert len(plan.stop_requests) == 5  # the hourly cap
-    assert elapsed < 1.0
