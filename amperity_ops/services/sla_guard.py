@@ -57,6 +57,8 @@ each value costs a request; other active states are covered as described above."
 ENDED_OVERLAP = timedelta(minutes=2)
 """The ended-runs listing reaches this far before the previous tick (clock skew, slow ticks)."""
 FIRST_TICK_ENDED_WINDOW = timedelta(minutes=10)
+MAX_ENDED_WINDOW = timedelta(hours=1)
+"""The ended-runs listing never reaches further back than this."""
 """Without a previous tick, runs that ended this recently are read to resolve their alerts."""
 MIN_DELIVERY_S = 5.0
 """Delivery always gets at least this long, even after a slow read: alerts are the point."""
@@ -186,6 +188,9 @@ def tick_tenant(
     store, config = runtime.store, runtime.config
     tick = TenantTick(tenant=tenant.name)
     ended_from = (last_tick_at - ENDED_OVERLAP) if last_tick_at else now - FIRST_TICK_ENDED_WINDOW
+    # After a long pause (sensor off for a day) do not page through a day of ended runs: the
+    # few alerted ones that ended meanwhile are re-read by id below instead.
+    ended_from = max(ended_from, now - MAX_ENDED_WINDOW)
     running, ended = _read_runs(client, ended_from=ended_from, tick=tick)
 
     tracks = store.open_alert_tracks(tenant.name)

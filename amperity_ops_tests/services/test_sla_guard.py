@@ -225,3 +225,19 @@ def test_restart_on_postgres_neither_alerts_nor_stops_again(
         assert _tick(restarted).stop_requests == []
         assert _levels(restarted) == [(run.id, "breached")]
         restarted.store.close()
+
+
+def test_after_a_long_pause_alerted_runs_still_resolve(
+    runtime: OpsRuntime, quiet_sim: Simulator, clock: ManualClock
+) -> None:
+    """A run alerted on, which ended while the sensor was off for a day, is resolved by id."""
+    world = quiet_sim.tenant(TENANT)
+    run = world.add_run(name="Courier Group A", started_ago=timedelta(minutes=100))
+    first = _tick(runtime)
+    assert _levels(runtime) == [(run.id, "warning")]
+    world.finish_run(run.id, "succeeded")
+    clock.advance(timedelta(days=1))
+    quiet_sim.request_log(TENANT).reset()
+    later = _tick(runtime, first)
+    assert _levels(runtime) == [(run.id, "resolved"), (run.id, "warning")]
+    assert later.requests == 3  # two listings (the ended one an hour back) + one read by id
