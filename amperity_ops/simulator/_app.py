@@ -18,7 +18,8 @@ import hmac
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -412,6 +413,13 @@ def _bearer(request: Request) -> str | None:
     return value.strip()
 
 
+_NOT_DEPRECATED = -1.0
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
 def _cut(response: Response) -> Response:
     body = bytes(response.body)
     return Response(body[: len(body) // 2], status_code=response.status_code,
@@ -499,11 +507,21 @@ async def _authorized(
         return error_response(
             401, f"Unsupported api-version {version!r} for this endpoint; "
                  f"supported: {', '.join(versions)}.", request_id)
+    sunset = runtime.sunsets.get(version, _NOT_DEPRECATED)
+    if sunset is not _NOT_DEPRECATED and sunset is not None and runtime.world.now() >= sunset:
+        # NOTES.md: retired (deprecated, past sunset) versions are answered 400.
+        return error_response(
+            400, f"api-version {version} was retired on {format_datetime(_utc(sunset), True)}.",
+            request_id)
     ctx = Context(request, runtime, runtime.world, request_id, decision, principal, version)
     try:
         response = await handler(ctx)
     except BadRequestError as err:
-        return error_response(400, str(err), request_id)
+        response = error_response(400, str(err), request_id)
+    if sunset is not _NOT_DEPRECATED:
+        response.headers["Deprecation"] = "true"
+        if sunset is not None:
+            response.headers["Sunset"] = format_datetime(_utc(sunset), usegmt=True)
     if decision.truncate and response.status_code == 200:
         response = _cut(response)
     return response

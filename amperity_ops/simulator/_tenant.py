@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from amperity_ops.simulator._catalog import WorkflowDefinition
 from amperity_ops.simulator._clock import Clock
@@ -37,6 +37,9 @@ class TenantSpec:
         faults: Faults in force at start-up.
         workflows: The workflow catalog (default: the built-in one).
         profiles_per_index: Profiles generated per profile index.
+        deprecated_versions: api-versions announced as deprecated, each with its sunset
+            (timezone-aware datetime) or None. Answers to them carry ``Deprecation: true``
+            and ``Sunset``; from the sunset on (simulated time) they are answered 400.
     """
 
     tenant_id: str
@@ -53,6 +56,7 @@ class TenantSpec:
     faults: Faults = field(default_factory=Faults)
     workflows: Sequence[WorkflowDefinition] | None = None
     profiles_per_index: int = 300
+    deprecated_versions: Mapping[str, datetime | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.tenant_id or not self.tenant_id.strip():
@@ -63,6 +67,10 @@ class TenantSpec:
             raise ValueError("TenantSpec.client_id and client_secret go together")
         if self.oauth_expires_in <= 0:
             raise ValueError("TenantSpec.oauth_expires_in must be positive")
+        for version, sunset in self.deprecated_versions.items():
+            if sunset is not None and sunset.tzinfo is None:
+                raise ValueError(f"TenantSpec.deprecated_versions[{version!r}]: the sunset "
+                                 "must be timezone-aware")
 
     def __repr__(self) -> str:
         # Tokens and secrets never appear in reprs (they end up in logs and test output).
@@ -78,6 +86,11 @@ class TenantRuntime:
         self.spec = spec
         self.tenant_id = spec.tenant_id
         self.static_tokens = frozenset(spec.static_tokens)
+        #: Deprecated api-versions -> sunset in epoch seconds (None: no sunset announced).
+        self.sunsets: dict[str, float | None] = {
+            version: sunset.timestamp() if sunset is not None else None
+            for version, sunset in spec.deprecated_versions.items()
+        }
         self.world = TenantWorld(
             tenant_id=spec.tenant_id,
             seed=spec.seed,

@@ -196,3 +196,27 @@ def test_transport_is_thread_safe(sim: Simulator) -> None:
     assert statuses.count(429) == 190
     assert sim.request_log("acme").total == 200
     transport.close()
+
+
+def test_deprecated_version_carries_headers_then_retires(clock: ManualClock) -> None:
+    """A deprecated version answers with Deprecation/Sunset headers, and 400 after the sunset."""
+    from datetime import UTC, datetime
+
+    from amperity_ops.simulator import TenantSpec
+
+    sunset = datetime(2026, 12, 1, tzinfo=UTC)
+    sim = Simulator([TenantSpec("acme", static_tokens=("t",), schedules=False,
+                                deprecated_versions={"2024-04-01": sunset})],
+                    clock=clock, rate_limit_rps=None)
+    with sim.http_client("acme") as client:
+        before = client.get("/segments")
+        clock.set(sunset)
+        after = client.get("/segments")
+    with sim.http_client("acme", api_version="unstable") as client:
+        other = client.get("/segments")
+    assert before.status_code == 200
+    assert before.headers["deprecation"] == "true"
+    assert before.headers["sunset"] == "Tue, 01 Dec 2026 00:00:00 GMT"
+    assert after.status_code == 400
+    assert "retired" in after.json()["message"]
+    assert "deprecation" not in other.headers
