@@ -15,6 +15,7 @@ from amperity_ops.client import (
     AmperityClient,
     APIConnectionError,
     ApiDeprecationWarning,
+    APIResponseValidationError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
@@ -621,3 +622,46 @@ def test_from_env_reads_amperity_variables(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.delenv("AMPERITY_ACCESS_TOKEN")
     with pytest.raises(ValueError, match="AMPERITY_ACCESS_TOKEN"):
         AmperityClient.from_env()
+
+
+class Rewrite(httpx.BaseTransport):
+    """Passes requests to the simulator, then replaces the body of 200 answers."""
+
+    def __init__(self, inner: httpx.BaseTransport, body: bytes):
+        self.inner, self.body = inner, body
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        response.read()
+        if response.status_code != 200:
+            return response
+        return httpx.Response(200, content=self.body, request=request,
+                              headers={"content-type": "application/json"})
+
+
+def test_wrong_shape_is_a_validation_error_naming_the_field(
+    api: Simulator, make_client: Callable, sleeps: Sleeps
+) -> None:
+    """A 200 whose JSON is not the documented shape raises, naming the field, without retry."""
+    broken = Rewrite(api.transport(), b'{"data": [{"id": "wf-1", "state": "running"}]}')
+    with make_client(transport=broken) as client, pytest.raises(
+        APIResponseValidationError, match=r"data\.0\.type: Field required"
+    ):
+        list(client.list_workflow_runs())
+    assert sleeps == []
+
+
+def test_an_injected_http_client_is_used_and_left_open(api: Simulator) -> None:
+    """http_client= is used for requests and not closed with the AmperityClient."""
+    http = httpx.Client(transport=api.transport())
+    with AmperityClient(TENANT, base_url=IN_PROCESS_BASE_URL, access_token=TOKEN,
+                        http_client=http, rate_limit_rps=0) as client:
+        assert list(client.list_segments())
+    assert not http.is_closed
+    http.close()
+
+
+def test_profile_filters_with_brackets_are_refused(make_client: Callable) -> None:
+    """A filter attribute that would break the filter[...] syntax raises ValueError."""
+    with make_client() as client, pytest.raises(ValueError, match="filters"):
+        client.list_profiles("idx-1", filters={"a]b": "x"})
