@@ -665,3 +665,16 @@ def test_profile_filters_with_brackets_are_refused(make_client: Callable) -> Non
     """A filter attribute that would break the filter[...] syntax raises ValueError."""
     with make_client() as client, pytest.raises(ValueError, match="filters"):
         client.list_profiles("idx-1", filters={"a]b": "x"})
+
+
+def test_lost_stop_answer_over_a_real_socket(sim: Simulator, sim_server: str) -> None:
+    """Over real HTTP a dropped stop connection is verified with a GET before one more stop."""
+    sim.set_rate_limit(None)
+    run = sim.tenant(TENANT).add_run(state="running")
+    stop_path = f"/workflow/runs/{run.id}/stop"
+    sim.set_faults(TENANT, only(stop_path, drop_connections=1))
+    with AmperityClient(TENANT, base_url=sim_server, access_token=TOKEN, rate_limit_rps=0,
+                        sleep=lambda _: None) as client:
+        assert client.stop_workflow_run(run.id).state.kind is StateKind.STOPPING
+    methods = [(e.method, e.status) for e in sim.request_log(TENANT).entries()]
+    assert methods == [("POST", 0), ("GET", 200), ("POST", 200)]
