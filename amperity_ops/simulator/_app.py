@@ -6,7 +6,8 @@ Each request goes through one pipeline, in this order (the order is part of the 
    unknown -> 401;
 2. the rate limiter (per tenant, when on) -> 429;
 3. faults (drop, 429 storm, 5xx, slowness);
-4. bearer token -> 401 (bad, other tenant, expired, or the expired-tokens fault);
+4. bearer token -> 401 (bad, other tenant, expired, or the expired-tokens fault); a read-only
+   token on a POST -> 403;
 5. ``api-version`` for the endpoint's family -> 401 when missing or unsupported;
 6. the endpoint itself; then a truncated-body fault may cut a 200 answer.
 """
@@ -495,9 +496,13 @@ async def _authorized(
     try:
         principal = sim.authority.check(token, tenant_id=runtime.tenant_id,
                                         static_tokens=runtime.static_tokens,
+                                        read_only_tokens=runtime.read_only_tokens,
                                         now=runtime.world.now())
     except TokenRejectedError as err:
         return error_response(401, str(err), request_id)
+    if principal.read_only and request.method not in ("GET", "HEAD"):
+        return error_response(
+            403, "The API key does not have permission for this operation.", request_id)
     version = request.headers.get("api-version")
     if not version:
         return error_response(401, "The api-version header is required.", request_id)

@@ -44,6 +44,7 @@ class Principal:
     principal_id: str
     name: str
     email: str
+    read_only: bool = False
 
     def as_tuple(self) -> tuple[str, str, str]:
         """(id, name, email), the shape runs and audit events store."""
@@ -60,7 +61,15 @@ class TokenAuthority:
     def __init__(self, signing_key: bytes) -> None:
         self._key = signing_key
 
-    def mint(self, tenant_id: str, *, expires_at: float, issued_at: float, subject: str) -> str:
+    def mint(
+        self,
+        tenant_id: str,
+        *,
+        expires_at: float,
+        issued_at: float,
+        subject: str,
+        read_only: bool = False,
+    ) -> str:
         """A JWT-shaped token for ``tenant_id`` that expires at epoch ``expires_at``."""
         header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
         claims = {
@@ -69,6 +78,7 @@ class TokenAuthority:
             "tenant": tenant_id,
             "iat": int(issued_at),
             "exp": int(expires_at),
+            "scope": "read" if read_only else "read write",
         }
         payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
         signature = hmac.new(self._key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
@@ -89,6 +99,7 @@ class TokenAuthority:
         tenant_id: str,
         static_tokens: frozenset[str],
         now: float,
+        read_only_tokens: frozenset[str] = frozenset(),
     ) -> Principal:
         """Validate a bearer token for ``tenant_id`` at epoch ``now``.
 
@@ -96,12 +107,12 @@ class TokenAuthority:
             TokenRejectedError: With a message safe to show (it never contains the token).
         """
         claims = read_claims(token)
-        if token in static_tokens:
+        if token in static_tokens or token in read_only_tokens:
             exp = claims.get("exp") if claims is not None else None
             if isinstance(exp, int | float) and exp <= now:
                 raise TokenRejectedError("The access token has expired.")
             return Principal(f"api-key|{tenant_id}-static", "Static API token",
-                             f"api@{tenant_id}.com")
+                             f"api@{tenant_id}.com", read_only=token in read_only_tokens)
         if claims is None or not self._signed_by_us(token):
             raise TokenRejectedError("The access token is not valid.")
         if claims.get("tenant") != tenant_id:
@@ -110,4 +121,5 @@ class TokenAuthority:
         if not isinstance(exp, int | float) or exp <= now:
             raise TokenRejectedError("The access token has expired.")
         subject = str(claims.get("sub", "api-key"))
-        return Principal(f"api-key|{subject}", f"API key {subject}", f"api@{tenant_id}.com")
+        return Principal(f"api-key|{subject}", f"API key {subject}", f"api@{tenant_id}.com",
+                         read_only=claims.get("scope") == "read")

@@ -148,6 +148,7 @@ class Simulator:
         expires_at: datetime | None = None,
         expires_in: timedelta | None = None,
         subject: str = "api-key-sim",
+        read_only: bool = False,
     ) -> str:
         """A JWT-shaped token the tenant accepts until ``exp`` (simulated time).
 
@@ -156,6 +157,7 @@ class Simulator:
             expires_at: When it expires (timezone-aware).
             expires_in: Or: how long from now (default one hour).
             subject: The ``sub`` claim (shows as the principal on runs it starts).
+            read_only: A token that may only read (POSTs answer 403).
         """
         runtime = self._runtime(tenant_id)
         now = to_epoch(self.clock.now())
@@ -164,7 +166,7 @@ class Simulator:
         else:
             exp = now + (expires_in or timedelta(hours=1)).total_seconds()
         return self.authority.mint(runtime.tenant_id, expires_at=exp, issued_at=now,
-                                   subject=subject)
+                                   subject=subject, read_only=read_only)
 
     # ------------------------------------------------------------- requests
     def request_log(self, tenant_id: str) -> RequestLog:

@@ -34,6 +34,10 @@ class TenantSpec:
         history_runs: Extra finished runs bulk-added at start-up (scale tests).
         active_runs: Extra never-ending running runs bulk-added at start-up (scale tests).
         stop_delay: How long a stopped run stays ``stopping`` before it is ``stopped``.
+        cancel_types: Workflow types whose stop reads ``canceling``/``canceled`` (default
+            none: every stop reads ``stopping``/``stopped``).
+        read_only_tokens: Static tokens that may only read: a POST (start, stop) with one is
+            answered 403, like an API key without permission.
         faults: Faults in force at start-up.
         workflows: The workflow catalog (default: the built-in one).
         profiles_per_index: Profiles generated per profile index.
@@ -53,6 +57,8 @@ class TenantSpec:
     history_runs: int = 0
     active_runs: int = 0
     stop_delay: timedelta = timedelta(seconds=30)
+    cancel_types: tuple[str, ...] = ()
+    read_only_tokens: tuple[str, ...] = ()
     faults: Faults = field(default_factory=Faults)
     workflows: Sequence[WorkflowDefinition] | None = None
     profiles_per_index: int = 300
@@ -61,8 +67,9 @@ class TenantSpec:
     def __post_init__(self) -> None:
         if not self.tenant_id or not self.tenant_id.strip():
             raise ValueError("TenantSpec.tenant_id must not be empty")
-        if isinstance(self.static_tokens, str):
-            raise TypeError("TenantSpec.static_tokens must be a tuple of strings, not a string")
+        for name in ("static_tokens", "read_only_tokens", "cancel_types"):
+            if isinstance(getattr(self, name), str):
+                raise TypeError(f"TenantSpec.{name} must be a tuple of strings, not a string")
         if (self.client_id is None) != (self.client_secret is None):
             raise ValueError("TenantSpec.client_id and client_secret go together")
         if self.oauth_expires_in <= 0:
@@ -86,6 +93,7 @@ class TenantRuntime:
         self.spec = spec
         self.tenant_id = spec.tenant_id
         self.static_tokens = frozenset(spec.static_tokens)
+        self.read_only_tokens = frozenset(spec.read_only_tokens)
         #: Deprecated api-versions -> sunset in epoch seconds (None: no sunset announced).
         self.sunsets: dict[str, float | None] = {
             version: sunset.timestamp() if sunset is not None else None
@@ -99,6 +107,7 @@ class TenantRuntime:
             history_days=spec.history_days if spec.schedules else 0.0,
             workflows=spec.workflows,
             stop_delay=spec.stop_delay,
+            cancel_types=spec.cancel_types,
             history_runs=spec.history_runs,
             active_runs=spec.active_runs,
             profiles_per_index=spec.profiles_per_index,

@@ -259,7 +259,7 @@ class SimRun:
                 task["timeout_ms"] = self.timeout_ms
             finished_run_end = self.ended_at(t)
             if self.stopped_at is not None and start >= self.stopped_at:
-                task["state"] = "stopped" if finished_run_end is not None else "stopping"
+                task["state"] = self.final_state if finished_run_end is not None else run_state
             elif finished_run_end is not None and finished_run_end < start:
                 task["state"] = "skipped"
             elif t < start:
@@ -274,7 +274,8 @@ class SimRun:
                 if self.final_state == "failed" and self.error is not None:
                     task["error"] = self.error
             elif t < planned_stop or (index == count - 1 and finished_run_end is None):
-                shared = ("paused", "running with failures", "finalizing", "stopping")
+                shared = ("paused", "running with failures", "finalizing", "stopping",
+                          "canceling")
                 task["state"] = run_state if run_state in shared else "running"
                 task["created_at"] = iso(start)
             else:
@@ -490,6 +491,7 @@ class TenantWorld:
         history_days: float,
         workflows: Sequence[WorkflowDefinition] | None,
         stop_delay: timedelta,
+        cancel_types: Sequence[str] = (),
         history_runs: int = 0,
         active_runs: int = 0,
         profiles_per_index: int = 300,
@@ -499,6 +501,7 @@ class TenantWorld:
         self._clock = clock
         self._lock = threading.RLock()
         self.stop_delay = stop_delay
+        self.cancel_types = frozenset(cancel_types)
         self.definitions: tuple[WorkflowDefinition, ...] = tuple(workflows or DEFAULT_CATALOG)
         self._by_config = {d.config_id: d for d in self.definitions}
         self._runs: dict[str, SimRun] = {}
@@ -910,7 +913,8 @@ class TenantWorld:
     def stop_run(self, run_id: str, *, principal: tuple[str, str, str] = _AUTOMATED) -> SimRun:
         """Ask a run to stop: ``stopping`` now, ``stopped`` after the tenant's stop delay.
 
-        Stopping a run that is already stopping changes nothing.
+        Workflow types in ``cancel_types`` read ``canceling``/``canceled`` instead. Stopping a
+        run that is already stopping changes nothing.
 
         Raises:
             KeyError: If there is no such run.
@@ -924,10 +928,13 @@ class TenantWorld:
                 raise StopRefusedError(run_id, state)
             if state in STOPPING_STATES:
                 return run
-            run.phases = (*(p for p in run.phases if p[0] <= now), (now, "stopping"))
+            # Some workflow types say canceling/canceled instead (NOTES.md lists both).
+            cancels = run.type in self.cancel_types
+            run.phases = (*(p for p in run.phases if p[0] <= now),
+                          (now, "canceling" if cancels else "stopping"))
             run.stopped_at = now
             run.end = now + self.stop_delay.total_seconds()
-            run.final_state = "stopped"
+            run.final_state = "canceled" if cancels else "stopped"
             run.error = None
             run.forget_cache()
             heapq.heappush(self._ends, (run.end, run.id))

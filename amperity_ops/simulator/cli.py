@@ -6,8 +6,11 @@ printed are the simulator's own demo credentials (they open nothing real).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import click
 
+from amperity_ops.simulator._clock import SystemClock
 from amperity_ops.simulator._faults import Faults
 from amperity_ops.simulator._server import bind, serve_forever
 from amperity_ops.simulator._simulator import Simulator
@@ -72,6 +75,14 @@ def _faults(
               help="Extra never-ending running runs to bulk-add (scale demos).")
 @click.option("--quiet-world", is_flag=True,
               help="No scheduled workflows: runs exist only when started through the API.")
+@click.option("--start", "start_at", default=None, type=click.DateTime(
+              ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"]),
+              help="Simulated time at start-up, UTC (default: now). With --seed it makes the "
+                   "world repeatable.")
+@click.option("--cancel-type", "cancel_types", multiple=True,
+              help="Workflow type whose stop reads canceling/canceled (repeatable).")
+@click.option("--read-only-token", default=None,
+              help="An extra bearer token that may only read (POSTs answer 403).")
 @click.option("--stop-delay", default=30.0, show_default=True, type=click.FloatRange(0),
               help="Seconds a stopped run stays 'stopping' before 'stopped'.")
 @click.option("--server-errors", default=0, type=click.IntRange(0),
@@ -107,6 +118,9 @@ def simulator(
     history_runs: int,
     active_runs: int,
     quiet_world: bool,
+    start_at: datetime | None,
+    cancel_types: tuple[str, ...],
+    read_only_token: str | None,
     stop_delay: float,
     server_errors: int,
     server_error_rate: float,
@@ -119,7 +133,6 @@ def simulator(
     log_level: str,
 ) -> None:
     """Serve simulated Amperity tenants (the API under /api, controls under /_sim)."""
-    from datetime import timedelta
 
     faults = _faults(server_errors=server_errors, server_error_rate=server_error_rate,
                      rate_limit_storm=rate_limit_storm, slow=slow,
@@ -141,11 +154,15 @@ def simulator(
             history_runs=history_runs,
             active_runs=active_runs,
             stop_delay=timedelta(seconds=stop_delay),
+            cancel_types=cancel_types,
+            read_only_tokens=(read_only_token,) if read_only_token else (),
             faults=faults,
         )
         for index, tenant_id in enumerate(unique)
     ]
-    sim = Simulator(specs, speed=speed, rate_limit_rps=rate_limit or None)
+    start = start_at.replace(tzinfo=UTC) if start_at is not None else None
+    sim = Simulator(specs, clock=SystemClock(speed=speed, start=start),
+                    rate_limit_rps=rate_limit or None)
     try:
         sock = bind(host, port)
     except OSError as err:
@@ -161,7 +178,10 @@ def simulator(
     click.echo(f"  OAuth client:   {client_id} / {secret_shown}  "
                f"(POST {base_url}/v0/oauth2/token)")
     click.echo(f"  rate limit:     {f'{rate_limit:g} rps per tenant' if rate_limit else 'off'};"
-               f" speed x{speed:g}; seed {seed}")
+               f" speed x{speed:g}; seed {seed}; simulated now {sim.now():%Y-%m-%dT%H:%M:%SZ}")
+    if read_only_token:
+        shown = "<as given>"
+        click.echo(f"  read-only token: {shown} (POSTs answer 403)")
     if not faults.healthy:
         click.echo(f"  faults:         {faults.to_json()}")
     click.echo(f"  controls:       http://{shown_host}:{bound_port}/_sim/health")

@@ -220,3 +220,22 @@ def test_deprecated_version_carries_headers_then_retires(clock: ManualClock) -> 
     assert after.status_code == 400
     assert "retired" in after.json()["message"]
     assert "deprecation" not in other.headers
+
+
+def test_read_only_tokens_get_403_on_writes(clock: ManualClock) -> None:
+    """A read-only token may list (200) but a stop or start with it is answered 403."""
+    from amperity_ops.simulator import TenantSpec
+
+    sim = Simulator([TenantSpec("acme", static_tokens=("rw",), read_only_tokens=("ro",),
+                                schedules=False)], clock=clock, rate_limit_rps=None)
+    run = sim.tenant("acme").add_run(state="running")
+    minted = sim.mint_token("acme", read_only=True)
+    for token in ("ro", minted):
+        with sim.http_client("acme", token=token) as client:
+            assert client.get("/workflow/runs").status_code == 200
+            response = client.post(f"/workflow/runs/{run.id}/stop")
+            assert response.status_code == 403
+            assert response.json()["status"] == 403
+    assert sim.tenant("acme").state_of(run.id) == "running"
+    with sim.http_client("acme", token="rw") as client:
+        assert client.post(f"/workflow/runs/{run.id}/stop").status_code == 200

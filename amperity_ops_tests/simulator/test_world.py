@@ -408,3 +408,22 @@ def test_manual_clock_refuses_to_go_back() -> None:
         clock.set(datetime(2025, 1, 1, tzinfo=UTC))
     with pytest.raises(ValueError, match="timezone"):
         ManualClock(datetime(2026, 1, 1))
+
+
+def test_cancel_types_stop_as_canceling_then_canceled(clock: ManualClock) -> None:
+    """Workflow types in cancel_types read canceling, then canceled, when stopped."""
+    sim = Simulator([TenantSpec("acme", static_tokens=("t",), schedules=False,
+                                cancel_types=("campaign.send",))], clock=clock,
+                    rate_limit_rps=None)
+    world = sim.tenant("acme")
+    campaign = world.add_run(state="running", type="campaign.send")
+    courier = world.add_run(state="running", type="courier.group/run")
+    world.stop_run(campaign.id)
+    world.stop_run(courier.id)
+    assert world.state_of(campaign.id) == "canceling"
+    assert world.state_of(courier.id) == "stopping"
+    clock.advance(30)
+    assert world.state_of(campaign.id) == "canceled"
+    assert world.state_of(courier.id) == "stopped"
+    with pytest.raises(StopRefusedError):
+        world.stop_run(campaign.id)
