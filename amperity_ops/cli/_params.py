@@ -10,7 +10,7 @@ import click
 from amperity_ops.client import StateKind
 from amperity_ops.monitoring.durations import parse_duration
 
-__all__ = ["SINCE", "STATE", "STATE_GROUPS", "Since"]
+__all__ = ["SINCE", "STATE", "STATE_GROUPS", "Since", "resolve_since"]
 
 STATE_GROUPS: dict[str, frozenset[StateKind]] = {
     "active": frozenset(
@@ -34,22 +34,21 @@ STATE_GROUPS: dict[str, frozenset[StateKind]] = {
 class Since(click.ParamType):
     """A point in the past: a duration back from now (``30d``, ``90m``) or an ISO-8601 time.
 
-    Converts to a :class:`datetime` in UTC. The "now" is read when the value is converted.
+    Converts to a :class:`timedelta` (resolved later with :func:`resolve_since`, against the
+    runtime's clock, which is the simulator's in the demo) or a UTC :class:`datetime`.
     """
 
     name = "since"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         """Parses the value, failing with a usage error that shows what was typed."""
-        if isinstance(value, datetime):
+        if isinstance(value, datetime | timedelta):
             return value
         text = str(value).strip()
         try:
-            back: timedelta = parse_duration(text)
+            return parse_duration(text)
         except ValueError:
             pass
-        else:
-            return datetime.now(UTC) - back
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
@@ -63,3 +62,8 @@ class Since(click.ParamType):
 
 SINCE = Since()
 STATE = click.Choice(sorted(STATE_GROUPS), case_sensitive=False)
+
+
+def resolve_since(value: datetime | timedelta, now: datetime) -> datetime:
+    """The moment a ``--since`` value names: ``now - value`` for a duration."""
+    return now - value if isinstance(value, timedelta) else value

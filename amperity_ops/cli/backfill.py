@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import click
 from rich.progress import (
@@ -16,7 +16,7 @@ from rich.progress import (
 )
 
 from amperity_ops.cli._context import CliContext, make_console
-from amperity_ops.cli._params import SINCE
+from amperity_ops.cli._params import SINCE, resolve_since
 from amperity_ops.monitoring.durations import format_duration
 from amperity_ops.services.poll import backfill as backfill_runs
 
@@ -33,7 +33,7 @@ __all__ = ["backfill"]
 )
 @click.option("--tenant", "tenant_names", multiple=True, help="Only this tenant (repeatable).")
 @click.pass_obj
-def backfill(obj: CliContext, since: datetime, tenant_names: tuple[str, ...]) -> None:
+def backfill(obj: CliContext, since: datetime | timedelta, tenant_names: tuple[str, ...]) -> None:
     """Load the history of workflow runs into the history store, a day at a time.
 
     Safe to repeat: runs are upserted by id. The learned SLA baseline and the duration
@@ -41,6 +41,7 @@ def backfill(obj: CliContext, since: datetime, tenant_names: tuple[str, ...]) ->
     """
     runtime = obj.runtime
     now = runtime.clock()
+    since = resolve_since(since, now)
     if since >= now:
         raise click.BadParameter("must be in the past", param_hint="--since")
     days = max(1, math.ceil((now - since).total_seconds() / 86400))

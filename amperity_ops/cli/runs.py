@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from amperity_ops.cli._context import CliContext, make_console
-from amperity_ops.cli._params import SINCE, STATE, STATE_GROUPS
+from amperity_ops.cli._params import SINCE, STATE, STATE_GROUPS, resolve_since
 from amperity_ops.cli._render import short_duration, state_text, when
 from amperity_ops.cli._sla import sla_cell
 from amperity_ops.client import StateKind, WorkflowRun
@@ -54,7 +54,7 @@ def runs() -> None:
 def list_runs(
     obj: CliContext,
     states: tuple[str, ...],
-    since: datetime,
+    since: datetime | timedelta,
     tenant_names: tuple[str, ...],
     limit: int,
 ) -> None:
@@ -64,10 +64,11 @@ def list_runs(
         frozenset().union(*(STATE_GROUPS[s.lower()] for s in states)) if states else None
     )
     now = runtime.clock()
+    created_from = resolve_since(since, now)
     rows: list[tuple[str, WorkflowRun]] = []
     with runtime.clients(list(tenant_names) or None) as clients:
         for tenant_name, client in clients.items():
-            for run in client.list_workflow_runs(created_from=since):
+            for run in client.list_workflow_runs(created_from=created_from):
                 if wanted is None or run.state.kind in wanted:
                     rows.append((tenant_name, run))
     rows.sort(key=lambda row: row[1].created_at, reverse=True)
@@ -78,7 +79,7 @@ def list_runs(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         padding=(0, 1, 0, 0),
-        title=f"Workflow runs created since {since:%Y-%m-%d %H:%MZ}",
+        title=f"Workflow runs created since {created_from:%Y-%m-%d %H:%MZ}",
         caption=_caption(len(shown), len(rows), limit),
         title_justify="left",
         caption_justify="left",
