@@ -55,6 +55,7 @@ def make_runtime(
         {
             "policies": POLICIES if policies is None else policies,
             "auto_stop": {"enabled": True, "max_stops_per_hour": 1000} | (auto_stop or {}),
+            # (1000: the latency benchmark stops every run it breaches; sensor_scale passes its own)
             "alerts": [{"kind": "log"}],
             "tenants": [{"name": t, "tenant_id": t, "access_token": TOKEN} for t in tenants],
         }

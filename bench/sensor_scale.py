@@ -8,7 +8,11 @@ the expensive one (every warning/breach is new); later ticks are steady state.
 
     .venv/bin/python bench/sensor_scale.py [--active 1000] [--ticks 5] [--socket]
 
-``--socket`` serves the simulator over a real HTTP socket (uvicorn) instead of in-process.
+``--socket`` serves the simulator over a real HTTP socket (uvicorn) instead of in-process;
+``--store-url`` puts the store elsewhere, e.g. an empty Postgres schema:
+``postgresql+psycopg2://postgres@127.0.0.1:5432/test?options=-csearch_path%3Dbench_sensor``.
+``--max-stops-per-hour`` (default 5, the product's default) caps the stops requested, each of
+which is one ledger write; ``--max-stops-per-hour 1000`` stops all 511 breached runs at once.
 Target: under 5 s per tick, excluding rate-limit waits (the limiter is off).
 """
 
@@ -34,6 +38,17 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=10_000)
     parser.add_argument("--ticks", type=int, default=5)
     parser.add_argument("--socket", action="store_true", help="real HTTP socket, not in-process")
+    parser.add_argument(
+        "--max-stops-per-hour",
+        type=int,
+        default=5,
+        help="auto_stop.max_stops_per_hour (default 5, the product's default)",
+    )
+    parser.add_argument(
+        "--store-url",
+        default=None,
+        help="SQLAlchemy URL of an empty store (default: a fresh SQLite file)",
+    )
     args = parser.parse_args()
 
     clock = ManualClock()
@@ -50,7 +65,14 @@ def main() -> None:
             "action": "stop",
         }
     ]
-    runtime = make_runtime(sim, clock, ["acme"], policies=policies)
+    runtime = make_runtime(
+        sim,
+        clock,
+        ["acme"],
+        policies=policies,
+        store_url=args.store_url,
+        auto_stop={"max_stops_per_hour": args.max_stops_per_hour},
+    )
     with contextlib.ExitStack() as stack:
         if args.socket:
             base_url = stack.enter_context(sim.serve())
@@ -83,9 +105,10 @@ def main() -> None:
 
     first = results[0]
     levels = first.tenants[0].levels
+    dialect = runtime.store.engine.dialect.name
     print(
         f"active runs: {first.tenants[0].active} (history {args.history:,}); transport: "
-        f"{'HTTP socket' if args.socket else 'in-process'}; store: SQLite file"
+        f"{'HTTP socket' if args.socket else 'in-process'}; store: {dialect}"
     )
     print(
         f"first tick: {timings[0]:.2f} s, {first.requests} requests, levels "
