@@ -211,3 +211,46 @@ def test_stop_job_fails_for_an_unknown_tenant(runtime: OpsRuntime) -> None:
     assert "no tenant named 'nope'" in str(
         result.get_step_failure_events()[0].step_failure_data.error
     )
+
+
+def test_unreachable_tenant_is_named_without_its_secret(
+    quiet_sim: Simulator, clock: ManualClock, store_url: str
+) -> None:
+    """A tenant whose token is refused turns its check red, by name; the token appears nowhere."""
+    from amperity_ops.client import AmperityClient
+    from amperity_ops.settings import TenantConfig
+    from amperity_ops.simulator import IN_PROCESS_BASE_URL
+    from amperity_ops_tests.services.helpers import TOKEN, make_config, make_runtime
+
+    secret = "s3cr3t-never-shown-0451"
+    tenants = [
+        {"name": TENANT, "tenant_id": TENANT, "access_token": TOKEN},
+        {"name": "sandbox", "tenant_id": TENANT, "access_token": secret},
+    ]
+    runtime = make_runtime(quiet_sim, clock, store_url, make_config(tenants=tenants))
+    transport = quiet_sim.transport()
+
+    def factory(tenant: TenantConfig) -> AmperityClient:
+        assert tenant.access_token is not None
+        return AmperityClient(
+            tenant.tenant_id,
+            base_url=IN_PROCESS_BASE_URL,
+            access_token=tenant.access_token.reveal(),
+            transport=transport,
+            rate_limit_rps=None,
+        )
+
+    runtime.client_factory = factory
+    quiet_sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(minutes=5))
+    instance = DagsterInstance.ephemeral()
+    result = materialize([workflow_runs], resources={"amperity_ops": runtime}, instance=instance)
+    assert result.success
+    meta = _metadata(result, RUNS)
+    assert meta["tenants_unreachable"] == 1
+    assert meta["active"] == 1
+    check = _checks(result)["all_tenants_polled"]
+    assert not check.passed
+    assert "sandbox" in (check.description or "")
+    records = instance.all_logs(result.run_id)
+    assert records
+    assert all(secret not in str(record) for record in records)

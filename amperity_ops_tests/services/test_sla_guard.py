@@ -241,3 +241,19 @@ def test_after_a_long_pause_alerted_runs_still_resolve(
     later = _tick(runtime, first)
     assert _levels(runtime) == [(run.id, "resolved"), (run.id, "warning")]
     assert later.requests == 3  # two listings (the ended one an hour back) + one read by id
+
+
+def test_one_unreachable_tenant_does_not_silence_the_others(
+    quiet_sim: Simulator, clock: ManualClock, store_url: str
+) -> None:
+    """A tenant whose token is refused is reported; the other tenant's breach is still acted on."""
+    tenants = [
+        {"name": "broken", "tenant_id": "nope", "access_token": TOKEN},
+        {"name": TENANT, "tenant_id": TENANT, "access_token": TOKEN},
+    ]
+    runtime = make_runtime(quiet_sim, clock, store_url, make_config(tenants=tenants))
+    run = quiet_sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(hours=3))
+    result = _tick(runtime)
+    assert [s.workflow_id for s in result.stop_requests] == [run.id]
+    assert list(result.errors) == ["broken"]
+    assert "broken: not reachable" in result.summary()
