@@ -22,6 +22,7 @@ from amperity_ops.client import (
     NotFoundError,
     OutcomeUnknownError,
     PaginationError,
+    PermissionDeniedError,
     RetryPolicy,
     ServerError,
     StateKind,
@@ -678,3 +679,26 @@ def test_lost_stop_answer_over_a_real_socket(sim: Simulator, sim_server: str) ->
         assert client.stop_workflow_run(run.id).state.kind is StateKind.STOPPING
     methods = [(e.method, e.status) for e in sim.request_log(TENANT).entries()]
     assert methods == [("POST", 0), ("GET", 200), ("POST", 200)]
+
+
+def test_permission_denied_is_never_retried_and_cancel_states_normalise(
+    clock: ManualClock, sleeps: Sleeps
+) -> None:
+    """A read-only token's stop is a 403 sent once; a 'canceling' answer reads as stopping."""
+    spec = TenantSpec(tenant_id=TENANT, static_tokens=(TOKEN,), read_only_tokens=("ro-token",),
+                      cancel_types=("campaign.send",), seed=7, schedules=False)
+    sim = Simulator([spec], clock=clock, rate_limit_rps=None)
+    run = sim.tenant(TENANT).add_run(state="running", type="campaign.send")
+    common = {"base_url": IN_PROCESS_BASE_URL, "transport": sim.transport(),
+              "rate_limit_rps": 0, "sleep": sleeps}
+    with AmperityClient(TENANT, access_token="ro-token", **common) as reader, pytest.raises(
+        PermissionDeniedError
+    ) as info:
+        reader.stop_workflow_run(run.id)
+    assert info.value.status == 403
+    assert sleeps == []
+    assert sim.request_log(TENANT).count(f"{RUNS}/{run.id}/stop") == 1
+    with AmperityClient(TENANT, access_token=TOKEN, **common) as writer:
+        stopped = writer.stop_workflow_run(run.id)
+    assert stopped.state.raw == "canceling"
+    assert stopped.state.kind is StateKind.STOPPING
