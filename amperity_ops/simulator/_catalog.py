@@ -126,15 +126,37 @@ DEFAULT_CATALOG: tuple[WorkflowDefinition, ...] = (
     ),
 )
 
-#: Errors Amperity attributes to the customer's configuration.
+#: Errors Amperity attributes to the customer's configuration, by workflow type.
+CUSTOMER_ERRORS_BY_TYPE: dict[str, tuple[tuple[str, str], ...]] = {
+    "courier.group/run": (
+        ("amperity.workflow.task.stitch/table", "Found table in an invalid state."),
+        ("amperity.workflow.task.courier/file-not-found",
+         "No files matched the pattern 'orders_*.csv' in the requested range."),
+        ("amperity.workflow.task.ingest/schema",
+         "Field 'order_total' could not be parsed as decimal in 1,204 rows."),
+    ),
+    "orchestration.group/run": (
+        ("amperity.workflow.task.query/sql",
+         "Column 'loyalty_tier' cannot be resolved in query 'Customer 360'."),
+        ("amperity.workflow.task.destination/credentials",
+         "The destination rejected the credentials: 403 Forbidden."),
+    ),
+    "campaign.send": (
+        ("amperity.workflow.task.campaign/audience",
+         "The campaign audience is empty after exclusions."),
+        ("amperity.workflow.task.destination/credentials",
+         "The destination rejected the credentials: 403 Forbidden."),
+    ),
+    "bridge.sync": (
+        ("amperity.workflow.task.bridge/share",
+         "The Databricks share 'amperity_share' no longer exists."),
+    ),
+}
+#: Customer errors for workflow types not listed above.
 CUSTOMER_ERRORS: tuple[tuple[str, str], ...] = (
     ("amperity.workflow.task.stitch/table", "Found table in an invalid state."),
-    ("amperity.workflow.task.courier/file-not-found",
-     "No files matched the pattern 'orders_*.csv' in the requested range."),
     ("amperity.workflow.task.query/sql",
      "Column 'loyalty_tier' cannot be resolved in query 'Customer 360'."),
-    ("amperity.workflow.task.destination/credentials",
-     "The destination rejected the credentials: 403 Forbidden."),
 )
 #: Errors Amperity attributes to its own platform (usually transient).
 PLATFORM_ERRORS: tuple[tuple[str, str], ...] = (

@@ -25,6 +25,7 @@ from typing import Any
 
 from amperity_ops.simulator._catalog import (
     CUSTOMER_ERRORS,
+    CUSTOMER_ERRORS_BY_TYPE,
     DEFAULT_CATALOG,
     GENERIC_TASKS,
     PLATFORM_ERRORS,
@@ -63,12 +64,17 @@ def _error(pair: tuple[str, str], attribution: str) -> dict[str, Any]:
     return {"type": pair[0], "message": pair[1], "attribution": attribution}
 
 
-def error_for(kind: str | dict[str, Any] | None, rng: random.Random) -> dict[str, Any] | None:
+def error_for(
+    kind: str | dict[str, Any] | None,
+    rng: random.Random,
+    workflow_type: str = "",
+) -> dict[str, Any] | None:
     """Turn ``"customer"``/``"platform"``/a dict/None into a workflow error body."""
     if kind is None or isinstance(kind, dict):
         return kind
     if kind == "customer":
-        return _error(rng.choice(CUSTOMER_ERRORS), "customer")
+        choices = CUSTOMER_ERRORS_BY_TYPE.get(workflow_type, CUSTOMER_ERRORS)
+        return _error(rng.choice(choices), "customer")
     if kind == "platform":
         return _error(rng.choice(PLATFORM_ERRORS), "platform")
     raise ValueError(f"error must be 'customer', 'platform', a dict or None, got {kind!r}")
@@ -362,7 +368,8 @@ def _make_feeds(rng: random.Random, tables: Sequence[str], job_id: str) -> list[
         for part in range(rng.randint(1, 3)):
             read = rng.randint(500, 50_000)
             errors = rng.choice((0, 0, 0, rng.randint(1, max(1, read // 50))))
-            files.append((f"cb-{job_id[4:]}/part{part}.avro", f"part{part}.avro", read, errors))
+            files.append((f"cb-{job_id[4:]}/{table.lower()}/part{part}.avro",
+                          f"part{part}.avro", read, errors))
             read_total += read
             errors_total += errors
         rejected = rng.choice((0, 0, rng.randint(0, max(1, read_total // 100))))
@@ -754,7 +761,7 @@ class TenantWorld:
                 end=end,
                 final_state=final,
                 planned_end=end if end is not None else max(now, created + 60),
-                error=error_for(error, rng),
+                error=error_for(error, rng, type),
                 warn_after_ms=warn_after_ms,
                 principal=principal,
                 launched_version=dated_id("etv", created, rng),
@@ -818,7 +825,8 @@ class TenantWorld:
                         end=end,
                         final_state=final,
                         planned_end=end if end is not None else created + duration,
-                        error=_error(CUSTOMER_ERRORS[0], "customer") if final == "failed" else None,
+                        error=(error_for("customer", rng, definition.type)
+                               if final == "failed" else None),
                         warn_after_ms=_ms(definition.warn_after),
                         launched_version=f"etv-{run_id[3:]}",
                         tasks=definition.tasks or GENERIC_TASKS,
@@ -965,7 +973,7 @@ class TenantWorld:
                 run.end = now
                 run.final_state = state
                 if state == "failed":
-                    run.error = error_for(error or "customer", self._manual_rng())
+                    run.error = error_for(error or "customer", self._manual_rng(), run.type)
                 heapq.heappush(self._ends, (now, run.id))
                 self._finish_due(now)
             else:
@@ -1218,11 +1226,12 @@ def _plan_outcome(
     if outcome in ("failed_customer", "failed_platform"):
         attribution = outcome.split("_")[1]
         return ((running,), created + base * rng.uniform(0.2, 0.9), "failed",
-                error_for(attribution, rng), None)
+                error_for(attribution, rng, definition.type), None)
     if outcome == "running_with_failures":
         failing: tuple[tuple[float, str], ...] = (
             running, (created + 0.4 * base, "running with failures"))
-        return failing, created + 1.1 * base, "failed", error_for("customer", rng), task_count // 2
+        return (failing, created + 1.1 * base, "failed",
+                error_for("customer", rng, definition.type), task_count // 2)
     if outcome == "paused":
         phases: tuple[tuple[float, str], ...] = (
             running, (created + 0.3 * base, "paused"), (created + 0.8 * base, "running"),
