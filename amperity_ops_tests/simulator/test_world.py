@@ -427,3 +427,27 @@ def test_cancel_types_stop_as_canceling_then_canceled(clock: ManualClock) -> Non
     assert world.state_of(courier.id) == "stopped"
     with pytest.raises(StopRefusedError):
         world.stop_run(campaign.id)
+
+
+def test_scheduled_run_moves_through_its_states(living_sim: Simulator, clock: ManualClock) -> None:
+    """A scheduled run goes running -> finalizing -> terminal as time passes, tasks in step."""
+    world = living_sim.tenant("acme")
+    clock.advance(60)
+    [run] = world.runs(state="running", type="courier.group/run")
+    seen: list[str] = []
+    task_states: list[list[str]] = []
+    for _ in range(24 * 60):
+        state = world.state_of(run.id)
+        if not seen or seen[-1] != state:
+            seen.append(state)
+            body = world.run_json(run.id, verbose=True)
+            task_states.append([task["state"] for task in body["task_instances"]])
+        if state in ("succeeded", "failed", "skipped"):
+            break
+        clock.advance(60)
+    assert seen[0] == "running"
+    assert seen[-1] in ("succeeded", "failed", "skipped")
+    assert task_states[0][0] == "running"
+    assert task_states[0][-1] == "scheduled"
+    assert all(s != "scheduled" for s in task_states[-1])
+    assert world.run_json(run.id)["ended_at"]
