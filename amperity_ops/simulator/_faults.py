@@ -27,6 +27,8 @@ class Faults:
             (in-process: the transport raises ``httpx.RemoteProtocolError``).
         truncated_bodies: Cut the body of the next N 200 answers in half (still status 200).
         expired_tokens: Treat every bearer token as expired (401) until cleared.
+        expired_tokens_next: Answer the next N authenticated requests 401 "expired", then
+            accept tokens again (a token that expired early: refresh once and carry on).
         repeat_page_token: List endpoints hand back the ``next_token`` they were given,
             so a naive client loops forever.
         only_paths: Apply the faults only to API paths starting with one of these
@@ -41,11 +43,13 @@ class Faults:
     drop_connections: int = 0
     truncated_bodies: int = 0
     expired_tokens: bool = False
+    expired_tokens_next: int = 0
     repeat_page_token: bool = False
     only_paths: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("server_errors", "rate_limit_storm", "drop_connections", "truncated_bodies"):
+        for name in ("server_errors", "rate_limit_storm", "drop_connections", "truncated_bodies",
+                     "expired_tokens_next"):
             if getattr(self, name) < 0:
                 raise ValueError(f"Faults.{name} must not be negative")
         if not 500 <= self.server_error_status <= 599:
@@ -93,6 +97,7 @@ class FaultDecision:
     delay: float = 0.0
     truncate: bool = False
     expired_tokens: bool = False
+    expired_tokens_next: int = 0
     repeat_page_token: bool = False
 
 
@@ -143,6 +148,12 @@ class FaultState:
             if not drop and status is None and faults.truncated_bodies > 0:
                 truncate = True
                 changes["truncated_bodies"] = faults.truncated_bodies - 1
+            expired = faults.expired_tokens
+            # The OAuth endpoint checks no bearer token, so it does not use up the count.
+            if (not drop and status is None and faults.expired_tokens_next > 0
+                    and not path.startswith("/v0/oauth2/")):
+                expired = True
+                changes["expired_tokens_next"] = faults.expired_tokens_next - 1
             if changes:
                 self._faults = replace(faults, **changes)
             return FaultDecision(
@@ -150,6 +161,6 @@ class FaultState:
                 status=status,
                 delay=faults.slow_seconds,
                 truncate=truncate,
-                expired_tokens=faults.expired_tokens,
+                expired_tokens=expired,
                 repeat_page_token=faults.repeat_page_token,
             )

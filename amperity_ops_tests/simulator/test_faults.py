@@ -155,3 +155,19 @@ def test_bad_fault_values_are_refused() -> None:
         Faults(server_error_status=404)
     with pytest.raises(ValueError, match="colour"):
         Faults.from_json({"colour": "red"})
+
+
+def test_expired_tokens_next_expires_n_answers_then_heals(sim: Simulator) -> None:
+    """expired_tokens_next=1: one 401 'expired', and OAuth refreshes do not use up the count."""
+    sim.set_faults("acme", Faults(expired_tokens_next=1))
+    with httpx.Client(base_url="http://simulator.local/api", transport=sim.transport()) as raw:
+        token = raw.post("/v0/oauth2/token", headers={"X-Amperity-Tenant": "acme"},
+                         data={"grant_type": "client_credentials", "client_id": "test-client",
+                               "client_secret": "test-secret"})
+    assert token.status_code == 200
+    with sim.http_client("acme") as client:
+        first = client.get("/segments")
+        second = client.get("/segments")
+    assert first.status_code == 401
+    assert "expired" in first.json()["message"]
+    assert second.status_code == 200
