@@ -414,9 +414,6 @@ def _bearer(request: Request) -> str | None:
     return value.strip()
 
 
-_NOT_DEPRECATED = -1.0
-
-
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
@@ -512,8 +509,9 @@ async def _authorized(
         return error_response(
             401, f"Unsupported api-version {version!r} for this endpoint; "
                  f"supported: {', '.join(versions)}.", request_id)
-    sunset = runtime.sunsets.get(version, _NOT_DEPRECATED)
-    if sunset is not _NOT_DEPRECATED and sunset is not None and runtime.world.now() >= sunset:
+    deprecated = version in runtime.sunsets
+    sunset = runtime.sunsets.get(version)
+    if sunset is not None and runtime.world.now() >= sunset:
         # NOTES.md: retired (deprecated, past sunset) versions are answered 400.
         return error_response(
             400, f"api-version {version} was retired on {format_datetime(_utc(sunset), True)}.",
@@ -523,7 +521,7 @@ async def _authorized(
         response = await handler(ctx)
     except BadRequestError as err:
         response = error_response(400, str(err), request_id)
-    if sunset is not _NOT_DEPRECATED:
+    if deprecated:
         response.headers["Deprecation"] = "true"
         if sunset is not None:
             response.headers["Sunset"] = format_datetime(_utc(sunset), usegmt=True)
