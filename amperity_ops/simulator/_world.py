@@ -670,13 +670,16 @@ class TenantWorld:
             self._add_job_for(run, rng, definition.ingest_tables)
         return run
 
-    def _add_job_for(self, run: SimRun, rng: random.Random, tables: Sequence[str]) -> None:
+    def _add_job_for(
+        self, run: SimRun, rng: random.Random, tables: Sequence[str]
+    ) -> SimIngestJob:
         job_id = dated_id("isj", run.created, rng)
         ingest_done = run.created + 0.4 * (run.planned_end - run.created)
         job = SimIngestJob(job_id=job_id, run=run, feeds=_make_feeds(rng, tables, job_id),
                            ingest_done=ingest_done)
         self._jobs[job_id] = job
         bisect.insort(self._job_order, (job.created, job_id))
+        return job
 
     def _manual_rng(self) -> random.Random:
         self._manual_count += 1
@@ -865,15 +868,7 @@ class TenantWorld:
                                    started_ago=started_ago, ingest_tables=())
             else:
                 run = self.get_run(run_id)
-            rng = self._manual_rng()
-            self._add_job_for(run, rng, tables)
-            return self._jobs[self._job_order_id_for(run)]
-
-    def _job_order_id_for(self, run: SimRun) -> str:
-        for job_id in reversed(list(self._jobs)):
-            if self._jobs[job_id].run is run:
-                return job_id
-        raise KeyError(run.id)
+            return self._add_job_for(run, self._manual_rng(), tables)
 
     def start_run(
         self,

@@ -451,3 +451,18 @@ def test_scheduled_run_moves_through_its_states(living_sim: Simulator, clock: Ma
     assert task_states[0][-1] == "scheduled"
     assert all(s != "scheduled" for s in task_states[-1])
     assert world.run_json(run.id)["ended_at"]
+
+
+def test_add_ingest_job_attaches_to_a_run(sim: Simulator) -> None:
+    """add_ingest_job attaches a job with the given tables, served by GET /ingest/jobs/{id}."""
+    world = sim.tenant("acme")
+    run = world.add_run(state="succeeded", started_ago=3600, type="orchestration.group/run")
+    job = world.add_ingest_job(run_id=run.id, tables=("Loyalty",))
+    standalone = world.add_ingest_job(tables=("Orders", "Returns"))
+    with sim.http_client("acme") as client:
+        body = client.get(f"/ingest/jobs/{job.id}").json()
+        other = client.get(f"/ingest/jobs/{standalone.id}").json()
+    assert body["workflow_id"] == run.id
+    assert [feed["table_name"] for feed in body["tables"]] == ["Loyalty"]
+    assert [feed["table_name"] for feed in other["tables"]] == ["Orders", "Returns"]
+    assert other["workflow_id"] != run.id
