@@ -108,3 +108,30 @@ def test_ingest_sensor_alerts_once_per_unhealthy_job(
         second = amperity_ingest_sensor(context)
     assert "no new alerts" in (second.skip_message or "")
     assert len([i for i in runtime.store.outbox_items() if i.message.level.value == "ingest"]) == 1
+
+
+def test_sla_sensor_over_a_real_socket(
+    sim: Simulator, sim_server: str, clock: ManualClock, store_url: str
+) -> None:
+    """The same tick over HTTP (uvicorn on a free port): one stop requested, two requests."""
+    from amperity_ops.client import AmperityClient
+    from amperity_ops.settings import TenantConfig
+    from amperity_ops_tests.services.helpers import TOKEN
+
+    runtime = make_runtime(sim, clock, store_url)
+
+    def factory(tenant: TenantConfig) -> AmperityClient:
+        return AmperityClient(
+            tenant.tenant_id,
+            base_url=sim_server,
+            access_token=TOKEN,
+            rate_limit_rps=None,
+            clock=clock.now,
+        )
+
+    runtime.client_factory = factory
+    run = sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(hours=3))
+    sim.request_log(TENANT).reset()
+    result = _evaluate(runtime)
+    assert [r.run_key for r in result.run_requests or []] == [f"stop:{TENANT}:{run.id}"]
+    assert sim.request_log(TENANT).total == 2
