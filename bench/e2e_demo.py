@@ -48,14 +48,14 @@ TOKEN = "e2e-token"
 STOP_JOB = "stop_amperity_workflow_run"
 SENSOR = "amperity_workflow_sla_sensor"
 LOCATION = "amperity_ops"
-RUN_NAME = "Daily Ecommerce Sources"
+RUN_NAME = "E2E Courier Group"
 WARN_AFTER = timedelta(minutes=5)
 MAX_RUNTIME = timedelta(minutes=10)
 
 POLICY = """\
 policies:
   - name: e2e-courier
-    match: {{name: "Daily Ecommerce*", type: "courier.group/run"}}
+    match: {{name: "E2E Courier*", type: "courier.group/run"}}
     warn_after: {warn}s
     max_runtime: {max}s
     action: stop
@@ -63,8 +63,18 @@ auto_stop: {{enabled: true, dry_run: false, max_stops_per_hour: 5}}
 alerts:
   - {{kind: webhook, url: "{hook}"}}
   - {{kind: log}}
-sensor: {{interval: 5s, time_budget: 4s}}
 """
+
+# Children get SIGINT/SIGTERM at their defaults: `dagster dev` treats SIGTERM like SIGINT, and
+# ignores both if SIGINT was ignored when it started (as in any backgrounded shell).
+DEFAULT_SIGNALS = (
+    "import os, signal, sys\n"
+    "for sig in (signal.SIGINT, signal.SIGTERM):\n"
+    "    signal.signal(sig, signal.SIG_DFL)\n"
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
+BREACH_AFTER_READY_S = 5.0
+"""The run is placed so that it crosses max_runtime this many real seconds later."""
 
 
 def free_port() -> int:
@@ -119,13 +129,13 @@ class WebhookReceiver:
             self._server.shutdown()
             self._server.server_close()
 
-    def first_about(self, workflow_id: str, level: str) -> Received | None:
-        """The first alert whose JSON mentions the run and the level."""
-        for item in self.received:
-            text = json.dumps(item.body)
-            if workflow_id in text and level in text:
-                return item
-        return None
+    def about(self, workflow_id: str, level: str) -> list[Received]:
+        """Every alert at ``level`` whose JSON mentions the run."""
+        return [
+            item
+            for item in self.received
+            if item.body.get("level") == level and workflow_id in json.dumps(item.body)
+        ]
 
 
 # ------------------------------------------------------------------------------ processes
@@ -133,7 +143,12 @@ def start_group(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Po
     """Starts ``cmd`` as the leader of its own process group (so it stops as a whole)."""
     handle = log.open("wb")
     return subprocess.Popen(
-        cmd, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        [sys.executable, "-c", DEFAULT_SIGNALS, *cmd],
+        cwd=REPO,
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -142,7 +157,7 @@ def stop_group(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> float:
     started = time.monotonic()
     if proc.poll() is None:
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
+            proc.send_signal(signal.SIGTERM)  # the leader shuts its children down itself
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -271,8 +286,18 @@ def _tag(run: dict[str, Any], key: str) -> str | None:
     return next((t["value"] for t in run["tags"] if t["key"] == key), None)
 
 
-def run_proof(speed: float, timeout: float, keep: bool) -> int:
-    """Runs the whole scenario; prints findings; returns the exit status."""
+def run_proof(speed: float, timeout: float, keep: bool, mode: str = "steady") -> int:
+    """Runs the whole scenario; prints findings; returns the exit status.
+
+    Args:
+        speed: Simulated seconds per real second.
+        timeout: Real seconds to wait for the alert and the stop.
+        keep: Keep the temporary directory (logs, DAGSTER_HOME) even on success.
+        mode: ``steady``: the run breaches a few seconds after Dagster is up, so the timings
+            show the latency of a running sensor (at most one 60 s interval). ``fast``: the
+            run is already breached when the daemon starts, so its first tick alerts and stops
+            (the whole path in well under a minute; used by the test).
+    """
     from amperity_ops.client import AmperityClient
     from amperity_ops.simulator import Simulator, TenantSpec
 
@@ -295,6 +320,9 @@ def run_proof(speed: float, timeout: float, keep: bool) -> int:
                 hook=hook_url,
             )
         )
+        run = None
+        if mode == "fast":  # breached before the daemon's first tick
+            run = _place_run(sim, speed, -10.0, timings)
         ui_port = free_port()
         env = {
             **os.environ,
@@ -304,6 +332,7 @@ def run_proof(speed: float, timeout: float, keep: bool) -> int:
             "AMPERITY_ACCESS_TOKEN": TOKEN,
             "AMPERITY_OPS_CONFIG": str(policy),
             "AMPERITY_OPS_STORE_URL": f"sqlite:///{home / 'amperity_ops.sqlite'}",
+            "AMPERITY_OPS_CLOCK": "simulator",
             "PYTHONUNBUFFERED": "1",
         }
         log = home / "dagster.log"
@@ -334,23 +363,12 @@ def run_proof(speed: float, timeout: float, keep: bool) -> int:
             else:
                 print(f"sensor {SENSOR} is running (every {state['minIntervalSeconds']} s)")
 
-            world = sim.tenant(TENANT)
-            run = world.add_run(
-                name=RUN_NAME,
-                type="courier.group/run",
-                state="running",
-                started_ago=timedelta(0),
-                finishes_in=timedelta(hours=6),
-            )
-            timings.breach_at = time.time() + MAX_RUNTIME.total_seconds() / speed
-            print(
-                f"started {run.id} ({RUN_NAME}); it breaches in "
-                f"{MAX_RUNTIME.total_seconds() / speed:.1f} s real time"
-            )
+            if run is None:
+                run = _place_run(sim, speed, BREACH_AFTER_READY_S, timings)
             with AmperityClient(TENANT, base_url=base_url, access_token=TOKEN) as client:
                 _watch(api, client, receiver, run.id, timings, timeout)
             timings.memory_mib = group_rss_mib(dagster.pid)
-            problems += _read_back(api, selector, sim, run.id)
+            problems += _read_back(api, selector, sim, run.id, receiver)
         except Exception as err:  # the proof reports, it does not hide
             problems.append(f"{type(err).__name__}: {err}")
         finally:
@@ -361,6 +379,24 @@ def run_proof(speed: float, timeout: float, keep: bool) -> int:
     else:
         shutil.rmtree(home, ignore_errors=True)
     return 1 if problems else 0
+
+
+def _place_run(sim: Any, speed: float, breach_in_s: float, timings: Timings) -> Any:
+    """Places the long courier group so it crosses max_runtime ``breach_in_s`` real s from now."""
+    started_ago = MAX_RUNTIME - timedelta(seconds=breach_in_s * speed)
+    run = sim.tenant(TENANT).add_run(
+        name=RUN_NAME,
+        type="courier.group/run",
+        state="running",
+        started_ago=started_ago,
+        finishes_in=timedelta(hours=6),
+    )
+    timings.breach_at = time.time() + breach_in_s
+    print(
+        f"placed {run.id} ({RUN_NAME}), running for {started_ago}; it crosses max_runtime "
+        f"{MAX_RUNTIME} {'in' if breach_in_s >= 0 else 'since'} {abs(breach_in_s):.0f} s"
+    )
+    return run
 
 
 def _wait_for_selector(api: Dagster, timeout: float) -> dict[str, str]:
@@ -387,9 +423,9 @@ def _watch(
     while time.monotonic() < deadline:
         now = time.time()
         if timings.alert is None:
-            hit = receiver.first_about(workflow_id, "breach")
-            if hit is not None:
-                timings.alert = hit.at - timings.breach_at
+            hits = receiver.about(workflow_id, "breached")
+            if hits:
+                timings.alert = hits[0].at - timings.breach_at
                 print(f"  alert received  {timings.alert:+6.1f} s")
         state = client.get_workflow_run(workflow_id).state
         if timings.stopping_seen is None and state.kind.value in ("stopping", "stopped"):
@@ -417,9 +453,18 @@ def _watch(
     raise TimeoutError(f"no complete alert + stop within {timeout:.0f} s")
 
 
-def _read_back(api: Dagster, selector: dict[str, str], sim: Any, workflow_id: str) -> list[str]:
-    """What Dagster and the simulator say afterwards; returns the problems found."""
+def _read_back(
+    api: Dagster, selector: dict[str, str], sim: Any, workflow_id: str, receiver: WebhookReceiver
+) -> list[str]:
+    """What Dagster, the webhook and the simulator say afterwards; returns the problems found."""
     problems = []
+    breached = receiver.about(workflow_id, "breached")
+    print(
+        f"webhook: {len(receiver.received)} alert(s) received, {len(breached)} 'breached' "
+        f"for {workflow_id}: {breached[0].body.get('title', '') if breached else '-'}"
+    )
+    if len(breached) != 1:
+        problems.append(f"expected one 'breached' alert for the run, got {len(breached)}")
     runs = [r for r in api.stop_job_runs() if workflow_id in (_tag(r, "dagster/run_key") or "")]
     print(
         f"GraphQL: {len(runs)} run(s) of {STOP_JOB} for {workflow_id}: "
@@ -468,8 +513,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed", type=float, default=30.0, help="simulated seconds per second")
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for a stop")
     parser.add_argument("--keep", action="store_true", help="keep the temp directory")
+    parser.add_argument(
+        "--mode",
+        choices=["steady", "fast"],
+        default="steady",
+        help="steady: breach after Dagster is up (sensor latency); fast: breached at start",
+    )
     args = parser.parse_args(argv)
-    return run_proof(args.speed, args.timeout, args.keep)
+    print(f"e2e: mode {args.mode}, simulator speed x{args.speed:g}")
+    started = time.monotonic()
+    status = run_proof(args.speed, args.timeout, args.keep, args.mode)
+    print(f"e2e: {time.monotonic() - started:.0f} s in all")
+    return status
 
 
 if __name__ == "__main__":
