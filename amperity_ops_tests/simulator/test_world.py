@@ -341,22 +341,21 @@ def test_world_is_deterministic_whatever_the_reading_steps(clock: ManualClock) -
     assert len(snapshot(jump)) > 50
 
 
-def test_scale_listing_stays_fast(clock: ManualClock) -> None:
-    """100,000 runs of history and 1,000 active ones: a page of running runs is served fast."""
-    import time
+def test_scale_listing_serves_active_runs_among_a_large_history(clock: ManualClock) -> None:
+    """100,000 runs of history and 1,000 active ones: running runs page out correctly.
 
+    How fast is measured by bench/simulator_throughput.py, not asserted here.
+    """
     sim = Simulator([TenantSpec("acme", static_tokens=("t",), schedules=False,
                                 history_runs=100_000, active_runs=1_000)],
                     clock=clock, rate_limit_rps=None)
     with sim.http_client("acme") as client:
-        started = time.perf_counter()
-        for _ in range(50):
-            response = client.get("/workflow/runs", params={"state": "running", "limit": 100})
-        elapsed = time.perf_counter() - started
+        response = client.get("/workflow/runs", params={"state": "running", "limit": 100})
         total = client.get("/workflow/runs", params={"state": "running", "with_total": "true"})
     assert response.status_code == 200
+    assert len(response.json()["data"]) == 100
+    assert {run["state"] for run in response.json()["data"]} == {"running"}
     assert total.json()["total"] == 1_000
-    assert elapsed / 50 < 0.02, f"{elapsed / 50 * 1000:.1f} ms per page"
 
 
 def test_profiles_filter_by_attribute(sim: Simulator) -> None:
