@@ -8,6 +8,8 @@ as ``amperity_ops: ResourceParam[OpsRuntime]``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from dagster import Field, InitResourceContext, Noneable, resource
 
 from amperity_ops.services.runtime import OpsRuntime
@@ -40,9 +42,15 @@ RESOURCE_KEY = "amperity_ops"
     "a run or sensor tick starts, never when the code location loads; credentials come from "
     "the policy file's {env: NAME} references or AMPERITY_* variables, never from this config.",
 )
-def amperity_ops_resource(context: InitResourceContext) -> OpsRuntime:
-    """Read the policy file and open the store (no API call)."""
+def amperity_ops_resource(context: InitResourceContext) -> Iterator[OpsRuntime]:
+    """Read the policy file and open the store (no API call); close the store afterwards."""
     config = context.resource_config or {}
-    return OpsRuntime.from_settings(
+    runtime = OpsRuntime.from_settings(
         config_path=config.get("config_path"), store_url=config.get("store_url")
     )
+    try:
+        yield runtime
+    finally:
+        # Sensor ticks build a runtime every minute in a long-lived code server: release the
+        # store's connections instead of waiting for garbage collection.
+        runtime.close()

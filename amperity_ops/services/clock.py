@@ -44,6 +44,10 @@ class SimulatorClock:
         self.health_url = f"{parts.scheme}://{parts.netloc}/_sim/health"
         self._http = httpx.Client(timeout=5.0, transport=transport)
 
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self._http.close()
+
     def __call__(self) -> datetime:
         """The simulator's current time; the system clock if it cannot be read."""
         try:

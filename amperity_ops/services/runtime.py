@@ -65,6 +65,13 @@ class OpsRuntime:
         clock = clock_from_env(config.tenants[0].base_url)
         return cls(config=config, store=Store.from_url(url), clock=clock)
 
+    def close(self) -> None:
+        """Release the store's connections (and the simulator clock's HTTP client, if any)."""
+        self.store.close()
+        close_clock = getattr(self.clock, "close", None)
+        if callable(close_clock):
+            close_clock()
+
     @property
     def tenants(self) -> Sequence[TenantConfig]:
         """Every tenant in the policy file (never empty)."""

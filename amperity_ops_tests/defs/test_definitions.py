@@ -86,3 +86,40 @@ def test_dagster_validates_the_workspace_in_a_bare_environment(tmp_path: Path) -
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Validation successful" in done.stdout + done.stderr
+
+
+def test_resource_reads_the_policy_file_and_opens_the_store(tmp_path: Path) -> None:
+    """The amperity_ops resource yields an OpsRuntime from its config, making no API call."""
+    from dagster import build_init_resource_context
+
+    from amperity_ops.defs.resources import amperity_ops_resource
+    from amperity_ops.services.runtime import OpsRuntime
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "tenants:\n  - {name: prod, tenant_id: acme, access_token: {env: NOT_SET_ANYWHERE}}\n"
+        "  - {name: sandbox, tenant_id: acme-sb-1, access_token: {env: NOT_SET_EITHER}}\n"
+    )
+    config = {"config_path": str(policy), "store_url": f"sqlite:///{tmp_path / 's.sqlite'}"}
+    with amperity_ops_resource(build_init_resource_context(config=config)) as runtime:
+        assert isinstance(runtime, OpsRuntime)
+        assert [t.name for t in runtime.tenants] == ["prod", "sandbox"]
+        assert runtime.tenant("acme-sb-1").name == "sandbox"
+        assert runtime.store.count_runs("prod") == 0
+
+
+def test_resource_names_a_broken_policy_file(tmp_path: Path) -> None:
+    """A policy file with a typo fails resource start-up with the file and the field named."""
+    from dagster import build_init_resource_context
+
+    from amperity_ops.defs.resources import amperity_ops_resource
+    from amperity_ops.settings import ConfigError
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("auto_stop: {enabeld: true}\ntenants: [{tenant_id: acme, access_token: x}]\n")
+    config = {"config_path": str(policy), "store_url": f"sqlite:///{tmp_path / 's.sqlite'}"}
+    with (
+        pytest.raises(ConfigError, match=r"policy.yaml: auto_stop.enabeld: unknown key"),
+        amperity_ops_resource(build_init_resource_context(config=config)),
+    ):
+        pass
