@@ -22,6 +22,7 @@ __all__ = ["Check", "doctor"]
 
 Status = Literal["ok", "warn", "fail"]
 _STYLES: dict[Status, str] = {"ok": "bold green", "warn": "bold yellow", "fail": "bold red"}
+_SUBJECT_WIDTH = 26  # "tenant <name> rate budget" for short names; longer ones push right
 TOKEN_WARN_WITHIN = timedelta(days=7)
 """A static token expiring sooner than this is a warning: someone must generate a new one."""
 
@@ -46,7 +47,7 @@ def doctor(obj: CliContext) -> None:
     failed = 0
     for check in run_checks(obj):
         line = Text(f"{check.status:<5}", style=_STYLES[check.status])
-        line.append(f"{check.subject:<24}", style="bold")
+        line.append(f"{check.subject:<{_SUBJECT_WIDTH}}  ", style="bold")
         line.append(check.detail)
         console.print(line)
         failed += check.status == "fail"

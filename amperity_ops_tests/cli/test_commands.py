@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -265,7 +266,7 @@ def test_doctor_all_ok(
     result = run_cli("doctor")
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
-    subjects = [line[5:29].strip() for line in lines]
+    subjects = [re.split(r"\s{2,}", line[5:], maxsplit=1)[0] for line in lines]
     assert subjects == [
         "policy file",
         "history store",
