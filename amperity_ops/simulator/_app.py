@@ -9,7 +9,8 @@ Each request goes through one pipeline, in this order (the order is part of the 
 4. bearer token -> 401 (bad, other tenant, expired, or the expired-tokens fault); a read-only
    token on a POST -> 403;
 5. ``api-version`` for the endpoint's family -> 401 when missing or unsupported;
-6. the endpoint itself; then a truncated-body fault may cut a 200 answer.
+6. the endpoint itself; then a truncated-body fault may cut a 200 answer, or a lost-answer
+   fault closes the connection after the endpoint acted.
 """
 
 from __future__ import annotations
@@ -440,9 +441,11 @@ async def _admit(
     request_id = runtime.next_request_id()
     limiter = sim.limiter
     if limiter is not None and not limiter.admit(tenant_id):
-        return runtime, request_id, None, error_response(
+        refused = error_response(
             429, f"Too many requests: tenant {tenant_id} allows {limiter.max_requests} "
                  f"requests per second.", request_id)
+        _add_retry_after(refused, runtime.faults.current.retry_after)
+        return runtime, request_id, None, refused
     decision = runtime.faults.decide(api_path)
     if decision.delay:
         await asyncio.sleep(decision.delay)
@@ -451,8 +454,17 @@ async def _admit(
     if decision.status is not None:
         message = ("Too many requests." if decision.status == 429
                    else "An unexpected error occurred.")
-        return runtime, request_id, decision, error_response(decision.status, message, request_id)
+        response = error_response(decision.status, message, request_id)
+        if decision.status == 429:
+            _add_retry_after(response, decision.retry_after)
+        return runtime, request_id, decision, response
     return runtime, request_id, decision, None
+
+
+def _add_retry_after(response: Response, seconds: int | None) -> None:
+    """The retry-after fault: real Amperity publishes no ``Retry-After`` (NOTES.md)."""
+    if seconds is not None:
+        response.headers["Retry-After"] = str(seconds)
 
 
 def _api_endpoint(
@@ -468,6 +480,10 @@ def _api_endpoint(
             assert decision is not None
             response = await _authorized(sim, request, runtime, request_id, decision, versions,
                                          handler)
+            if decision.lose_answer:
+                # The endpoint has acted (a stop stopped, a start started); only the answer
+                # is lost, which is the case a client must not blindly repeat.
+                response = DroppedConnection()
         _record(sim, runtime, request, template, response)
         return response
 

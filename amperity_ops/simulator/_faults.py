@@ -26,6 +26,12 @@ class Faults:
         drop_connections: Close the connection of the next N requests without answering
             (in-process: the transport raises ``httpx.RemoteProtocolError``).
         truncated_bodies: Cut the body of the next N 200 answers in half (still status 200).
+        lose_answers: Let the next N requests act (a stop stops, a start starts), then close
+            the connection instead of answering: "the server acted but the answer was lost".
+            In-process the transport raises ``httpx.RemoteProtocolError``; the request log
+            records status 0, as for a dropped connection.
+        retry_after: Seconds sent as ``Retry-After`` on this tenant's 429s (storm and
+            limiter). None (the default) sends none, as the real API does (NOTES.md).
         expired_tokens: Treat every bearer token as expired (401) until cleared.
         expired_tokens_next: Answer the next N authenticated requests 401 "expired", then
             accept tokens again (a token that expired early: refresh once and carry on).
@@ -42,6 +48,8 @@ class Faults:
     slow_seconds: float = 0.0
     drop_connections: int = 0
     truncated_bodies: int = 0
+    lose_answers: int = 0
+    retry_after: int | None = None
     expired_tokens: bool = False
     expired_tokens_next: int = 0
     repeat_page_token: bool = False
@@ -49,7 +57,7 @@ class Faults:
 
     def __post_init__(self) -> None:
         for name in ("server_errors", "rate_limit_storm", "drop_connections", "truncated_bodies",
-                     "expired_tokens_next"):
+                     "lose_answers", "expired_tokens_next"):
             if getattr(self, name) < 0:
                 raise ValueError(f"Faults.{name} must not be negative")
         if not 500 <= self.server_error_status <= 599:
@@ -58,6 +66,12 @@ class Faults:
             raise ValueError("Faults.server_error_rate must be between 0 and 1")
         if self.slow_seconds < 0:
             raise ValueError("Faults.slow_seconds must not be negative")
+        if self.retry_after is not None and (
+            isinstance(self.retry_after, bool) or not isinstance(self.retry_after, int)
+            or self.retry_after < 0
+        ):
+            # RFC 9110: delta-seconds is a non-negative integer.
+            raise ValueError("Faults.retry_after must be a non-negative integer (seconds)")
 
     @property
     def healthy(self) -> bool:
@@ -96,6 +110,8 @@ class FaultDecision:
     status: int | None = None
     delay: float = 0.0
     truncate: bool = False
+    lose_answer: bool = False
+    retry_after: int | None = None
     expired_tokens: bool = False
     expired_tokens_next: int = 0
     repeat_page_token: bool = False
@@ -144,8 +160,12 @@ class FaultState:
                 changes["server_errors"] = faults.server_errors - 1
             elif faults.server_error_rate and self._rng.random() < faults.server_error_rate:
                 status = faults.server_error_status
+            lose = False
+            if not drop and status is None and faults.lose_answers > 0:
+                lose = True
+                changes["lose_answers"] = faults.lose_answers - 1
             truncate = False
-            if not drop and status is None and faults.truncated_bodies > 0:
+            if not drop and not lose and status is None and faults.truncated_bodies > 0:
                 truncate = True
                 changes["truncated_bodies"] = faults.truncated_bodies - 1
             expired = faults.expired_tokens
@@ -161,6 +181,8 @@ class FaultState:
                 status=status,
                 delay=faults.slow_seconds,
                 truncate=truncate,
+                lose_answer=lose,
+                retry_after=faults.retry_after,
                 expired_tokens=expired,
                 repeat_page_token=faults.repeat_page_token,
             )

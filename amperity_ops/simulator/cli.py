@@ -29,6 +29,8 @@ def _faults(
     slow: float,
     drop_connections: int,
     truncated_bodies: int,
+    lose_answers: int,
+    retry_after: int | None,
     expired_tokens: bool,
     repeat_page_token: bool,
 ) -> Faults:
@@ -40,6 +42,8 @@ def _faults(
             slow_seconds=slow,
             drop_connections=drop_connections,
             truncated_bodies=truncated_bodies,
+            lose_answers=lose_answers,
+            retry_after=retry_after,
             expired_tokens=expired_tokens,
             repeat_page_token=repeat_page_token,
         )
@@ -97,6 +101,10 @@ def _faults(
               help="Fault: hang up on the next N requests without answering.")
 @click.option("--truncated-bodies", default=0, type=click.IntRange(0),
               help="Fault: cut the next N 200 bodies in half.")
+@click.option("--lose-answers", default=0, type=click.IntRange(0),
+              help="Fault: act on the next N requests, then hang up instead of answering.")
+@click.option("--retry-after", default=None, type=click.IntRange(0),
+              help="Fault: send Retry-After: S on 429s (real Amperity sends none).")
 @click.option("--expired-tokens", is_flag=True, help="Fault: every token is expired (401).")
 @click.option("--repeat-page-token", is_flag=True,
               help="Fault: list pages hand back the next_token they were given.")
@@ -128,6 +136,8 @@ def simulator(
     slow: float,
     drop_connections: int,
     truncated_bodies: int,
+    lose_answers: int,
+    retry_after: int | None,
     expired_tokens: bool,
     repeat_page_token: bool,
     log_level: str,
@@ -137,6 +147,7 @@ def simulator(
     faults = _faults(server_errors=server_errors, server_error_rate=server_error_rate,
                      rate_limit_storm=rate_limit_storm, slow=slow,
                      drop_connections=drop_connections, truncated_bodies=truncated_bodies,
+                     lose_answers=lose_answers, retry_after=retry_after,
                      expired_tokens=expired_tokens, repeat_page_token=repeat_page_token)
     unique = tuple(dict.fromkeys(t.strip() for t in tenants if t.strip()))
     if not unique:
