@@ -12,7 +12,7 @@ from click.testing import Result
 
 import amperity_ops.services.tenants
 from amperity_ops.client import AmperityClient, RetryPolicy
-from amperity_ops.simulator import Simulator
+from amperity_ops.simulator import Faults, Simulator
 from amperity_ops.store import Store
 from amperity_ops_tests.cli.conftest import RunCli
 from amperity_ops_tests.conftest import TENANT, TOKEN
@@ -211,6 +211,28 @@ def test_unreachable_api_is_one_line(
     result = run_cli("runs", "list")
     line = assert_one_line_error(result)
     assert "connect" in line.lower()
+
+
+def test_server_errors_after_retries_are_one_line(
+    sim: Simulator, cli_env: dict[str, str], run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 5xx that outlasts the retries is an API error line with its status, not a traceback."""
+    sim.set_faults(TENANT, Faults(server_errors=5))
+    no_retry = functools.partial(AmperityClient, retry_policy=RetryPolicy(max_attempts=1))
+    monkeypatch.setattr(amperity_ops.services.tenants, "AmperityClient", no_retry)
+    result = run_cli("runs", "list")
+    assert_one_line_error(result, "Amperity API error", "500")
+
+
+def test_rate_limit_storm_after_retries_is_one_line(
+    sim: Simulator, cli_env: dict[str, str], run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 429 that outlasts the retries says the tenant's rate limit was hit."""
+    sim.set_faults(TENANT, Faults(rate_limit_storm=5))
+    no_retry = functools.partial(AmperityClient, retry_policy=RetryPolicy(max_attempts=1))
+    monkeypatch.setattr(amperity_ops.services.tenants, "AmperityClient", no_retry)
+    result = run_cli("runs", "stop", "wf-20261101-00001-AAAAAA", "--reason", "test")
+    assert_one_line_error(result, "Amperity API error", "429")
 
 
 @pytest.mark.postgres
