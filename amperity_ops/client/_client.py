@@ -135,6 +135,8 @@ class AmperityClient:
         http_client: A ready ``httpx.Client`` (not closed by this client).
         clock: Returns the current UTC datetime (token expiry, start verification).
         sleep: How to wait between retries and for the budget.
+        monotonic: Seconds on a monotonic clock; bounds the total time spent retrying
+            (``retry_policy.max_total_seconds``). Inject it with ``sleep`` in tests.
         rng: Jitter source in [0, 1).
         token_warn_within: Warn when a static token expires within this long.
     """
@@ -158,6 +160,7 @@ class AmperityClient:
         http_client: httpx.Client | None = None,
         clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
         token_warn_within: timedelta = DEFAULT_WARN_WITHIN,
     ) -> None:
@@ -175,7 +178,7 @@ class AmperityClient:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._sleep = sleep
         self._rng = rng
-        self._monotonic = time.monotonic
+        self._monotonic = monotonic
         self._retry = retry_policy
         self._timeout = timeout
 

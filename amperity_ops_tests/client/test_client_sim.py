@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -23,11 +23,13 @@ from amperity_ops.client import (
     OutcomeUnknownError,
     PaginationError,
     PermissionDeniedError,
+    RateLimitedError,
     RetryPolicy,
     ServerError,
     StateKind,
     TokenExpiredError,
 )
+from amperity_ops.client import _client as client_module
 from amperity_ops.simulator import (
     DEFAULT_CATALOG,
     IN_PROCESS_BASE_URL,
@@ -49,37 +51,15 @@ class Sleeps(list[float]):
 
 
 class Recording(httpx.BaseTransport):
-    """Passes requests to the simulator's transport and keeps what was sent; can add headers."""
+    """Passes requests to the simulator's transport unchanged and keeps what was sent."""
 
-    def __init__(self, inner: httpx.BaseTransport, add_headers: dict[str, str] | None = None):
+    def __init__(self, inner: httpx.BaseTransport):
         self.inner = inner
         self.sent: list[httpx.Request] = []
-        self.add_headers = add_headers or {}
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.sent.append(request)
-        response = self.inner.handle_request(request)
-        if self.add_headers:
-            response.headers.update(self.add_headers)
-        return response
-
-
-class LoseAnswers(httpx.BaseTransport):
-    """Lets the simulator act on matching requests, then loses the answer (connection cut).
-
-    The simulator's own faults drop a connection *before* acting and cut only 200 bodies, so
-    "it acted, the 201 never arrived" needs this thin wrapper around the real simulator.
-    """
-
-    def __init__(self, inner: httpx.BaseTransport, method: str, path: str, times: int = 1):
-        self.inner, self.method, self.path, self.left = inner, method, path, times
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self.inner.handle_request(request)
-        if self.left and request.method == self.method and request.url.path == self.path:
-            self.left -= 1
-            raise httpx.RemoteProtocolError("connection closed mid-answer", request=request)
-        return response
+        return self.inner.handle_request(request)
 
 
 @pytest.fixture
@@ -265,7 +245,11 @@ def httpx_time(text: str) -> Any:
 # ------------------------------------------------------------------------ bad input
 
 
-@pytest.mark.parametrize("bad", ["", " ", "wf-1/stop", "wf?x", "wf#x", "../segments"])
+@pytest.mark.parametrize(
+    "bad",
+    ["", " ", "wf 1", "wf-1\t", "\nwf-1", "wf-1/stop", "wf?x", "wf#x", "..", "wf-1..",
+     "../segments", "wf%2F1"],
+)
 def test_bad_ids_raise_before_any_request(
     api: Simulator, make_client: Callable, bad: str
 ) -> None:
@@ -277,7 +261,14 @@ def test_bad_ids_raise_before_any_request(
                 call(bad)
         with pytest.raises(ValueError, match="profile_id"):
             client.get_profile("idx-1", bad)
+        with pytest.raises(ValueError, match="index_id"):
+            client.get_profile(bad, "cl-1")
+        with pytest.raises(ValueError, match="index_id"):
+            client.list_profiles(bad)
+        with pytest.raises(ValueError, match="config_id"):
+            client.start_workflow(bad)
     assert api.request_log(TENANT).total == 0
+    assert api.unrouted_log.total == 0
 
 
 def test_bad_limit_and_reversed_span_are_refused(make_client: Callable) -> None:
@@ -324,6 +315,79 @@ def test_backoff_grows_with_full_jitter(api: Simulator, make_client: Callable,
     with make_client(retry_policy=RetryPolicy(initial_backoff=0.5, max_backoff=2.0)) as client:
         list(client.list_segments())
     assert sleeps == [0.25, 0.5, 1.0, 1.0]
+
+
+def test_retry_after_on_a_simulated_429_is_honoured(
+    api: Simulator, make_client: Callable, sleeps: Sleeps
+) -> None:
+    """The simulator's Retry-After: 3 on two 429s makes the client wait exactly 3 s twice."""
+    api.set_faults(TENANT, Faults(rate_limit_storm=2, retry_after=3))
+    with make_client() as client:
+        assert list(client.list_segments())
+    assert sleeps == [3.0, 3.0]
+    assert api.request_log(TENANT).count("/api/segments", status=429) == 2
+
+
+def test_retry_after_beyond_the_policy_gives_up_at_once(
+    api: Simulator, make_client: Callable, sleeps: Sleeps
+) -> None:
+    """A Retry-After longer than max_retry_after raises RateLimitedError without waiting."""
+    api.set_faults(TENANT, Faults(rate_limit_storm=5, retry_after=120))
+    with (
+        make_client(retry_policy=RetryPolicy(max_retry_after=60.0)) as client,
+        pytest.raises(RateLimitedError) as info,
+    ):
+        list(client.list_segments())
+    assert info.value.status == 429
+    assert sleeps == []
+    assert api.request_log(TENANT).count("/api/segments") == 1
+
+
+class FakeTime:
+    """A monotonic clock that moves only when the client sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_retries_stop_at_the_total_time_bound(api: Simulator, make_client: Callable) -> None:
+    """With attempts to spare, no retry starts whose wait would cross max_total_seconds."""
+    fake = FakeTime()
+    api.set_faults(TENANT, Faults(server_error_rate=1.0))
+    policy = RetryPolicy(max_attempts=100, max_total_seconds=10.0, initial_backoff=4.0,
+                         max_backoff=4.0)
+    with (
+        make_client(retry_policy=policy, sleep=fake.sleep, monotonic=fake.monotonic,
+                    rng=lambda: 1.0) as client,
+        pytest.raises(ServerError),
+    ):
+        list(client.list_segments())
+    assert fake.sleeps == [4.0, 4.0]  # a third wait would end at 12 s > 10 s
+    assert api.request_log(TENANT).count("/api/segments") == 3
+
+
+def test_retries_stop_at_the_attempt_bound_with_time_to_spare(
+    api: Simulator, make_client: Callable
+) -> None:
+    """With time to spare, max_attempts caps the requests sent (429 storm that never ends)."""
+    fake = FakeTime()
+    api.set_faults(TENANT, Faults(rate_limit_storm=50))
+    with (
+        make_client(retry_policy=RetryPolicy(max_attempts=4, max_total_seconds=3600.0),
+                    sleep=fake.sleep, monotonic=fake.monotonic) as client,
+        pytest.raises(RateLimitedError),
+    ):
+        list(client.list_segments())
+    assert len(fake.sleeps) == 3
+    assert api.request_log(TENANT).count("/api/segments", status=429) == 4
 
 
 def test_persistent_5xx_gives_up_after_the_attempt_bound(
@@ -403,6 +467,24 @@ def test_expired_static_jwt_fails_before_sending(api: Simulator, make_client: Ca
     assert api.request_log(TENANT).count("/api/segments") == 1
 
 
+def test_static_jwt_expiring_mid_listing_raises_token_expired(
+    api: Simulator, make_client: Callable
+) -> None:
+    """A static token whose exp passes between pages raises TokenExpiredError, not a bare 401."""
+    add_runs(api, 9)
+    token = api.mint_token(TENANT, expires_in=timedelta(minutes=10))
+    with make_client(access_token=token, token_warn_within=timedelta(0)) as client:
+        runs = client.list_workflow_runs(limit=3)
+        seen = [next(runs).id for _ in range(3)]
+        api.clock.advance(timedelta(minutes=11))
+        with pytest.raises(TokenExpiredError, match="token expired at 2026-11-01T02:10:00"):
+            next(runs)
+    assert len(seen) == 3
+    log = api.request_log(TENANT)
+    assert log.count(RUNS) == 1
+    assert log.count(status=401) == 0
+
+
 def test_static_jwt_expiring_soon_warns(api: Simulator, make_client: Callable) -> None:
     """A token expiring within the warning window warns once and still works."""
     token = api.mint_token(TENANT, expires_in=timedelta(days=2))
@@ -465,7 +547,25 @@ def test_oauth_gives_up_after_one_refresh(api: Simulator, make_client: Callable)
         api.set_faults(TENANT, Faults(expired_tokens=True))
         with pytest.raises(AuthenticationError):
             list(client.list_segments())
-    assert api.request_log(TENANT).count("/api/segments", status=401) == 2
+    log = api.request_log(TENANT)
+    assert log.count("/api/segments", status=401) == 2
+    assert log.count("/api/v0/oauth2/token", status=200) == 2  # the first token + one refresh
+
+
+def test_static_token_401_mid_listing_is_not_retried(
+    api: Simulator, make_client: Callable, sleeps: Sleeps
+) -> None:
+    """A static token refused (401) on page two raises at once: one request, no refresh."""
+    add_runs(api, 6)
+    with make_client() as client:
+        runs = client.list_workflow_runs(limit=3)
+        next(runs)
+        api.set_faults(TENANT, Faults(expired_tokens_next=1))
+        with pytest.raises(AuthenticationError) as info:
+            list(runs)
+    assert info.value.status == 401
+    assert sleeps == []
+    assert api.request_log(TENANT).count(RUNS, status=401) == 1
 
 
 # ------------------------------------------------------------------------ stop and start
@@ -493,19 +593,15 @@ def test_lost_stop_answer_rereads_the_run_before_sending_again(
     ]
 
 
-@pytest.mark.parametrize("how", ["cut body", "lost answer"])
+@pytest.mark.parametrize("fault", ["truncated_bodies", "lose_answers"])
 def test_stop_that_took_effect_is_not_sent_again(
-    api: Simulator, make_client: Callable, how: str
+    api: Simulator, make_client: Callable, fault: str
 ) -> None:
     """A stop that worked but whose answer was cut or lost is confirmed by a GET, not re-sent."""
     run = api.tenant(TENANT).add_run(state="running")
     stop_path = f"/workflow/runs/{run.id}/stop"
-    transport: httpx.BaseTransport = api.transport()
-    if how == "cut body":
-        api.set_faults(TENANT, only(stop_path, truncated_bodies=1))
-    else:
-        transport = LoseAnswers(transport, "POST", f"/api{stop_path}")
-    with make_client(transport=transport) as client:
+    api.set_faults(TENANT, only(stop_path, **{fault: 1}))
+    with make_client() as client:
         result = client.stop_workflow_run(run.id)
     assert result.state.kind is StateKind.STOPPING
     log = api.request_log(TENANT)
@@ -555,8 +651,8 @@ def test_lost_start_that_created_a_run_is_never_resent(
 ) -> None:
     """A start that acted but lost its answer raises OutcomeUnknownError naming the new run."""
     config_id = DEFAULT_CATALOG[0].config_id
-    lossy = LoseAnswers(api.transport(), "POST", RUNS)
-    with make_client(transport=lossy) as client, pytest.raises(OutcomeUnknownError) as info:
+    api.set_faults(TENANT, only("/workflow/runs", lose_answers=1))
+    with make_client() as client, pytest.raises(OutcomeUnknownError) as info:
         client.start_workflow(config_id)
     created = api.tenant(TENANT).runs()
     assert len(created) == 1
@@ -564,49 +660,122 @@ def test_lost_start_that_created_a_run_is_never_resent(
     assert api.request_log(TENANT).count(RUNS, method="POST") == 1
 
 
+def test_lost_start_answer_over_a_real_socket_is_never_resent(
+    sim: Simulator, sim_server: str
+) -> None:
+    """Over real HTTP, a start that acted but whose connection was cut is not sent twice."""
+    sim.set_rate_limit(None)
+    sim.set_faults(TENANT, only("/workflow/runs", lose_answers=1))
+    with AmperityClient(TENANT, base_url=sim_server, access_token=TOKEN, rate_limit_rps=0,
+                        sleep=lambda _: None, clock=sim.clock.now) as client, pytest.raises(
+        OutcomeUnknownError
+    ) as info:
+        client.start_workflow(DEFAULT_CATALOG[0].config_id)
+    created = sim.tenant(TENANT).runs()
+    assert len(created) == 1
+    assert created[0].id in str(info.value)
+    methods = [(e.method, e.status) for e in sim.request_log(TENANT).entries()]
+    assert methods == [("POST", 0), ("GET", 200)]
+
+
 # ------------------------------------------------------------------------ deprecation, secrets
 
 
-def test_deprecation_headers_warn_once_per_endpoint(api: Simulator, make_client: Callable,
-                                                    caplog: pytest.LogCaptureFixture) -> None:
-    """Deprecation/Sunset headers give one warning per endpoint, however many requests."""
-    recording = Recording(api.transport(), {"Deprecation": "true",
-                                            "Sunset": "Sat, 01 May 2027 00:00:00 GMT"})
+@pytest.fixture
+def fresh_deprecations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forget which endpoints already warned (the registry is process-wide by design)."""
+    monkeypatch.setattr(client_module, "_deprecations_seen", set())
+
+
+def test_deprecation_headers_warn_once_per_endpoint(
+    clock: ManualClock, make_client: Callable, fresh_deprecations: None
+) -> None:
+    """The simulator's real Deprecation/Sunset headers give one warning per endpoint."""
+    sunset = datetime(2027, 5, 1, tzinfo=UTC)
+    spec = TenantSpec(tenant_id=TENANT, static_tokens=(TOKEN,), seed=7, schedules=False,
+                      deprecated_versions={"2024-04-01": sunset})
+    sim = Simulator([spec], clock=clock, rate_limit_rps=None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with make_client(transport=recording) as client:
+        with make_client(transport=sim.transport()) as client:
             for _ in range(3):
                 list(client.list_campaigns())
-            list(client.list_campaign_drafts())
+            list(client.list_segments())
+            list(client.list_campaign_drafts())  # "unstable" is not deprecated: no warning
     messages = [str(w.message) for w in caught if issubclass(w.category, ApiDeprecationWarning)]
     assert len(messages) == 2
-    assert any("/campaigns" in m and "01 May 2027" in m for m in messages)
+    assert any("GET /campaigns" in m and "01 May 2027" in m for m in messages)
+    assert any("GET /segments" in m for m in messages)
+    assert sim.request_log(TENANT).count("/api/campaigns") == 3
+
+
+def test_retired_api_version_is_a_bad_request_naming_the_sunset(
+    clock: ManualClock, make_client: Callable, sleeps: Sleeps, fresh_deprecations: None
+) -> None:
+    """Past its sunset a deprecated version answers 400, raised at once (never retried)."""
+    spec = TenantSpec(tenant_id=TENANT, static_tokens=(TOKEN,), seed=7, schedules=False,
+                      deprecated_versions={"2024-04-01": clock.now() + timedelta(hours=1)})
+    sim = Simulator([spec], clock=clock, rate_limit_rps=None)
+    clock.advance(timedelta(hours=2))
+    with (
+        make_client(transport=sim.transport()) as client,
+        pytest.raises(BadRequestError, match="retired") as info,
+    ):
+        list(client.list_segments())
+    assert info.value.status == 400
+    assert sleeps == []
+    assert sim.request_log(TENANT).count("/api/segments") == 1
 
 
 def test_secrets_never_reach_logs_reprs_or_errors(
     clock: ManualClock, make_client: Callable, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """With DEBUG logging, faults and failures, no token or client secret appears anywhere."""
+    """At DEBUG, through faults, refreshes and auth failures, no credential appears anywhere."""
     sim = oauth_sim(clock, expires_in=3600)
-    add_runs(sim, 3)
-    caplog.set_level(logging.DEBUG)
+    add_runs(sim, 5)
+    caplog.set_level(logging.DEBUG)  # every logger: ours, httpx and httpcore
     shown: list[str] = []
+    tokens: list[str] = []
+
+    def keep(error: BaseException) -> None:
+        shown.extend([str(error), repr(error), str(error.__cause__ or ""),
+                      repr(error.__context__ or "")])
+
     with make_client(transport=sim.transport(), access_token=None, client_id=CLIENT_ID,
                      client_secret=CLIENT_SECRET) as client:
-        sim.set_faults(TENANT, Faults(server_errors=1))
-        list(client.list_workflow_runs(limit=2))
+        sim.set_faults(TENANT, Faults(server_errors=1, expired_tokens_next=1))
+        assert len(list(client.list_workflow_runs(limit=2))) == 5  # a 500, a 401 + refresh
+        tokens.append(client._auth.get_token())
         shown.append(repr(client))
-        token = client._auth.get_token()
         sim.set_faults(TENANT, Faults(expired_tokens=True))
-        with pytest.raises(AuthenticationError) as info:
+        with pytest.raises(AuthenticationError) as refused:
             client.get_workflow_run("wf-20990101-00000-nothere")
-        shown += [str(info.value), repr(info.value), repr(client._auth)]
-    with make_client(access_token=TOKEN) as static:
+        keep(refused.value)
+        tokens.append(client._auth.get_token())
+        shown.append(repr(client._auth))
+    with make_client(transport=sim.transport(), access_token=None, client_id=CLIENT_ID,
+                     client_secret="wrong-" + CLIENT_SECRET) as bad_secret, pytest.raises(
+        AuthenticationError
+    ) as bad:
+        list(bad_secret.list_segments())
+    keep(bad.value)
+    expired = sim.mint_token(TENANT, expires_in=timedelta(seconds=1))
+    with make_client(transport=sim.transport(), access_token=expired,
+                     token_warn_within=timedelta(0)) as static:
         shown.append(repr(static))
+        clock.advance(timedelta(seconds=5))
+        with pytest.raises(TokenExpiredError) as gone:
+            list(static.list_segments())
+        keep(gone.value)
     text = caplog.text + "\n".join(shown)
     assert "GET /workflow/runs -> 200" in caplog.text  # the DEBUG log is really there
-    for secret in (CLIENT_SECRET, token, TOKEN):
+    assert "refreshing the token once" in caplog.text
+    assert sim.request_log(TENANT).count("/api/v0/oauth2/token", status=200) >= 2
+    for secret in (CLIENT_SECRET, expired, TOKEN, *tokens):
         assert secret not in text
+    assert "Bearer" not in text
+    assert "authorization" not in text.lower()
+    assert "eyJhbGci" not in text  # no JWT at all, whoever issued it
 
 
 def test_from_env_reads_amperity_variables(monkeypatch: pytest.MonkeyPatch,
@@ -666,6 +835,20 @@ def test_profile_filters_with_brackets_are_refused(make_client: Callable) -> Non
     """A filter attribute that would break the filter[...] syntax raises ValueError."""
     with make_client() as client, pytest.raises(ValueError, match="filters"):
         client.list_profiles("idx-1", filters={"a]b": "x"})
+
+
+def test_stop_that_acted_over_a_real_socket_is_confirmed_not_resent(
+    sim: Simulator, sim_server: str
+) -> None:
+    """Over real HTTP, a stop that took effect but lost its answer is confirmed by one GET."""
+    sim.set_rate_limit(None)
+    run = sim.tenant(TENANT).add_run(state="running")
+    sim.set_faults(TENANT, only(f"/workflow/runs/{run.id}/stop", lose_answers=1))
+    with AmperityClient(TENANT, base_url=sim_server, access_token=TOKEN, rate_limit_rps=0,
+                        sleep=lambda _: None) as client:
+        assert client.stop_workflow_run(run.id).state.kind is StateKind.STOPPING
+    methods = [(e.method, e.status) for e in sim.request_log(TENANT).entries()]
+    assert methods == [("POST", 0), ("GET", 200)]
 
 
 def test_lost_stop_answer_over_a_real_socket(sim: Simulator, sim_server: str) -> None:
