@@ -41,6 +41,17 @@ class FakeClock:
         self.now += seconds
 
 
+SLACK = 0.2
+"""Seconds a send's timestamp may lag its slot on a loaded box (real-time tests only).
+
+Those tests stamp each send right *after* ``acquire`` returns; a thread descheduled in between
+stamps late. If no ``window`` holds more than N slots, no ``window - SLACK`` holds more than N
+stamps and the stamps span at least ``window - SLACK``, as long as no stamp lags by more than
+SLACK. Checking that weaker form keeps the tests exact about the limiter and immune to the
+scheduler; an unlimited sender (all sends within milliseconds) still fails them.
+"""
+
+
 def max_in_window(times: list[float], window: float) -> int:
     """The largest number of sends inside any half-open window of `window` seconds."""
     times = sorted(times)
@@ -113,8 +124,8 @@ def test_memory_budget_is_shared_by_threads() -> None:
     for t in threads:
         t.join()
     assert len(sends) == 60
-    assert max_in_window(sends, 1.0) <= 40
-    assert max(sends) - min(sends) >= 1.0  # the 41st had to wait for the window
+    assert max_in_window(sends, 1.0 - SLACK) <= 40
+    assert max(sends) - min(sends) >= 1.0 - SLACK  # the 41st had to wait for the window
 
 
 def _acquire_in_process(path: str, count: int, rps: float, out: multiprocessing.Queue) -> None:
@@ -140,8 +151,8 @@ def test_three_processes_share_one_file_budget(tmp_path: Path) -> None:
         p.join(timeout=10)
         assert p.exitcode == 0
     assert len(sends) == 42
-    assert max_in_window(sends, 1.0) <= 20
-    assert max(sends) - min(sends) >= 2.0  # 42 sends at 20 per second need three windows
+    assert max_in_window(sends, 1.0 - SLACK) <= 20
+    assert max(sends) - min(sends) >= 2.0 - SLACK  # 42 sends at 20 per second: three windows
 
 
 def _two_hosts(make: Callable[[], RateLimiter], per_host: int) -> list[float]:
@@ -177,8 +188,8 @@ def test_redis_budget_is_shared_by_two_clients() -> None:
             pytest.skip("Redis is not running")
         raise
     assert len(sends) == 30
-    assert max_in_window(sends, 1.0) <= 20
-    assert max(sends) - min(sends) >= 1.0
+    assert max_in_window(sends, 1.0 - SLACK) <= 20
+    assert max(sends) - min(sends) >= 1.0 - SLACK
 
 
 @pytest.mark.postgres
@@ -187,8 +198,8 @@ def test_postgres_budget_is_shared_by_two_clients() -> None:
     key = f"test-{uuid.uuid4().hex}"
     sends = _two_hosts(lambda: RateLimiter(PostgresBudget(POSTGRES_URL, key), rps=20), 15)
     assert len(sends) == 30
-    assert max_in_window(sends, 1.0) <= 20
-    assert max(sends) - min(sends) >= 1.0
+    assert max_in_window(sends, 1.0 - SLACK) <= 20
+    assert max(sends) - min(sends) >= 1.0 - SLACK
 
 
 def test_budget_from_url_picks_each_backend(tmp_path: Path) -> None:
