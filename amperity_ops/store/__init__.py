@@ -2,7 +2,13 @@
 
 from amperity_ops.store.alert_ledger import OutboxItem
 from amperity_ops.store.engine import make_engine, safe_url
-from amperity_ops.store.stop_ledger import StopRecord
+from amperity_ops.store.history import VANISHED
+from amperity_ops.store.stop_ledger import NewStop, StopRecord
 from amperity_ops.store.store import Store, StoreError
 
-__all__ = ["OutboxItem", "StopRecord", "Store", "StoreError", "make_engine", "safe_url"]
+__all__ = [
+    "VANISHED",
+    "NewStop",
+    "OutboxItem",
+    "StopRecord",
+    "Store", "StoreError", "make_engine", "safe_url"]

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy import Engine, func, select, update
 
 from amperity_ops.alerts.message import AlertLevel, AlertMessage
 from amperity_ops.monitoring.alert_state import AlertTrack
@@ -109,11 +109,17 @@ class AlertLedgerMixin:
 
     def mark_ingest_alerted(self, tenant: str, job_id: str, *, now: datetime) -> None:
         """Remember that an ingest job was alerted on (one alert per job)."""
-        row = {"tenant": tenant, "subject": f"ingest:{job_id}", "kind": "ingest",
-               "level": AlertLevel.INGEST.value, "last_sent": AlertLevel.INGEST.value,
-               "workflow_name": "", "updated_at": now}
+        self.mark_ingest_alerted_many(tenant, [job_id], now=now)
+
+    def mark_ingest_alerted_many(
+        self, tenant: str, job_ids: Iterable[str], *, now: datetime
+    ) -> None:
+        """Remember several alerted ingest jobs in one transaction."""
+        rows = [{"tenant": tenant, "subject": f"ingest:{job_id}", "kind": "ingest",
+                 "level": AlertLevel.INGEST.value, "last_sent": AlertLevel.INGEST.value,
+                 "workflow_name": "", "updated_at": now} for job_id in job_ids]
         with self._engine.begin() as conn:
-            upsert(conn, alert_state, [row], ["tenant", "subject"])
+            upsert(conn, alert_state, rows, ["tenant", "subject"])
 
     # -- outbox -----------------------------------------------------------------------------
 
@@ -178,21 +184,19 @@ class AlertLedgerMixin:
             where.append(c.sink.in_(list(sinks)))
         stmt = select(alert_outbox).where(*where).order_by(c.next_attempt_at, c.id).limit(limit)
         with self._engine.connect() as conn:
-            candidates = list(conn.execute(stmt))
-        claimed = []
-        for row in candidates:
-            item = _item(row)
-            # Each claim is its own short write transaction (SQLite: no read-to-write upgrade).
-            with self._engine.begin() as conn:
-                taken = conn.execute(
-                    update(alert_outbox)
-                    .where(and_(c.id == item.id, c.status == "pending",
-                                c.next_attempt_at == item.next_attempt_at))
-                    .values(next_attempt_at=now + lease)
-                ).rowcount
-            if taken == 1:
-                claimed.append(item)
-        return claimed
+            candidates = {row.id: _item(row) for row in conn.execute(stmt)}
+        if not candidates:
+            return []
+        # One conditional update claims them all: a row another deliverer claimed meanwhile
+        # has next_attempt_at = its now + lease, no longer due, and is not returned here.
+        claim = (update(alert_outbox)
+                 .where(c.id.in_(list(candidates)), c.status == "pending",
+                        c.next_attempt_at <= now)
+                 .values(next_attempt_at=now + lease)
+                 .returning(c.id))
+        with self._engine.begin() as conn:
+            taken = {i for (i,) in conn.execute(claim)}
+        return [item for item_id, item in candidates.items() if item_id in taken]
 
     def mark_alert_delivered(self, item_id: int, *, now: datetime) -> None:
         """Record a successful delivery: the item is never handed out again."""
@@ -200,6 +204,32 @@ class AlertLedgerMixin:
             conn.execute(update(alert_outbox)
                          .where(alert_outbox.c.id == item_id, alert_outbox.c.status == "pending")
                          .values(status="delivered", delivered_at=now, last_error=None))
+
+    def mark_alerts_delivered(self, item_ids: Iterable[int], *, now: datetime) -> int:
+        """Record several successful deliveries in one transaction.
+
+        Returns:
+            How many rows changed (items already delivered or expired are left alone).
+        """
+        ids = sorted(set(item_ids))
+        if not ids:
+            return 0
+        c = alert_outbox.c
+        with self._engine.begin() as conn:
+            return int(conn.execute(update(alert_outbox)
+                                    .where(c.id.in_(ids), c.status == "pending")
+                                    .values(status="delivered", delivered_at=now,
+                                            last_error=None)).rowcount)
+
+    def postpone_alerts(self, item_ids: Iterable[int], *, until: datetime) -> None:
+        """Put several claimed items back, untried, due at ``until`` (one transaction)."""
+        ids = sorted(set(item_ids))
+        if not ids:
+            return
+        c = alert_outbox.c
+        with self._engine.begin() as conn:
+            conn.execute(update(alert_outbox).where(c.id.in_(ids), c.status == "pending")
+                         .values(next_attempt_at=until))
 
     def mark_alert_failed(
         self, item_id: int, *, now: datetime, error: str, retry_at: datetime

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, update
 
 from amperity_ops.client.models import IngestJob, StateKind, WorkflowRun
 from amperity_ops.store._sql import upsert
 from amperity_ops.store.schema import ingest_feeds, ingest_jobs, watermarks, workflow_runs
 
-__all__ = ["HistoryMixin"]
+__all__ = ["VANISHED", "HistoryMixin"]
 
 _TERMINAL = [k.value for k in (StateKind.STOPPED, StateKind.SUCCEEDED, StateKind.FAILED,
                                StateKind.SKIPPED)]
+VANISHED = "vanished"
+"""The store's own ``state_kind`` for a run the API answered 404 for. Not a wire state: the
+row keeps the run as last seen (``state_raw``), but it is no longer active, so it is neither
+re-read by id on every poll nor evaluated against its SLA. If the API lists the run again,
+the next upsert writes its real state back."""
+_GONE = [*_TERMINAL, VANISHED]
 
 
 class HistoryMixin:
@@ -49,15 +56,56 @@ class HistoryMixin:
             upsert(conn, workflow_runs, rows, ["tenant", "id"])
         return len(rows)
 
-    def _runs(self, *where: ColumnElement[bool]) -> list[WorkflowRun]:
-        stmt = select(workflow_runs.c.payload).where(*where).order_by(workflow_runs.c.created_at)
+    def _runs(
+        self, *where: ColumnElement[bool], order_by: Sequence[ColumnElement[Any]] = ()
+    ) -> list[WorkflowRun]:
+        stmt = (select(workflow_runs.c.payload).where(*where)
+                .order_by(*(order_by or (workflow_runs.c.created_at,)), workflow_runs.c.id))
         with self._engine.connect() as conn:
             return [WorkflowRun.model_validate_json(p) for (p,) in conn.execute(stmt)]
 
-    def active_runs(self, tenant: str) -> list[WorkflowRun]:
-        """Runs not known to have ended (active or in an unrecognised state), as last seen."""
-        return self._runs(workflow_runs.c.tenant == tenant,
-                          workflow_runs.c.state_kind.not_in(_TERMINAL))
+    def active_runs(self, tenant: str, *, stalest_first: bool = False) -> list[WorkflowRun]:
+        """Runs not known to have ended or vanished (active or unrecognised), as last seen.
+
+        Args:
+            tenant: The tenant's name.
+            stalest_first: Order by when each run was last read, oldest first (a tick that
+                cannot re-read them all reaches the others next time), instead of by start.
+        """
+        c = workflow_runs.c
+        order = (c.last_seen, c.created_at) if stalest_first else (c.created_at,)
+        return self._runs(c.tenant == tenant, c.state_kind.not_in(_GONE), order_by=order)
+
+    def mark_runs_vanished(self, tenant: str, run_ids: Iterable[str], *, at: datetime) -> int:
+        """Record that these runs answered 404: they leave :meth:`active_runs` for good.
+
+        Only rows still held as active are changed (a run that ended keeps its final state).
+        A vanished run that the API lists again comes back with its next :meth:`upsert_runs`.
+
+        Args:
+            tenant: The tenant's name.
+            run_ids: The runs the API no longer knows.
+            at: When that was learned (stored as ``last_seen``).
+
+        Returns:
+            How many rows were marked.
+        """
+        ids = sorted(set(run_ids))
+        if not ids:
+            return 0
+        c = workflow_runs.c
+        stmt = (update(workflow_runs)
+                .where(c.tenant == tenant, c.id.in_(ids), c.state_kind.not_in(_GONE))
+                .values(state_kind=VANISHED, last_seen=at))
+        with self._engine.begin() as conn:
+            return int(conn.execute(stmt).rowcount)
+
+    def vanished_run_ids(self, tenant: str) -> set[str]:
+        """Runs of the tenant marked vanished (for inspection and tests)."""
+        c = workflow_runs.c
+        stmt = select(c.id).where(c.tenant == tenant, c.state_kind == VANISHED)
+        with self._engine.connect() as conn:
+            return {run_id for (run_id,) in conn.execute(stmt)}
 
     def get_run(self, tenant: str, run_id: str) -> WorkflowRun | None:
         """One run as last seen, or None."""
@@ -65,10 +113,14 @@ class HistoryMixin:
         return found[0] if found else None
 
     def runs_since(self, tenant: str, since: datetime) -> list[WorkflowRun]:
-        """Runs created or ended since ``since``, plus every run still active (oldest first)."""
+        """Runs created or ended since ``since``, plus every run still active (oldest first).
+
+        Vanished runs are left out: Amperity no longer knows them, so they are not counted.
+        """
         c = workflow_runs.c
-        return self._runs(c.tenant == tenant, or_(c.created_at >= since, c.ended_at >= since,
-                                                  c.state_kind.not_in(_TERMINAL)))
+        return self._runs(c.tenant == tenant, c.state_kind != VANISHED,
+                          or_(c.created_at >= since, c.ended_at >= since,
+                              c.state_kind.not_in(_GONE)))
 
     def count_runs(self, tenant: str) -> int:
         """How many runs of the tenant the store holds."""

@@ -1,16 +1,42 @@
-"""The stop ledger: every stop requested (or dry-run noted), by whom, why, and how it went."""
+"""The stop ledger: every stop requested (or dry-run noted), by whom, why, and how it went.
+
+Two kinds of rows, kept apart by every question the guard rails ask:
+
+* a **real** request (``dry_run`` false): the sensor's or a person's. It counts towards the
+  hourly cap and means "this run's stop was already requested" (never ask twice);
+* a **dry-run note**: what would have been stopped. It never counts as a request, so turning
+  dry run off later still stops the run; it only keeps the sensor from repeating its note.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, func, insert, select, update
 
 from amperity_ops.store.schema import stop_ledger
 
-__all__ = ["StopLedgerMixin", "StopRecord"]
+__all__ = ["NewStop", "StopLedgerMixin", "StopRecord"]
+
+_CHUNK = 500
+"""Ids per ``IN (...)`` query: a tick may ask about thousands of runs."""
+
+
+@dataclass(frozen=True)
+class NewStop:
+    """A ledger row to add (see :meth:`StopLedgerMixin.record_stops`)."""
+
+    run_key: str
+    tenant: str
+    workflow_id: str
+    requested_by: str
+    reason: str
+    dry_run: bool
+    requested_at: datetime
+    workflow_name: str = ""
+    state_before: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,14 +76,24 @@ class StopLedgerMixin:
         Returns:
             The row id, for :meth:`finish_stop`.
         """
-        values = {"run_key": run_key, "tenant": tenant, "workflow_id": workflow_id,
-                  "workflow_name": workflow_name, "requested_by": requested_by,
-                  "reason": reason, "dry_run": dry_run, "requested_at": requested_at,
-                  "state_before": state_before}
+        [stop_id] = self.record_stops([NewStop(
+            run_key=run_key, tenant=tenant, workflow_id=workflow_id, requested_by=requested_by,
+            reason=reason, dry_run=dry_run, requested_at=requested_at,
+            workflow_name=workflow_name, state_before=state_before)])
+        return stop_id
+
+    def record_stops(self, stops: Sequence[NewStop]) -> list[int]:
+        """Add several ledger rows in one transaction (a tick that requests many stops).
+
+        Returns:
+            The row ids, in the order of ``stops``.
+        """
+        if not stops:
+            return []
+        rows = [asdict(stop) for stop in stops]
+        stmt = insert(stop_ledger).returning(stop_ledger.c.id, sort_by_parameter_order=True)
         with self._engine.begin() as conn:
-            key = conn.execute(insert(stop_ledger).values(**values)).inserted_primary_key
-            assert key is not None  # an autoincrement insert always returns its key
-            return int(key[0])
+            return [int(i) for (i,) in conn.execute(stmt, rows)]
 
     def finish_stop(
         self, stop_id: int, *, result: str, state_after: str | None, finished_at: datetime,
@@ -84,18 +120,44 @@ class StopLedgerMixin:
             return int(conn.execute(stmt).scalar_one())
 
     def stop_requested(self, tenant: str, workflow_id: str) -> bool:
-        """True if any stop (or dry-run note) was recorded for this run."""
+        """True if a real stop (not a dry-run note) was ever recorded for this run."""
         return bool(self.stop_requested_ids(tenant, [workflow_id]))
 
     def stop_requested_ids(self, tenant: str, workflow_ids: Iterable[str]) -> set[str]:
-        """Which of these runs already have a stop (or dry-run note) recorded."""
-        ids = list(workflow_ids)
+        """Which of these runs had a real stop requested (dry-run notes do not count)."""
+        return self._ledger_ids(tenant, workflow_ids, dry_run=False)
+
+    def dry_run_noted_ids(
+        self, tenant: str, workflow_ids: Iterable[str], *, requested_by: str | None = None
+    ) -> set[str]:
+        """Which of these runs have a dry-run note ("would have stopped") recorded.
+
+        Args:
+            tenant: The tenant's name.
+            workflow_ids: The runs to ask about.
+            requested_by: Only notes by this requester (the sensor asks about its own notes,
+                so a person's dry run from the Launchpad does not silence the sensor's).
+        """
+        return self._ledger_ids(tenant, workflow_ids, dry_run=True, requested_by=requested_by)
+
+    def _ledger_ids(
+        self, tenant: str, workflow_ids: Iterable[str], *, dry_run: bool,
+        requested_by: str | None = None,
+    ) -> set[str]:
+        ids = sorted(set(workflow_ids))
         if not ids:
             return set()
         c = stop_ledger.c
-        stmt = select(c.workflow_id).where(c.tenant == tenant, c.workflow_id.in_(ids)).distinct()
+        found: set[str] = set()
         with self._engine.connect() as conn:
-            return {w for (w,) in conn.execute(stmt)}
+            for start in range(0, len(ids), _CHUNK):
+                stmt = select(c.workflow_id).distinct().where(
+                    c.tenant == tenant, c.workflow_id.in_(ids[start:start + _CHUNK]),
+                    c.dry_run.is_(dry_run))
+                if requested_by is not None:
+                    stmt = stmt.where(c.requested_by == requested_by)
+                found.update(w for (w,) in conn.execute(stmt))
+        return found
 
     def stop_records(self, tenant: str | None = None, *, limit: int = 50) -> list[StopRecord]:
         """Ledger rows, newest first."""

@@ -122,3 +122,18 @@ def test_resolved_is_final_in_tracks_and_outbox(store: Store) -> None:
     assert [(i.message.workflow_id, i.message.level) for i in store.outbox_items()] == [
         ("wf-1", AlertLevel.WARNING), ("wf-1", AlertLevel.RESOLVED),
         ("wf-2", AlertLevel.BREACHED)]
+
+
+def test_batch_delivered_and_postponed(store: Store) -> None:
+    """Many items are marked delivered, or put back untried, in one call each."""
+    store.enqueue_alerts([message(f"wf-{i}") for i in range(5)], ["slack"], now=T0)
+    items = store.claim_due_alerts(now=T0)
+    assert len(items) == 5
+    assert store.mark_alerts_delivered([i.id for i in items[:3]], now=T0) == 3
+    assert store.mark_alerts_delivered([items[0].id], now=T0) == 0  # already delivered
+    store.postpone_alerts([i.id for i in items[3:]], until=T0 + timedelta(seconds=10))
+    assert store.claim_due_alerts(now=T0 + timedelta(seconds=9)) == []
+    back = store.claim_due_alerts(now=T0 + timedelta(seconds=10))
+    assert [i.message.workflow_id for i in back] == ["wf-3", "wf-4"]
+    assert {i.attempts for i in back} == {0}
+    assert store.outbox_counts() == {"delivered": 3, "pending": 2}

@@ -122,3 +122,28 @@ def test_unusable_store_url_is_one_clear_error(url: str, says: str) -> None:
     assert says in str(info.value)
     assert "hunter2" not in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_vanished_runs_leave_the_active_set_until_seen_again(store: Store) -> None:
+    """A run marked vanished is no longer active nor counted; an ended one is not marked."""
+    store.upsert_runs("acme", [wf("wf-1", "running"), wf("wf-2", "running"),
+                               wf("wf-3", "succeeded", ended=True)], seen_at=T0)
+    later = T0 + timedelta(minutes=5)
+    assert store.mark_runs_vanished("acme", ["wf-1", "wf-3", "wf-9"], at=later) == 1
+    assert [r.id for r in store.active_runs("acme")] == ["wf-2"]
+    assert store.vanished_run_ids("acme") == {"wf-1"}
+    assert {r.id for r in store.runs_since("acme", T0 - timedelta(days=1))} == {"wf-2", "wf-3"}
+    assert store.get_run("acme", "wf-1") is not None  # kept, as last seen
+    assert store.mark_runs_vanished("acme", [], at=later) == 0
+    store.upsert_runs("acme", [wf("wf-1", "running")], seen_at=later)  # listed again
+    assert [r.id for r in store.active_runs("acme")] == ["wf-1", "wf-2"]
+    assert store.vanished_run_ids("acme") == set()
+
+
+def test_active_runs_stalest_first(store: Store) -> None:
+    """stalest_first orders active runs by when they were last read, oldest first."""
+    store.upsert_runs("acme", [wf("wf-1", "running")], seen_at=T0 + timedelta(minutes=2))
+    store.upsert_runs("acme", [wf("wf-2", "running", start=T0 + timedelta(minutes=1))],
+                      seen_at=T0)
+    assert [r.id for r in store.active_runs("acme")] == ["wf-1", "wf-2"]
+    assert [r.id for r in store.active_runs("acme", stalest_first=True)] == ["wf-2", "wf-1"]

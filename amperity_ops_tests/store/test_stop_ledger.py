@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from amperity_ops.store import Store
+from amperity_ops.store import NewStop, Store
 
 T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 
@@ -41,12 +41,37 @@ def test_stops_since_counts_distinct_real_stops_in_window(store: Store) -> None:
     assert store.stops_since("acme", T0 - timedelta(minutes=30)) == 2
 
 
-def test_stop_requested_includes_dry_runs(store: Store) -> None:
-    """A run with any ledger row (real or dry run) counts as already requested."""
+def test_real_requests_and_dry_run_notes_are_kept_apart(store: Store) -> None:
+    """A dry-run note is not a requested stop; notes are asked about separately, by requester."""
     record(store, "wf-1", at=T0)
     record(store, "wf-2", at=T0, dry_run=True)
+    record(store, "wf-3", at=T0, dry_run=True, by="launchpad")
     assert store.stop_requested("acme", "wf-1")
-    assert store.stop_requested("acme", "wf-2")
-    assert not store.stop_requested("acme", "wf-3")
-    assert store.stop_requested_ids("acme", ["wf-1", "wf-2", "wf-3"]) == {"wf-1", "wf-2"}
+    assert not store.stop_requested("acme", "wf-2")
+    assert not store.stop_requested("acme", "wf-4")
+    ids = ["wf-1", "wf-2", "wf-3", "wf-4"]
+    assert store.stop_requested_ids("acme", ids) == {"wf-1"}
+    assert store.dry_run_noted_ids("acme", ids) == {"wf-2", "wf-3"}
+    assert store.dry_run_noted_ids("acme", ids, requested_by="sensor") == {"wf-2"}
     assert store.stop_requested_ids("acme", []) == set()
+    assert store.stop_requested_ids("other", ids) == set()
+
+
+def test_record_stops_writes_many_rows_in_order(store: Store) -> None:
+    """A batch of stops gets ids in the order given, each row as asked, across IN chunks."""
+    stops = [
+        NewStop(run_key=f"stop:acme:wf-{i}", tenant="acme", workflow_id=f"wf-{i}",
+                requested_by="sensor", reason=f"reason {i}", dry_run=i % 2 == 1,
+                requested_at=T0, workflow_name=f"CG {i}", state_before="running")
+        for i in range(1_200)
+    ]
+    ids = store.record_stops(stops)
+    assert len(ids) == 1_200
+    assert ids == sorted(ids)
+    by_id = {r.id: r for r in store.stop_records("acme", limit=2_000)}
+    assert [(by_id[i].workflow_id, by_id[i].reason, by_id[i].dry_run) for i in ids[:3]] == [
+        ("wf-0", "reason 0", False), ("wf-1", "reason 1", True), ("wf-2", "reason 2", False)]
+    all_ids = [s.workflow_id for s in stops]
+    assert len(store.stop_requested_ids("acme", all_ids)) == 600
+    assert len(store.dry_run_noted_ids("acme", all_ids)) == 600
+    assert store.record_stops([]) == []
