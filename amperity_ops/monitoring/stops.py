@@ -38,6 +38,7 @@ def decide_stop(
     *,
     stops_in_last_hour: int,
     already_requested: bool,
+    already_noted_dry_run: bool = False,
 ) -> StopDecision:
     """Decide whether to stop a run, checking every guard rail.
 
@@ -46,7 +47,10 @@ def decide_stop(
         auto_stop: enabled / dry_run / max_stops_per_hour.
         stops_in_last_hour: Real (not dry-run) stops of this tenant in the past hour, counting
             the ones already planned in this tick.
-        already_requested: A stop (or a dry-run note) was already recorded for this run.
+        already_requested: A real stop was already requested for this run (a dry-run note
+            does not count: turning dry run off must still stop the run).
+        already_noted_dry_run: A dry-run note ("would have stopped") was already recorded for
+            this run; in dry run it is not noted again.
 
     Returns:
         The decision and a reason a person can read.
@@ -64,6 +68,8 @@ def decide_stop(
     why = (f"{run.name} ({run.id}) has run {format_duration(evaluation.runtime)}, over "
            f"max_runtime {format_duration(rule.max_runtime)} of {rule.label}")
     if auto_stop.dry_run:
+        if already_noted_dry_run:
+            return StopDecision("none", f"dry run: {run.id} was already reported")
         return StopDecision("dry_run", f"dry run: would have stopped {why}")
     if stops_in_last_hour >= auto_stop.max_stops_per_hour:
         return StopDecision(

@@ -77,6 +77,7 @@ def plan_sla_tick(
     baseline_runtimes_s: Mapping[str, Sequence[float]] | None = None,
     stops_in_last_hour: int = 0,
     stops_requested: Collection[str] = (),
+    dry_runs_noted: Collection[str] = (),
     listing_complete: bool = True,
 ) -> TickPlan:
     """Decide one tick: evaluate each run's SLA, advance its alert track, decide stops.
@@ -92,7 +93,9 @@ def plan_sla_tick(
         baseline_runtimes_s: Recent successful runtimes per workflow name (seconds, newest
             first), for the learned baseline.
         stops_in_last_hour: Real stops of this tenant recorded in the past hour.
-        stops_requested: Run ids with a stop (or dry-run note) already recorded.
+        stops_requested: Run ids with a real stop already requested (never asked again).
+        dry_runs_noted: Run ids with a dry-run note already recorded (not noted again, but
+            stopped for real once dry run is off).
         listing_complete: True when ``runs`` holds every active run of the tenant, so a
             tracked run missing from it has ended or vanished. Pass False after a partial
             read (time budget): missing runs are then left alone.
@@ -108,6 +111,7 @@ def plan_sla_tick(
         link_for = _no_link
     baselines = baseline_runtimes_s or {}
     requested = set(stops_requested)
+    noted = set(dry_runs_noted)
     observed: dict[str, WorkflowRun] = {run.id: run for run in runs}
     unknown = 0
 
@@ -137,12 +141,13 @@ def plan_sla_tick(
             evaluation, config.auto_stop,
             stops_in_last_hour=stops_in_last_hour + len(plan.stop_requests),
             already_requested=run.id in requested,
+            already_noted_dry_run=run.id in noted,
         )
         if decision.kind in ("request", "dry_run"):
             request = StopRequest(tenant, run.id, run.name, stop_run_key(tenant, run.id),
                                   decision.reason, dry_run=decision.kind == "dry_run")
             (plan.dry_runs if request.dry_run else plan.stop_requests).append(request)
-            requested.add(run.id)
+            (noted if request.dry_run else requested).add(run.id)
         if decision.kind in ("dry_run", "held"):
             plan.notes.append(decision.reason)
 

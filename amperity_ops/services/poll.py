@@ -15,8 +15,9 @@ Ingest jobs are read with ``GET /ingest/jobs?created_from&created_to`` from the 
 ``INGEST_REFRESH`` back if that is earlier (feeds change for hours after their job is created),
 in windows of at most 7 days (the API's limit).
 
-A run that answers 404 is reported in ``PollReport.vanished`` and stays active in the store
-as last seen (the store has no "vanished" state yet), so it is re-read, one request, per poll.
+A run that answers 404 is reported in ``PollReport.vanished`` and marked vanished in the
+store (``Store.mark_runs_vanished``): it is no longer active, so it is not re-read on every
+poll. Should the API list it again, the upsert brings it back.
 """
 
 from __future__ import annotations
@@ -156,6 +157,7 @@ def poll_workflow_runs(
         1 for run in seen.values() if watermark is None or run.created_at >= watermark - OVERLAP
     )
     store.upsert_runs(tenant, list(seen.values()), seen_at=now)
+    store.mark_runs_vanished(tenant, report.vanished, at=now)
     store.set_watermark(tenant, RUNS_WATERMARK, now)
 
     report.ended = [
@@ -164,6 +166,8 @@ def poll_workflow_runs(
         if run_id in previously_active and not run.state.is_active
     ]
     report.active = [run for run in seen.values() if run.state.is_active]
+    if report.vanished:
+        log.warning("polled %s: vanished (404): %s", tenant, ", ".join(report.vanished))
     log.info(
         "polled %s: %d listed from %s, %d re-read, %d new, %d ended, %d active",
         tenant,

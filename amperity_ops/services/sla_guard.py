@@ -11,6 +11,14 @@ with failures, finalizing ...) are evaluated as last seen: their runtime still g
 ``created_at``, and the polling asset refreshes their state every few minutes. Only such a run
 with an *open alert* is re-read by id (so an alert resolves, or a vanished run is noticed, on
 the next tick); a stop is never sent on this stale view: the stop job re-reads the run first.
+A run that answers 404 is marked vanished in the store, so it is not re-read again.
+
+The time budget is checked between tenants *and* inside one tenant: between listing pages and
+between re-reads by id. A tenant cut short is evaluated on what was read plus the store's view
+of the rest (so nothing is missed, only less fresh), alerted runs it did not reach are neither
+resolved nor re-read, and the next tick starts with the following tenant (the cursor's
+``resume_tenant``). Re-reads go stalest first, so each tick reaches the runs the last one did
+not.
 
 Everything else is the store's job: alert tracks, the outbox (alerts are enqueued, then due
 ones are delivered at least once), and the stop ledger that makes a second tick, or a fresh
@@ -19,7 +27,6 @@ process, never ask for the same stop again.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections import Counter
@@ -34,6 +41,7 @@ from amperity_ops.monitoring.durations import format_duration
 from amperity_ops.services.delivery import DeliverySummary, deliver_outbox, outbox_sink_ids
 from amperity_ops.services.poll import PAGE_SIZE
 from amperity_ops.settings import ConfigError
+from amperity_ops.store import NewStop
 
 if TYPE_CHECKING:
     from amperity_ops.client import AmperityClient
@@ -89,6 +97,10 @@ class TenantTick:
     alerts: int = 0
     plan_summary: str = ""
     notes: list[str] = field(default_factory=list)
+    vanished: list[str] = field(default_factory=list)
+    """Alerted runs that answered 404 this tick (marked vanished in the store)."""
+    cut_short: str | None = None
+    """Set when the time budget ran out inside this tenant: what was left undone."""
 
 
 @dataclass
@@ -114,6 +126,7 @@ class SlaTickResult:
     def summary(self) -> str:
         """One paragraph saying what the tick looked at and did (the sensor's SkipReason)."""
         parts = [t.plan_summary for t in self.tenants]
+        parts += [f"{t.tenant}: {t.cut_short}" for t in self.tenants if t.cut_short]
         parts += [f"{name}: not reachable ({err})" for name, err in self.errors.items()]
         if self.dry_runs:
             parts.append("DRY RUN: " + "; ".join(self.dry_runs))
@@ -127,6 +140,9 @@ class SlaTickResult:
     def log_lines(self) -> list[str]:
         """Lines for the sensor's log: one per tenant, dry runs, held stops, delivery."""
         lines = [f"{t.plan_summary} [{t.requests} requests]" for t in self.tenants]
+        lines += [f"{t.tenant}: {t.cut_short}" for t in self.tenants if t.cut_short]
+        lines += [f"{t.tenant}: vanished (404): {', '.join(t.vanished)}"
+                  for t in self.tenants if t.vanished]
         lines += [f"{name}: not reachable: {err}" for name, err in self.errors.items()]
         lines += [f"dry run: {line}" for line in self.dry_runs]
         lines += [f"stop requested: {s.run_key}: {s.reason}" for s in self.stop_requests]
@@ -147,22 +163,61 @@ def _stop_reason(evaluation: SlaEvaluation | None, fallback: str) -> str:
     )
 
 
+def _never() -> bool:
+    return False
+
+
+def _list_runs(
+    client: AmperityClient,
+    out_of_time: Callable[[], bool],
+    tick: TenantTick,
+    **filters: object,
+) -> tuple[dict[str, WorkflowRun], bool]:
+    """Every run of one listing, unless the time runs out between pages.
+
+    Returns:
+        (runs by id, True if the listing was read to its end).
+    """
+    pages = client.list_workflow_runs(limit=PAGE_SIZE, **filters)  # type: ignore[arg-type]
+    runs: dict[str, WorkflowRun] = {}
+    complete = True
+    try:
+        while True:
+            # Pages hold PAGE_SIZE runs: the next item after a full page means a new request.
+            if runs and len(runs) % PAGE_SIZE == 0 and out_of_time():
+                complete = False
+                break
+            run = next(pages, None)
+            if run is None:
+                break
+            runs[run.id] = run
+    finally:
+        tick.requests += pages.pages_fetched
+    return runs, complete
+
+
 def _read_runs(
     client: AmperityClient,
     *,
     ended_from: datetime,
     tick: TenantTick,
-) -> tuple[dict[str, WorkflowRun], dict[str, WorkflowRun]]:
-    """The two listings: running runs, and runs that ended since ``ended_from``."""
+    out_of_time: Callable[[], bool] = _never,
+) -> tuple[dict[str, WorkflowRun], dict[str, WorkflowRun], bool]:
+    """The two listings: running runs, and runs that ended since ``ended_from``.
+
+    Returns:
+        (running runs, ended runs, True if both listings were read to their end).
+    """
     running: dict[str, WorkflowRun] = {}
     for state in LISTED_STATES:
-        pages = client.list_workflow_runs(state=state, limit=PAGE_SIZE)
-        running.update((run.id, run) for run in pages)
-        tick.requests += pages.pages_fetched
-    ended_pages = client.list_workflow_runs(ended_from=ended_from, limit=PAGE_SIZE)
-    ended = {run.id: run for run in ended_pages}
-    tick.requests += ended_pages.pages_fetched
-    return running, ended
+        found, complete = _list_runs(client, out_of_time, tick, state=state)
+        running.update(found)
+        if not complete:
+            return running, {}, False
+    if out_of_time():
+        return running, {}, False
+    ended, complete = _list_runs(client, out_of_time, tick, ended_from=ended_from)
+    return running, ended, complete
 
 
 def tick_tenant(
@@ -172,6 +227,7 @@ def tick_tenant(
     *,
     now: datetime,
     last_tick_at: datetime | None,
+    out_of_time: Callable[[], bool] = _never,
 ) -> tuple[TenantTick, TickPlan, list[StopToRequest], list[str]]:
     """One tenant's part of the tick: read, plan, and apply the plan to the store.
 
@@ -181,6 +237,8 @@ def tick_tenant(
         client: Its API client.
         now: The tick's time.
         last_tick_at: When the previous tick started (None: first tick).
+        out_of_time: True once the tick's time budget is spent: no further page or re-read
+            is requested (``TenantTick.cut_short`` says what was left).
 
     Returns:
         (what was read, the plan, the stops to request, the dry-run lines).
@@ -191,25 +249,45 @@ def tick_tenant(
     # After a long pause (sensor off for a day) do not page through a day of ended runs: the
     # few alerted ones that ended meanwhile are re-read by id below instead.
     ended_from = max(ended_from, now - MAX_ENDED_WINDOW)
-    running, ended = _read_runs(client, ended_from=ended_from, tick=tick)
+    running, ended, complete = _read_runs(
+        client, ended_from=ended_from, tick=tick, out_of_time=out_of_time
+    )
 
     tracks = store.open_alert_tracks(tenant.name)
     fresh: dict[str, WorkflowRun] = {**ended, **running}
     observed = dict(fresh)
-    for known in store.active_runs(tenant.name):
+    skipped_rereads = 0
+    for known in store.active_runs(tenant.name, stalest_first=True):
         if known.id in observed:
             continue
         if known.id in tracks:
-            # An alerted run that left the running list without showing up as ended: re-read
-            # it so its alert follows (resolved, escalated or vanished).
-            tick.requests += 1
-            # A 404 leaves it out of `observed`: plan_sla_tick then resolves it as vanished.
-            with contextlib.suppress(NotFoundError):
-                fresh[known.id] = observed[known.id] = client.get_workflow_run(known.id)
-        else:
-            observed[known.id] = known  # still active as last seen (see module docstring)
+            if complete and not out_of_time():
+                # An alerted run that left the running list without showing up as ended:
+                # re-read it so its alert follows (resolved, escalated or vanished).
+                tick.requests += 1
+                try:
+                    fresh[known.id] = observed[known.id] = client.get_workflow_run(known.id)
+                except NotFoundError:
+                    # Left out of `observed`: plan_sla_tick resolves its alert as vanished,
+                    # and the store stops holding it as active (never re-read again).
+                    tick.vanished.append(known.id)
+                continue
+            skipped_rereads += 1
+        observed[known.id] = known  # still active as last seen (see module docstring)
     if fresh:
         store.upsert_runs(tenant.name, list(fresh.values()), seen_at=now)
+    if tick.vanished:
+        store.mark_runs_vanished(tenant.name, tick.vanished, at=now)
+    if not complete:
+        tick.cut_short = (
+            f"time budget spent while listing ({len(running)} running run(s) read); "
+            "the rest evaluated as last stored, resolutions wait for the next tick"
+        )
+    elif skipped_rereads:
+        tick.cut_short = (
+            f"time budget spent: {skipped_rereads} alerted run(s) not re-read "
+            "(evaluated as last stored; re-read first next tick)"
+        )
 
     baselines = (
         store.successful_runtimes(
@@ -227,7 +305,10 @@ def tick_tenant(
         baseline_runtimes_s=baselines,
         stops_in_last_hour=store.stops_since(tenant.name, now - timedelta(hours=1)),
         stops_requested=store.stop_requested_ids(tenant.name, list(observed)),
-        listing_complete=True,
+        dry_runs_noted=store.dry_run_noted_ids(
+            tenant.name, list(observed), requested_by=STOP_REQUESTED_BY
+        ),
+        listing_complete=tick.cut_short is None,
     )
 
     # Apply: tracks, alerts, stop ledger. Stops are recorded *before* the sensor returns its
@@ -238,22 +319,27 @@ def tick_tenant(
         store.enqueue_alerts(plan.alerts, outbox_sink_ids(config), now=now)
     evaluations = {e.run.id: e for e in plan.evaluations}
     stops: list[StopToRequest] = []
-    for request in plan.stop_requests:
-        reason = _stop_reason(evaluations.get(request.workflow_id), request.reason)
-        _record(runtime, request, reason, evaluations, now)
-        stops.append(
-            StopToRequest(
-                request.tenant, request.workflow_id, request.workflow_name, request.run_key, reason
-            )
-        )
     dry_lines: list[str] = []
-    for request in plan.dry_runs:
+    ledger: list[NewStop] = []
+    for request in [*plan.stop_requests, *plan.dry_runs]:
         reason = _stop_reason(evaluations.get(request.workflow_id), request.reason)
-        _record(runtime, request, reason, evaluations, now)
-        dry_lines.append(
-            f"would have stopped {request.workflow_name} ({request.workflow_id}) "
-            f"of {request.tenant}: {reason}"
-        )
+        ledger.append(_ledger_row(request, reason, evaluations, now))
+        if request.dry_run:
+            dry_lines.append(
+                f"would have stopped {request.workflow_name} ({request.workflow_id}) "
+                f"of {request.tenant}: {reason}"
+            )
+        else:
+            stops.append(
+                StopToRequest(
+                    request.tenant,
+                    request.workflow_id,
+                    request.workflow_name,
+                    request.run_key,
+                    reason,
+                )
+            )
+    store.record_stops(ledger)  # one transaction, however many stops
 
     tick.active = len(plan.evaluations)
     tick.levels.update(e.level.value for e in plan.evaluations)
@@ -263,15 +349,14 @@ def tick_tenant(
     return tick, plan, stops, dry_lines
 
 
-def _record(
-    runtime: OpsRuntime,
+def _ledger_row(
     request: StopRequest,
     reason: str,
     evaluations: dict[str, SlaEvaluation],
     now: datetime,
-) -> None:
+) -> NewStop:
     evaluation = evaluations.get(request.workflow_id)
-    runtime.store.record_stop(
+    return NewStop(
         run_key=request.run_key,
         tenant=request.tenant,
         workflow_id=request.workflow_id,
@@ -318,10 +403,14 @@ def run_sla_tick(
         What was read, decided and requested.
     """
     start = monotonic()
+
+    def out_of_time() -> bool:
+        return monotonic() - start > budget_s
+
     result = SlaTickResult(started_at=now)
     names = _rotate([t.name for t in runtime.tenants], resume_tenant)
     for index, name in enumerate(names):
-        if index > 0 and monotonic() - start > budget_s:
+        if index > 0 and out_of_time():
             result.resume_tenant = name
             log.warning("SLA tick: time budget of %.0fs spent; %s next tick", budget_s, name)
             break
@@ -329,7 +418,12 @@ def run_sla_tick(
         try:
             with runtime.client_factory(tenant) as client:
                 tick, _plan, stops, dry = tick_tenant(
-                    runtime, tenant, client, now=now, last_tick_at=last_tick_at
+                    runtime,
+                    tenant,
+                    client,
+                    now=now,
+                    last_tick_at=last_tick_at,
+                    out_of_time=out_of_time,
                 )
         except (AmperityError, ConfigError) as err:  # one tenant down must not silence others
             result.errors[name] = f"{type(err).__name__}: {err}"
@@ -338,6 +432,12 @@ def run_sla_tick(
         result.tenants.append(tick)
         result.stop_requests += stops
         result.dry_runs += dry
+        if tick.cut_short:
+            # This tenant had its turn, if a short one; the next tick starts with the one
+            # after it, so a huge tenant cannot starve the others (alone, it is next again).
+            result.resume_tenant = names[(index + 1) % len(names)]
+            log.warning("SLA tick: %s: %s", name, tick.cut_short)
+            break
     if deliver:
         spent = monotonic() - start
         result.delivery = deliver_outbox(

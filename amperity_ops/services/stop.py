@@ -11,9 +11,10 @@ The sequence is re-read, decide, stop, wait, record:
    and sleep (tests run in milliseconds).
 5. Record who asked and why in the store's stop ledger as soon as the run has been re-read
    (``record_stop``; or, for the SLA sensor's own request, the row it already wrote), and the
-   result at the end (``finish_stop``). A person's dry run is not
-   recorded: the ledger's "already requested" would then stop the SLA sensor from ever
-   stopping that run. (The sensor's own dry-run notes are recorded, by ``sla_guard``.)
+   result at the end (``finish_stop``). A dry run is recorded too, as a dry-run note: the
+   ledger keeps notes apart from real requests, so a note never holds back a real stop.
+6. A run that answers 404 is marked vanished in the history store, so the polls and the
+   sensor stop re-reading it.
 """
 
 from __future__ import annotations
@@ -143,8 +144,8 @@ def stop_workflow_run(
 
     Args:
         client: The tenant's API client.
-        store: The history store; the outcome is recorded in its stop ledger (None: not recorded,
-            for callers without a store).
+        store: The history store; the outcome is recorded in its stop ledger (a dry run as a
+            dry-run note) and a 404 marks the run vanished (None: nothing recorded).
         tenant: The tenant name (as in the policy file), recorded with the outcome.
         workflow_id: The run to stop (``wf-…``).
         reason: Why it is being stopped; required, recorded and shown everywhere.
@@ -172,8 +173,10 @@ def stop_workflow_run(
         # Recorded as soon as the run has been re-read, so an interrupted wait still leaves
         # who asked and why in the store.
         nonlocal ledger_id
-        if store is not None and not dry_run:
-            pending = _pending_request(store, tenant, workflow_id, requested_by)
+        if store is not None:
+            pending = (
+                None if dry_run else _pending_request(store, tenant, workflow_id, requested_by)
+            )
             if pending is not None:  # the SLA sensor's request: this job carries it out
                 ledger_id = pending
                 return
@@ -215,7 +218,9 @@ def stop_workflow_run(
             workflow_name=subject.name if subject else None,
             polls=polls,
         )
-        if store is not None and not dry_run:
+        if store is not None:
+            if result is StopResult.NOT_FOUND:
+                store.mark_runs_vanished(tenant, [workflow_id], at=outcome.finished_at)
             if ledger_id is None:
                 open_ledger(before)
             assert ledger_id is not None

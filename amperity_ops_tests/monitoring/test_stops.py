@@ -46,6 +46,19 @@ def test_decide_stop(
     assert says in decision.reason
 
 
+def test_dry_run_note_blocks_only_another_note() -> None:
+    """A dry-run note stops the sensor repeating it, but never holds back a real stop."""
+    r = run(state="running", runtime=timedelta(hours=3))
+    evaluation = evaluate_sla(r, resolve_sla(r, config(policies=[STOP_POLICY])), NOW)
+    dry = AutoStopConfig(enabled=True, dry_run=True)
+    again = decide_stop(evaluation, dry, stops_in_last_hour=0, already_requested=False,
+                        already_noted_dry_run=True)
+    assert (again.kind, again.reason) == ("none", f"dry run: {r.id} was already reported")
+    real = decide_stop(evaluation, ON, stops_in_last_hour=0, already_requested=False,
+                       already_noted_dry_run=True)
+    assert real.kind == "request"
+
+
 def test_run_key_format() -> None:
     """The stop job's run key is stop:<tenant>:<workflow id>."""
     assert stop_run_key("acme", "wf-20240619-14418-6UhqSe") == "stop:acme:wf-20240619-14418-6UhqSe"

@@ -21,14 +21,16 @@ class World:
         self.cfg = cfg
         self.tracks: dict[str, AlertTrack] = {}
         self.stopped: set[str] = set()
+        self.noted: set[str] = set()
 
     def tick(self, runs: list[WorkflowRun], **kwargs: Any) -> TickPlan:
         plan = plan_sla_tick(tenant="acme", runs=runs, tracks=self.tracks, config=self.cfg,
                              now=NOW, stops_in_last_hour=len(self.stopped),
-                             stops_requested=self.stopped, **kwargs)
+                             stops_requested=self.stopped, dry_runs_noted=self.noted, **kwargs)
         self.tracks.update(plan.track_updates)
         self.tracks = {k: v for k, v in self.tracks.items() if v.level is not AlertLevel.RESOLVED}
-        self.stopped |= {r.workflow_id for r in plan.stop_requests + plan.dry_runs}
+        self.stopped |= {r.workflow_id for r in plan.stop_requests}
+        self.noted |= {r.workflow_id for r in plan.dry_runs}
         return plan
 
 
@@ -103,6 +105,17 @@ def test_dry_run_reports_once_and_requests_nothing() -> None:
     assert [r.dry_run for r in first.dry_runs] == [True]
     assert "would have stopped" in first.summary
     assert second.dry_runs == []
+
+
+def test_dry_run_note_does_not_block_the_real_stop_later() -> None:
+    """A run noted in dry run is stopped for real, once, when dry run is turned off."""
+    world = World(config(policies=[STOP_POLICY], auto_stop={**AUTO, "dry_run": True}))
+    late = run("wf-3", runtime=timedelta(hours=3))
+    assert [r.workflow_id for r in world.tick([late]).dry_runs] == ["wf-3"]
+    world.cfg = config(policies=[STOP_POLICY], auto_stop=AUTO)
+    real = world.tick([late])
+    assert [(s.workflow_id, s.dry_run) for s in real.stop_requests] == [("wf-3", False)]
+    assert world.tick([late]).stop_requests == []
 
 
 def test_hourly_cap_holds_within_one_tick_and_across_ticks() -> None:

@@ -72,7 +72,7 @@ def test_ended_runs_are_updated_and_stragglers_read_by_id(
 def test_vanished_active_run_is_reported(
     runtime: OpsRuntime, quiet_sim: Simulator, clock: ManualClock
 ) -> None:
-    """An active run the API no longer knows (404) is reported as vanished, not raised."""
+    """A 404 for an active run is reported, marked vanished, and not re-read by later polls."""
     from amperity_ops.client import WorkflowRun
 
     ghost = WorkflowRun.model_validate(
@@ -88,6 +88,13 @@ def test_vanished_active_run_is_reported(
     runtime.store.upsert_runs(TENANT, [ghost], seen_at=clock.now())
     report = _poll(runtime)
     assert report.vanished == [ghost.id]
+    assert runtime.store.vanished_run_ids(TENANT) == {ghost.id}
+    assert runtime.store.active_runs(TENANT) == []
+    clock.advance(timedelta(minutes=5))
+    quiet_sim.request_log(TENANT).reset()
+    again = _poll(runtime)
+    assert again.vanished == []
+    assert _by_id(quiet_sim) == 0
 
 
 def test_ingest_poll_stores_jobs_with_feeds(

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from amperity_ops.client import WorkflowRun
 from amperity_ops.services.poll import poll_workflow_runs
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.services.sla_guard import SlaTickResult, run_sla_tick
 from amperity_ops.simulator import ManualClock, Simulator, TenantSpec
 from amperity_ops_tests.services.helpers import (
+    STOP_POLICY,
     TENANT,
     TOKEN,
     make_config,
@@ -257,3 +259,103 @@ def test_one_unreachable_tenant_does_not_silence_the_others(
     assert [s.workflow_id for s in result.stop_requests] == [run.id]
     assert list(result.errors) == ["broken"]
     assert "broken: not reachable" in result.summary()
+
+
+ALERT_ONLY = {**STOP_POLICY, "action": "alert"}
+
+
+def _ghost(runtime: OpsRuntime, started_ago: timedelta) -> WorkflowRun:
+    """A run the store holds as running but the API does not know (404)."""
+    ghost = WorkflowRun.model_validate(
+        {
+            "id": "wf-20261031-00001-GHOST1",
+            "state": "running",
+            "type": "courier.group/run",
+            "name": "Courier Group Ghost",
+            "tenant": TENANT,
+            "created_at": (runtime.clock() - started_ago).isoformat(),
+        }
+    )
+    runtime.store.upsert_runs(TENANT, [ghost], seen_at=runtime.clock())
+    return ghost
+
+
+def test_vanished_alerted_run_is_resolved_marked_and_not_reread(
+    quiet_sim: Simulator, clock: ManualClock, store_url: str
+) -> None:
+    """An alerted run answering 404 is resolved once, marked vanished, and never re-read."""
+    runtime = make_runtime(quiet_sim, clock, store_url, make_config(policies=[ALERT_ONLY]))
+    ghost = _ghost(runtime, timedelta(hours=3))
+    first = _tick(runtime)  # evaluated as last stored: breached
+    assert _levels(runtime) == [(ghost.id, "breached")]
+    clock.advance(timedelta(minutes=1))
+    second = _tick(runtime, first)  # alerted, not listed: re-read by id, 404
+    assert second.requests == 3
+    assert second.tenants[0].vanished == [ghost.id]
+    assert _levels(runtime) == [(ghost.id, "breached"), (ghost.id, "resolved")]
+    assert runtime.store.vanished_run_ids(TENANT) == {ghost.id}
+    clock.advance(timedelta(minutes=1))
+    third = _tick(runtime, second)
+    assert third.requests == 2
+    assert third.tenants[0].active == 0
+    assert len(_levels(runtime)) == 2
+
+
+def test_dry_run_note_does_not_block_the_real_stop_later(
+    quiet_sim: Simulator, clock: ManualClock, store_url: str
+) -> None:
+    """A run noted in dry run is requested for real, once, after dry run is turned off."""
+    runtime = make_runtime(quiet_sim, clock, store_url, make_config(auto_stop={"dry_run": True}))
+    run = quiet_sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(hours=3))
+    first = _tick(runtime)
+    assert (len(first.dry_runs), first.stop_requests) == (1, [])
+    runtime.config = make_config()
+    clock.advance(timedelta(minutes=1))
+    second = _tick(runtime, first)
+    assert [s.run_key for s in second.stop_requests] == [f"stop:{TENANT}:{run.id}"]
+    clock.advance(timedelta(minutes=1))
+    assert _tick(runtime, second).stop_requests == []
+    assert sorted(r.dry_run for r in runtime.store.stop_records(TENANT)) == [False, True]
+
+
+def test_a_huge_tenant_is_cut_at_the_budget_and_the_next_tenant_goes_first(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """Inside one tenant the budget is checked between pages; the next tick resumes after it."""
+    sim = Simulator(
+        [
+            TenantSpec(tenant_id=t, static_tokens=(TOKEN,), seed=1, schedules=False)
+            for t in ("acme", "acme-sb")
+        ],
+        clock=clock,
+        rate_limit_rps=None,
+    )
+    tenants = [{"name": t, "tenant_id": t, "access_token": TOKEN} for t in ("acme", "acme-sb")]
+    runtime = make_runtime(sim, clock, sqlite_url(tmp_path), make_config(tenants=tenants))
+    world = sim.tenant("acme")
+    for i in range(250):
+        world.add_run(name=f"Courier Group {i}", started_ago=timedelta(minutes=10))
+    late = world.add_run(name="Courier Group Late", started_ago=timedelta(hours=3))
+    with runtime.client("acme") as client:  # the polling asset's view of every active run
+        poll_workflow_runs(client, runtime.store, tenant="acme", now=clock.now())
+    sim.request_log("acme").reset()
+    calls = iter(range(1000))  # each look at the clock is one second later
+    result = run_sla_tick(
+        runtime, now=clock.now(), budget_s=1.5, deliver=False, monotonic=lambda: float(next(calls))
+    )
+    [acme] = result.tenants
+    assert acme.requests == 2  # two pages of 100 running runs, then the budget was spent
+    assert sim.request_log("acme").total == 2
+    assert acme.active == 251  # the runs not listed are evaluated as last stored
+    assert acme.cut_short is not None
+    assert "time budget spent while listing" in acme.cut_short
+    assert [s.workflow_id for s in result.stop_requests] == [late.id]
+    assert result.resume_tenant == "acme-sb"
+    assert "acme: time budget spent while listing" in result.summary()
+    clock.advance(timedelta(minutes=1))
+    second = run_sla_tick(
+        runtime, now=clock.now(), budget_s=30, deliver=False, resume_tenant=result.resume_tenant
+    )
+    assert [t.tenant for t in second.tenants] == ["acme-sb", "acme"]
+    assert all(t.cut_short is None for t in second.tenants)
+    assert second.stop_requests == []

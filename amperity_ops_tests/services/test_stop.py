@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from amperity_ops.client import WorkflowRun
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.services.stop import StopResult, stop_workflow_run
 from amperity_ops.simulator import Simulator
@@ -91,16 +92,45 @@ def test_unknown_state_is_never_stopped(runtime: OpsRuntime, quiet_sim: Simulato
     assert quiet_sim.tenant(TENANT).state_of(run.id) == "quiescing"
 
 
-def test_dry_run_sends_nothing_and_leaves_no_ledger_row(
+def test_dry_run_sends_nothing_and_is_noted_without_blocking_a_real_stop(
     runtime: OpsRuntime, quiet_sim: Simulator
 ) -> None:
-    """A dry run says what it would do; nothing is sent and the sensor is not blocked later."""
+    """A dry run sends nothing and is noted as such; the real stop afterwards still happens."""
     run = quiet_sim.tenant(TENANT).add_run(started_ago=timedelta(hours=3))
     outcome = _stop(runtime, run.id, dry_run=True)
     assert outcome.result is StopResult.DRY_RUN
     assert "would stop" in outcome.message
     assert _stop_posts(quiet_sim) == 0
-    assert runtime.store.stop_records(TENANT) == []
+    [note] = runtime.store.stop_records(TENANT)
+    assert (note.dry_run, note.result, note.requested_by) == (True, "dry_run", "tester")
+    assert not runtime.store.stop_requested(TENANT, run.id)
+    assert runtime.store.stops_since(TENANT, runtime.clock() - timedelta(hours=1)) == 0
+    real = _stop(runtime, run.id)
+    assert real.result is StopResult.STOPPED
+    assert _stop_posts(quiet_sim) == 1
+
+
+def test_vanished_run_is_marked_in_the_store(
+    runtime: OpsRuntime, quiet_sim: Simulator
+) -> None:
+    """A run the store holds as active that answers 404 is marked vanished, not active."""
+    ghost = WorkflowRun.model_validate(
+        {
+            "id": "wf-20261031-00001-GHOST1",
+            "state": "running",
+            "type": "courier.group/run",
+            "name": "Ghost",
+            "tenant": TENANT,
+            "created_at": (runtime.clock() - timedelta(hours=3)).isoformat(),
+        }
+    )
+    runtime.store.upsert_runs(TENANT, [ghost], seen_at=runtime.clock())
+    outcome = _stop(runtime, ghost.id)
+    assert outcome.result is StopResult.NOT_FOUND
+    assert runtime.store.vanished_run_ids(TENANT) == {ghost.id}
+    assert runtime.store.active_runs(TENANT) == []
+    assert runtime.store.stop_records(TENANT)[0].result == "vanished"
+    assert _stop_posts(quiet_sim) == 0
 
 
 def test_timeout_when_the_run_keeps_stopping(runtime: OpsRuntime, quiet_sim: Simulator) -> None:
