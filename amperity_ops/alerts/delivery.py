@@ -95,34 +95,44 @@ def deliver_due(
     report = DeliveryReport()
     started = clock()
     failed_sinks: dict[str, datetime] = {}
-    for item in store.claim_due_alerts(now=now, sinks=list(sinks), limit=limit):
-        if item.sink in failed_sinks:
-            store.postpone_alert(item.id, until=failed_sinks[item.sink])
-            report.postponed += 1
-            continue
-        if max_seconds is not None and clock() - started > max_seconds:
-            store.postpone_alert(item.id, until=now)
-            report.postponed += 1
-            continue
-        try:
-            sinks[item.sink].send(item.message, http)
-        except Exception as err:  # any sink failure must keep the item, never lose it
-            error = str(err) if isinstance(err, SinkError) else redact(
-                f"{item.sink}: {type(err).__name__}: {err}")
-            if now - item.message.raised_at >= give_up:
-                store.mark_alert_expired(item.id, now=now, error=error)
-                report.expired += 1
-                logger.error(
-                    "GIVING UP on alert %r for sink %s after %d attempts over %s: %s",
-                    item.message.title, item.sink, item.attempts + 1, give_up, error)
+    # Successes and postponements are written once per round, not once per item: on Postgres
+    # a transaction per row made a burst of hundreds of alerts cost seconds. A crash before
+    # the write sends this round's items again (at least once), never loses one.
+    delivered: list[int] = []
+    postponed: dict[datetime, list[int]] = {}
+    try:
+        for item in store.claim_due_alerts(now=now, sinks=list(sinks), limit=limit):
+            if item.sink in failed_sinks:
+                postponed.setdefault(failed_sinks[item.sink], []).append(item.id)
+                report.postponed += 1
                 continue
-            retry_at = now + retry_delay(item.attempts + 1, initial=initial, maximum=maximum)
-            store.mark_alert_failed(item.id, now=now, error=error, retry_at=retry_at)
-            failed_sinks[item.sink] = retry_at
-            report.failed += 1
-            logger.warning("alert delivery failed (attempt %d, retry at %s): %s",
-                           item.attempts + 1, retry_at.isoformat(), error)
-            continue
-        store.mark_alert_delivered(item.id, now=now)
-        report.delivered += 1
+            if max_seconds is not None and clock() - started > max_seconds:
+                postponed.setdefault(now, []).append(item.id)
+                report.postponed += 1
+                continue
+            try:
+                sinks[item.sink].send(item.message, http)
+            except Exception as err:  # any sink failure must keep the item, never lose it
+                error = str(err) if isinstance(err, SinkError) else redact(
+                    f"{item.sink}: {type(err).__name__}: {err}")
+                if now - item.message.raised_at >= give_up:
+                    store.mark_alert_expired(item.id, now=now, error=error)
+                    report.expired += 1
+                    logger.error(
+                        "GIVING UP on alert %r for sink %s after %d attempts over %s: %s",
+                        item.message.title, item.sink, item.attempts + 1, give_up, error)
+                    continue
+                retry_at = now + retry_delay(item.attempts + 1, initial=initial, maximum=maximum)
+                store.mark_alert_failed(item.id, now=now, error=error, retry_at=retry_at)
+                failed_sinks[item.sink] = retry_at
+                report.failed += 1
+                logger.warning("alert delivery failed (attempt %d, retry at %s): %s",
+                               item.attempts + 1, retry_at.isoformat(), error)
+                continue
+            delivered.append(item.id)
+            report.delivered += 1
+    finally:
+        store.mark_alerts_delivered(delivered, now=now)
+        for until, ids in postponed.items():
+            store.postpone_alerts(ids, until=until)
     return report

@@ -116,14 +116,18 @@ def run_ingest_tick(
         ]
         result.unhealthy[name] = len(unhealthy)
         already = store.ingest_alerted(name, [h.job.id for h in unhealthy])
+        messages = []
         for health in unhealthy:
             if health.job.id in already:
                 continue
             link = tenant.run_link(health.job.workflow_id) if health.job.workflow_id else None
-            message = ingest_alert_message(name, health, now=now, link=link)
-            store.enqueue_alerts([message], outbox_sink_ids(config), now=now)
-            store.mark_ingest_alerted(name, health.job.id, now=now)
-            result.alerted.append(message.title)
+            messages.append(ingest_alert_message(name, health, now=now, link=link))
+        if messages:
+            # Queued before being marked: a crash in between repeats nothing (the outbox is
+            # once per key, level and sink) and loses nothing.
+            store.enqueue_alerts(messages, outbox_sink_ids(config), now=now)
+            store.mark_ingest_alerted_many(name, [m.workflow_id for m in messages], now=now)
+            result.alerted += [m.title for m in messages]
     result.delivery = deliver_outbox(
         runtime, now=now, max_seconds=max(budget_s - (monotonic() - start), 5.0)
     )
