@@ -49,7 +49,7 @@ def doctor(obj: CliContext) -> None:
         line = Text(f"{check.status:<5}", style=_STYLES[check.status])
         line.append(f"{check.subject:<{_SUBJECT_WIDTH}}  ", style="bold")
         line.append(check.detail)
-        console.print(line)
+        console.print(line, soft_wrap=True)  # one line per check, whatever the width
         failed += check.status == "fail"
     if failed:
         raise click.ClickException(f"{failed} check{'s' if failed > 1 else ''} failed")
