@@ -19,7 +19,11 @@ from amperity_ops.services.stop import StopOutcome, StopResult, stop_workflow_ru
 
 __all__ = ["runs"]
 
-_DEFAULT_SINCE = "24h"
+DEFAULT_SINCE = timedelta(hours=24)
+"""How far back `runs list` looks by default."""
+ACTIVE_SINCE = timedelta(days=7)
+"""The default when only active states are asked for: a run stuck for days is the one that
+matters at 3 a.m., and a week of runs is a few pages at most."""
 
 
 @click.group()
@@ -38,9 +42,9 @@ def runs() -> None:
 @click.option(
     "--since",
     type=SINCE,
-    default=_DEFAULT_SINCE,
-    show_default=True,
-    help="Runs created after this: a duration back from now (90m, 2h, 30d) or an ISO time.",
+    default=None,
+    help="Runs created after this: a duration back from now (90m, 2h, 30d) or an ISO time. "
+    "Default 24h; 7d when --state asks only for active states.",
 )
 @click.option("--tenant", "tenant_names", multiple=True, help="Only this tenant (repeatable).")
 @click.option(
@@ -54,7 +58,7 @@ def runs() -> None:
 def list_runs(
     obj: CliContext,
     states: tuple[str, ...],
-    since: datetime | timedelta,
+    since: datetime | timedelta | None,
     tenant_names: tuple[str, ...],
     limit: int,
 ) -> None:
@@ -63,6 +67,9 @@ def list_runs(
     wanted: frozenset[StateKind] | None = (
         frozenset().union(*(STATE_GROUPS[s.lower()] for s in states)) if states else None
     )
+    if since is None:
+        only_active = wanted is not None and wanted <= STATE_GROUPS["active"]
+        since = ACTIVE_SINCE if only_active else DEFAULT_SINCE
     now = runtime.clock()
     created_from = resolve_since(since, now)
     rows: list[tuple[str, WorkflowRun]] = []

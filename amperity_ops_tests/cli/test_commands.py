@@ -74,7 +74,7 @@ def test_runs_list_shows_runs_with_state_runtime_and_sla(
 def test_runs_list_filters_by_state_and_limit(
     sim: Simulator, cli_env: dict[str, str], run_cli: RunCli
 ) -> None:
-    """--state keeps only matching runs; --limit keeps the newest and says how many exist."""
+    """--state and --since filter, --limit keeps the newest; active-only looks back a week."""
     world = sim.tenant(TENANT)
     running = world.add_run(state="running", started_ago=timedelta(minutes=1))
     failed = world.add_run(state="failed", started_ago=timedelta(minutes=30))
@@ -88,6 +88,9 @@ def test_runs_list_filters_by_state_and_limit(
     assert failed.id in limited
     assert older.id not in limited
     assert "2 of 3 runs" in limited
+    stuck = world.add_run(state="running", started_ago=timedelta(days=3))
+    assert stuck.id in run_cli("runs", "list", "--state", "active").stdout  # 7 days back
+    assert stuck.id not in run_cli("runs", "list").stdout  # 24 hours back
     recent = run_cli("runs", "list", "--since", "2h").stdout
     assert older.id not in recent
     assert failed.id in recent
