@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -83,18 +84,27 @@ class SystemClock:
     Args:
         speed: How many simulated seconds pass per real second (1.0 = real time).
         start: The simulated time at construction; defaults to the current real UTC time.
+        monotonic: The real seconds source (injectable so tests need not wait).
     """
 
-    def __init__(self, *, speed: float = 1.0, start: datetime | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        speed: float = 1.0,
+        start: datetime | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         if speed <= 0:
             raise ValueError(f"speed must be positive, got {speed}")
         self.speed = speed
         self._start = _require_aware(start, "start") if start else datetime.now(UTC)
-        self._t0 = time.monotonic()
+        self._monotonic = monotonic
+        self._t0 = monotonic()
 
     def now(self) -> datetime:
         """Return the current simulated time."""
-        return self._start + timedelta(seconds=(time.monotonic() - self._t0) * self.speed)
+        elapsed = self._monotonic() - self._t0
+        return self._start + timedelta(seconds=elapsed * self.speed)
 
     def __repr__(self) -> str:
         return f"SystemClock(speed={self.speed})"

@@ -821,6 +821,20 @@ def test_wrong_shape_is_a_validation_error_naming_the_field(
     assert sleeps == []
 
 
+def test_a_200_that_is_not_json_is_retried_then_reported(
+    api: Simulator, make_client: Callable, sleeps: Sleeps
+) -> None:
+    """A GET answered 200 with HTML (a proxy page) is retried, then raises a connection error."""
+    html = Rewrite(api.transport(), b"<html><body>Service Unavailable</body></html>")
+    with (
+        make_client(transport=html, retry_policy=RetryPolicy(max_attempts=3)) as client,
+        pytest.raises(APIConnectionError, match="not JSON"),
+    ):
+        list(client.list_segments())
+    assert len(sleeps) == 2
+    assert api.request_log(TENANT).count("/api/segments", status=200) == 3
+
+
 def test_an_injected_http_client_is_used_and_left_open(api: Simulator) -> None:
     """http_client= is used for requests and not closed with the AmperityClient."""
     http = httpx.Client(transport=api.transport())

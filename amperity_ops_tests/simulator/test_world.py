@@ -8,7 +8,13 @@ from typing import Any
 import httpx
 import pytest
 
-from amperity_ops.simulator import ManualClock, Simulator, StopRefusedError, TenantSpec
+from amperity_ops.simulator import (
+    ManualClock,
+    Simulator,
+    StopRefusedError,
+    SystemClock,
+    TenantSpec,
+)
 from amperity_ops_tests.simulator.helpers import unlimited
 
 
@@ -407,6 +413,25 @@ def test_manual_clock_refuses_to_go_back() -> None:
         clock.set(datetime(2025, 1, 1, tzinfo=UTC))
     with pytest.raises(ValueError, match="timezone"):
         ManualClock(datetime(2026, 1, 1))
+
+
+def test_accelerated_clock_runs_speed_times_real_time() -> None:
+    """SystemClock(speed=60): one real second is a simulated minute, so runs move on faster."""
+    real = [1000.0]
+    start = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+    clock = SystemClock(speed=60, start=start, monotonic=lambda: real[0])
+    sim = unlimited(Simulator([TenantSpec("acme", static_tokens=("test-token",),
+                                          schedules=False)], clock=clock))
+    run = sim.tenant("acme").add_run(state="running", finishes_in=timedelta(minutes=2))
+    assert clock.now() == start
+    real[0] += 1.5
+    assert clock.now() == start + timedelta(seconds=90)
+    with sim.http_client("acme") as client:
+        assert client.get(f"/workflow/runs/{run.id}").json()["state"] == "running"
+        real[0] += 1.0  # 150 simulated seconds in all: past finishes_in
+        assert client.get(f"/workflow/runs/{run.id}").json()["state"] == "succeeded"
+    with pytest.raises(ValueError, match="speed"):
+        SystemClock(speed=0)
 
 
 def test_cancel_types_stop_as_canceling_then_canceled(clock: ManualClock) -> None:
