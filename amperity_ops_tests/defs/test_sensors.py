@@ -135,3 +135,28 @@ def test_sla_sensor_over_a_real_socket(
     result = _evaluate(runtime)
     assert [r.run_key for r in result.run_requests or []] == [f"stop:{TENANT}:{run.id}"]
     assert sim.request_log(TENANT).total == 2
+
+
+def test_ingest_sensor_alerts_on_a_failed_feed_and_a_reject_rate(
+    runtime: OpsRuntime, quiet_sim: Simulator, clock: ManualClock
+) -> None:
+    """A failed feed and a reject rate over 5 % each raise one ingest alert; a clean job none."""
+    world = quiet_sim.tenant(TENANT)
+    failed = world.add_ingest_job(tables=("Orders",))
+    failed.feeds[0].state = "failed"
+    failed.feeds[0].read, failed.feeds[0].errors, failed.feeds[0].rejected = 1_000, 0, 0
+    rejecting = world.add_ingest_job(tables=("Customers",))
+    feed = rejecting.feeds[0]
+    feed.read, feed.errors, feed.rejected = 1_000, 0, 80  # 8 % rejected: over the 5 % line
+    clean = world.add_ingest_job(tables=("Products",))
+    clean.feeds[0].read, clean.feeds[0].errors, clean.feeds[0].rejected = 1_000, 0, 0
+    clock.advance(timedelta(minutes=1))
+    with build_sensor_context(resources={"amperity_ops": runtime}) as context:
+        result = amperity_ingest_sensor(context)
+    assert isinstance(result, SkipReason)
+    assert "2 unhealthy" in (result.skip_message or ""), result.skip_message
+    items = [i.message for i in runtime.store.outbox_items() if i.message.level.value == "ingest"]
+    assert sorted(m.workflow_id for m in items) == sorted([failed.id, rejecting.id])
+    texts = {m.workflow_id: m.title + " " + m.text for m in items}
+    assert "Orders: feed failed" in texts[failed.id]
+    assert "Customers: 8.0% rejected (threshold 5.0%)" in texts[rejecting.id]
