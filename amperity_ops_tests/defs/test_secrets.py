@@ -100,7 +100,8 @@ def test_no_secret_reaches_metadata_logs_skip_reasons_or_the_store(
     """Sensor ticks (sink down, then up), both assets and the stop job leak no secret anywhere."""
     base, handler = hook
     monkeypatch.setenv("AO_TEST_API_TOKEN", API_TOKEN)
-    monkeypatch.setenv("AO_TEST_HOOK", f"{base}/services/{HOOK_PATH_SECRET}?token={HOOK_QUERY_SECRET}")
+    hook_url = f"{base}/services/{HOOK_PATH_SECRET}?token={HOOK_QUERY_SECRET}"
+    monkeypatch.setenv("AO_TEST_HOOK", hook_url)
     monkeypatch.setenv("AO_TEST_PD_KEY", ROUTING_KEY)
     sim = Simulator(
         [TenantSpec(tenant_id=TENANT, static_tokens=(API_TOKEN,), seed=7, schedules=False)],
