@@ -65,3 +65,37 @@ def test_sink_down_then_up_gets_the_alert_exactly_once(
         clock.advance(timedelta(seconds=61))
         last = run_sla_tick(runtime, now=clock.now(), budget_s=30, last_tick_at=last.started_at)
     assert [(m["workflow_id"], m["level"]) for m in handler.received] == [(run.id, "breached")]
+
+
+def test_pagerduty_gets_trigger_escalation_and_resolve_under_one_dedup_key(
+    quiet_sim: Simulator, clock: ManualClock, store_url: str, hook: tuple[str, type[_Hook]]
+) -> None:
+    """warning -> breached -> resolved reach PagerDuty once each, in order, with one dedup_key."""
+    url, handler = hook
+    handler.up = True
+    policy = {"name": "slow", "match": {"name": "Nightly*"}, "warn_after": "1h",
+              "max_runtime": "2h"}
+    config = make_config(
+        policies=[policy],
+        alerts=[{"kind": "pagerduty", "routing_key": "pd-test-key", "url": url}],
+    )
+    runtime = make_runtime(quiet_sim, clock, store_url, config)
+    world = quiet_sim.tenant(TENANT)
+    run = world.add_run(name="Nightly Load", started_ago=timedelta(minutes=61))
+    last = run_sla_tick(runtime, now=clock.now(), budget_s=30)
+    for step in ("breach", "same", "end", "after"):
+        clock.advance(timedelta(minutes=60 if step == "breach" else 1))
+        if step == "end":
+            world.finish_run(run.id, "succeeded")
+        last = run_sla_tick(runtime, now=clock.now(), budget_s=30, last_tick_at=last.started_at)
+    events = [
+        (e["event_action"], e.get("payload", {}).get("severity"), e["dedup_key"])
+        for e in handler.received
+    ]
+    key = f"amperity-ops:{TENANT}:{run.id}"
+    assert events == [
+        ("trigger", "warning", key),
+        ("trigger", "critical", key),
+        ("resolve", None, key),
+    ]
+    assert all(e["routing_key"] == "pd-test-key" for e in handler.received)
