@@ -123,3 +123,17 @@ def test_resource_names_a_broken_policy_file(tmp_path: Path) -> None:
         amperity_ops_resource(build_init_resource_context(config=config)),
     ):
         pass
+
+
+def test_every_asset_has_a_description_owner_kind_and_group() -> None:
+    """The UI shows each asset with a description, an owning team, its kind and its group."""
+    specs = {spec.key: spec for spec in defs.resolve_all_asset_specs()}
+    assert len(specs) == 5
+    for key, spec in specs.items():
+        assert len(spec.description or "") > 40, key
+        assert spec.owners == ["team:data-platform"], key
+        assert spec.kinds == {"amperity"}, key
+        assert spec.group_name == "amperity", key
+    for name in ("amperity_workflow_sla_sensor", "amperity_ingest_sensor"):
+        assert defs.resolve_sensor_def(name).description
+    assert defs.resolve_job_def("stop_amperity_workflow_run").description
