@@ -36,8 +36,11 @@ class AmperityResource(ConfigurableResource):
         description="API root ending in /api. AWS: https://app.amperity.com/api; Azure: "
         "https://<tenant-id>.amperity.com/api; Australia: https://app-aws-apse2.amperity.com/api.",
     )
+    # repr=False: once EnvVars are resolved the fields hold the real secrets, and a resource's
+    # repr reaches logs and error reports.
     access_token: str | None = Field(
         default=None,
+        repr=False,
         description="A static API token generated in Amperity. Use EnvVar, never a literal. "
         "Leave empty when using OAuth client credentials.",
     )
@@ -45,7 +48,9 @@ class AmperityResource(ConfigurableResource):
         default=None, description="OAuth client-credentials id (preferred for long-running use)."
     )
     client_secret: str | None = Field(
-        default=None, description="OAuth client-credentials secret. Use EnvVar, never a literal."
+        default=None,
+        repr=False,
+        description="OAuth client-credentials secret. Use EnvVar, never a literal.",
     )
     token_url: str | None = Field(
         default=None,

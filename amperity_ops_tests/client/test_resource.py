@@ -48,3 +48,20 @@ def test_missing_credentials_name_the_settings() -> None:
     resource = AmperityResource(tenant_id=TENANT)
     with pytest.raises(ValueError, match="AMPERITY_ACCESS_TOKEN"):
         resource.get_client()
+
+
+def test_resolved_secrets_stay_out_of_the_resource_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After EnvVars resolve, neither repr nor str of the resource shows a token or secret."""
+    monkeypatch.setenv("TEST_AMPERITY_CLIENT_SECRET", CLIENT_SECRET)
+    monkeypatch.setenv("TEST_AMPERITY_ACCESS_TOKEN", TOKEN)
+    resource = AmperityResource(
+        tenant_id=TENANT, client_id=CLIENT_ID,
+        client_secret=dg.EnvVar("TEST_AMPERITY_CLIENT_SECRET"),
+        access_token=dg.EnvVar("TEST_AMPERITY_ACCESS_TOKEN"),
+    )
+    initialised = resource.process_config_and_initialize()
+    assert initialised.client_secret == CLIENT_SECRET  # resolved, so the check means something
+    for shown in (repr(initialised), str(initialised), repr(initialised.settings())):
+        assert CLIENT_SECRET not in shown
+        assert TOKEN not in shown
+    assert CLIENT_ID in repr(initialised)
