@@ -332,15 +332,7 @@ def _pending_request(store: Store, tenant: str, workflow_id: str, requested_by: 
     """The ledger row of an unfinished, real stop request for this run by the same requester.
 
     The SLA sensor records its request before Dagster launches the stop job; the job then
-    finishes that row instead of adding a second one for the same request.
+    finishes that row instead of adding a second one for the same request (looked up by run,
+    however many other stops the ledger holds).
     """
-    key = stop_run_key(tenant, workflow_id)
-    for record in store.stop_records(tenant, limit=200):
-        if (
-            record.run_key == key
-            and record.result is None
-            and not record.dry_run
-            and record.requested_by == requested_by
-        ):
-            return record.id
-    return None
+    return store.pending_stop_id(tenant, workflow_id, requested_by=requested_by)

@@ -159,6 +159,21 @@ class StopLedgerMixin:
                 found.update(w for (w,) in conn.execute(stmt))
         return found
 
+    def pending_stop_id(self, tenant: str, workflow_id: str, *, requested_by: str) -> int | None:
+        """The newest unfinished real request for this run by this requester, if any.
+
+        The SLA sensor records its request before Dagster launches the stop job; the job
+        finishes that row instead of adding a second one for the same request.
+        """
+        c = stop_ledger.c
+        stmt = (select(c.id)
+                .where(c.tenant == tenant, c.workflow_id == workflow_id,
+                       c.requested_by == requested_by, c.dry_run.is_(False), c.result.is_(None))
+                .order_by(c.id.desc()).limit(1))
+        with self._engine.connect() as conn:
+            found = conn.execute(stmt).scalar_one_or_none()
+        return None if found is None else int(found)
+
     def stop_records(self, tenant: str | None = None, *, limit: int = 50) -> list[StopRecord]:
         """Ledger rows, newest first."""
         stmt = select(stop_ledger).order_by(stop_ledger.c.id.desc()).limit(limit)

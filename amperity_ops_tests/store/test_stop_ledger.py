@@ -75,3 +75,19 @@ def test_record_stops_writes_many_rows_in_order(store: Store) -> None:
     assert len(store.stop_requested_ids("acme", all_ids)) == 600
     assert len(store.dry_run_noted_ids("acme", all_ids)) == 600
     assert store.record_stops([]) == []
+
+
+def test_pending_stop_id_finds_the_open_request_behind_many_rows(store: Store) -> None:
+    """The stop job finds the sensor's unfinished row by run, even behind 300 newer rows."""
+    pending = record(store, "wf-1", at=T0, by="sensor")
+    store.record_stops([
+        NewStop(run_key=f"stop:acme:wf-{i}", tenant="acme", workflow_id=f"wf-{i}",
+                requested_by="sensor", reason="r", dry_run=False, requested_at=T0)
+        for i in range(2, 302)
+    ])
+    record(store, "wf-1", at=T0, by="launchpad")
+    record(store, "wf-1", at=T0, by="sensor", dry_run=True)
+    assert store.pending_stop_id("acme", "wf-1", requested_by="sensor") == pending
+    assert store.pending_stop_id("other", "wf-1", requested_by="sensor") is None
+    store.finish_stop(pending, result="stopped", state_after="stopped", finished_at=T0)
+    assert store.pending_stop_id("acme", "wf-1", requested_by="sensor") is None
