@@ -428,7 +428,10 @@ def test_client_errors_are_never_retried(api: Simulator, make_client: Callable,
         with pytest.raises(BadRequestError):
             client.stop_workflow_run(done.id)
     assert sleeps == []
-    assert api.request_log(TENANT).count(f"{RUNS}/{done.id}/stop") == 1
+    log = api.request_log(TENANT)
+    assert log.count(f"{RUNS}/{done.id}/stop") == 1
+    assert log.count(f"{RUNS}/wf-20990101-00000-nothere") == 1
+    assert log.count(f"{RUNS}/{done.id}") == 0  # a refused stop is not "verified" either
 
 
 def test_repeated_page_token_raises_instead_of_looping(
