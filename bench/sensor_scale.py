@@ -12,7 +12,7 @@ the expensive one (every warning/breach is new); later ticks are steady state.
 ``--store-url`` puts the store elsewhere, e.g. an empty Postgres schema:
 ``postgresql+psycopg2://postgres@127.0.0.1:5432/test?options=-csearch_path%3Dbench_sensor``.
 ``--max-stops-per-hour`` (default 5, the product's default) caps the stops requested, each of
-which is one ledger write; ``--max-stops-per-hour 1000`` stops all 511 breached runs at once.
+which is one ledger write; ``--max-stops-per-hour 1000`` stops all ~500 breached runs at once.
 Target: under 5 s per tick, excluding rate-limit waits (the limiter is off).
 """
 
