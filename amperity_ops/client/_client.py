@@ -368,7 +368,9 @@ class AmperityClient:
 
         Raises:
             ValueError: If the id is not safe to put in a URL.
-            ConflictError: If the run had already finished (Amperity refuses).
+            BadRequestError: If the run had already finished (Amperity refuses with the 400
+                its document lists; a 409 would raise ``ConflictError``). Never retried.
+            PermissionDeniedError: If the token may not stop runs (403). Never retried.
             NotFoundError: If there is no such run.
         """
         run_id = check_id(id, "workflow_id")
