@@ -9,7 +9,10 @@ A poll never re-reads the whole history. Per tenant it reads:
 * **one ``GET /workflow/runs/{id}`` per straggler**: a run the store holds as active that
   started long before the watermark (``STRAGGLER_AGE``) is re-read by id rather than by
   widening the listing over days of finished history; so is an active run the listing did not
-  return (it may have vanished: a 404 is recorded as such).
+  return (it may have vanished: a 404 is recorded as such). When there are many stragglers
+  (``MANY_STRAGGLERS`` or more: long-running workflows pile up), one
+  ``GET /workflow/runs?state=running`` listing (a request per 100 runs) comes first, and only
+  the stragglers it did not return are read by id.
 
 Ingest jobs are read with ``GET /ingest/jobs?created_from&created_to`` from the watermark, or
 ``INGEST_REFRESH`` back if that is earlier (feeds change for hours after their job is created),
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "INGEST_WINDOW",
     "INITIAL_LOOKBACK",
+    "MANY_STRAGGLERS",
     "OVERLAP",
     "STRAGGLER_AGE",
     "IngestPollReport",
@@ -61,6 +65,10 @@ INITIAL_LOOKBACK = timedelta(days=1)
 STRAGGLER_AGE = timedelta(hours=6)
 """Active runs that started this long before the watermark are re-read by id, one request
 each, instead of widening the listing over hours of finished runs."""
+MANY_STRAGGLERS = 5
+"""From this many stragglers on, a ``state=running`` listing (one request per 100 running runs)
+re-reads them before any is read by id (one request each), so a tenant with hundreds of
+long-running runs does not spend its rate budget, shared with the SLA sensor, on each poll."""
 INGEST_REFRESH = timedelta(hours=6)
 """Ingest jobs created this recently are re-read on every poll (their feeds may still change);
 still one request, since the window is within the API's 7 days."""
@@ -80,6 +88,8 @@ class PollReport:
     """Runs returned by the listing."""
     reread: int = 0
     """Runs re-read one by one (stragglers, runs missing from the listing)."""
+    running_pages: int = 0
+    """Pages of the ``state=running`` listing read for many stragglers (0: not needed)."""
     vanished: list[str] = field(default_factory=list)
     """Runs the store held as active that the API no longer knows (404)."""
     new_runs: int = 0
@@ -144,8 +154,16 @@ def poll_workflow_runs(
     report.listed = len(seen)
 
     # Stragglers (started before the listing's window) and active runs the listing did not
-    # return although it should have: re-read one by one.
+    # return although it should have: re-read one by one (after a running listing if many).
     missing = [r for r in previously_active.values() if r.id not in seen]
+    if len(missing) >= MANY_STRAGGLERS:
+        wanted = {r.id for r in missing}
+        pages = client.list_workflow_runs(state="running", limit=PAGE_SIZE)
+        for run in pages:
+            if run.id in wanted:
+                seen[run.id] = run
+        report.running_pages = pages.pages_fetched
+        missing = [r for r in missing if r.id not in seen]
     for old in missing:
         try:
             seen[old.id] = client.get_workflow_run(old.id)

@@ -116,3 +116,26 @@ def test_ingest_poll_stores_jobs_with_feeds(
     assert any(job.workflow_id == run.id for job in report.jobs)
     stored = runtime.store.ingest_jobs_since(TENANT, clock.now() - timedelta(days=1))
     assert {t.table_name for j in stored for t in j.tables} >= {"orders", "customers"}
+
+
+def test_many_stragglers_are_reread_by_one_running_listing(
+    runtime: OpsRuntime, quiet_sim: Simulator, clock: ManualClock
+) -> None:
+    """Hundreds of long-running runs cost a few running-listing pages, not a read each."""
+    world = quiet_sim.tenant(TENANT)
+    old = [
+        world.add_run(name=f"Long {i}", started_ago=timedelta(hours=20)) for i in range(150)
+    ]
+    paused = world.add_run(name="Paused", state="paused", started_ago=timedelta(hours=20))
+    _poll(runtime)
+    clock.advance(timedelta(hours=8))  # all of them now started long before the watermark
+    world.finish_run(old[0].id, "succeeded")
+    quiet_sim.request_log(TENANT).reset()
+    report = _poll(runtime)
+    assert report.running_pages == 2  # 149 running runs, 100 per page
+    assert report.reread == 2  # the ended one and the paused one, by id
+    assert _by_id(quiet_sim) == 2
+    assert _listings(quiet_sim) == 3  # the watermark listing + 2 running pages
+    assert {r.id for r in report.ended} == {old[0].id}
+    assert len(runtime.store.active_runs(TENANT)) == 150
+    assert runtime.store.get_run(TENANT, paused.id).state.raw == "paused"  # type: ignore[union-attr]
