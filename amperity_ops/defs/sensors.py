@@ -8,7 +8,7 @@ starting fresh is always safe.
 
 # No `from __future__ import annotations`: Dagster reads these annotations at decoration time.
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from dagster import (
     DefaultSensorStatus,
@@ -27,6 +27,7 @@ from amperity_ops.defs.jobs import (
     stop_amperity_workflow_run,
     stop_run_config,
 )
+from amperity_ops.monitoring.durations import format_duration
 from amperity_ops.services.ingest_guard import run_ingest_tick
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.services.sla_guard import run_sla_tick
@@ -37,15 +38,19 @@ __all__ = [
     "SensorCursor",
     "amperity_ingest_sensor",
     "amperity_workflow_sla_sensor",
+    "not_due_yet",
     "read_cursor",
 ]
 
 SLA_SENSOR_NAME = "amperity_workflow_sla_sensor"
 INGEST_SENSOR_NAME = "amperity_ingest_sensor"
 DEFAULT_INTERVAL_S = 60
-"""Dagster fixes a sensor's interval when the code location loads; the policy file's
-``sensor.interval`` is read at tick time, so the interval itself is a constant here and
-``sensor.time_budget`` bounds the work of each tick."""
+"""Dagster fixes a sensor's interval when the code location loads, before the policy file is
+read, so the SLA sensor is evaluated every 60 s (the ingest sensor every 120 s). A longer
+``sensor.interval`` in the policy file is honoured at tick time (:func:`not_due_yet`); a
+shorter one cannot be, and 60 s remains the floor."""
+INTERVAL_SLACK = timedelta(seconds=5)
+"""Dagster's evaluations drift by a second or two: a tick this close to due counts as due."""
 
 
 class SensorCursor(BaseModel):
@@ -59,6 +64,26 @@ class SensorCursor(BaseModel):
     last_tick_at: datetime | None = None
     """When the previous tick started (UTC)."""
     ticks: int = 0
+
+
+def not_due_yet(cursor: SensorCursor, now: datetime, interval: timedelta) -> str | None:
+    """Why this evaluation does no work (``sensor.interval`` not yet elapsed), or None.
+
+    Args:
+        cursor: The sensor's cursor (``last_tick_at`` is the last tick that did work).
+        now: The runtime's clock.
+        interval: ``sensor.interval`` from the policy file.
+    """
+    if cursor.last_tick_at is None or cursor.last_tick_at > now:
+        return None  # first tick, or the clock went back (another clock): never stall
+    due = cursor.last_tick_at + interval - INTERVAL_SLACK
+    if now >= due:
+        return None
+    return (
+        f"waiting: sensor.interval is {format_duration(interval)}; the last check was at "
+        f"{cursor.last_tick_at:%H:%M:%S} UTC, the next is due at "
+        f"{cursor.last_tick_at + interval:%H:%M:%S} UTC"
+    )
 
 
 def read_cursor(context: SensorEvaluationContext) -> SensorCursor:
@@ -94,6 +119,9 @@ def amperity_workflow_sla_sensor(
     runtime = amperity_ops
     cursor = read_cursor(context)
     now = runtime.clock()
+    waiting = not_due_yet(cursor, now, runtime.config.sensor.interval)
+    if waiting is not None:
+        return SensorResult(skip_reason=SkipReason(waiting), cursor=cursor.model_dump_json())
     result = run_sla_tick(
         runtime,
         now=now,
@@ -145,6 +173,9 @@ def amperity_ingest_sensor(
     runtime = amperity_ops
     cursor = read_cursor(context)
     now = runtime.clock()
+    waiting = not_due_yet(cursor, now, runtime.config.sensor.interval)
+    if waiting is not None:
+        return SkipReason(waiting)
     result = run_ingest_tick(
         runtime,
         now=now,

@@ -160,3 +160,35 @@ def test_ingest_sensor_alerts_on_a_failed_feed_and_a_reject_rate(
     texts = {m.workflow_id: m.title + " " + m.text for m in items}
     assert "Orders: feed failed" in texts[failed.id]
     assert "Customers: 8.0% rejected (threshold 5.0%)" in texts[rejecting.id]
+
+
+def test_a_longer_sensor_interval_is_honoured_from_the_policy_file(
+    quiet_sim: Simulator, clock: ManualClock, store_url: str
+) -> None:
+    """With sensor.interval 5m, an evaluation 1 minute later reads nothing and says why."""
+    runtime = make_runtime(quiet_sim, clock, store_url, make_config(sensor={"interval": "5m"}))
+    quiet_sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(minutes=5))
+    first = _evaluate(runtime)
+    clock.advance(timedelta(minutes=1))
+    quiet_sim.request_log(TENANT).reset()
+    early = _evaluate(runtime, first.cursor)
+    assert quiet_sim.request_log(TENANT).total == 0
+    assert early.cursor == first.cursor
+    text = early.skip_reason.skip_message if early.skip_reason else ""
+    assert "waiting: sensor.interval is 5m" in text, text
+    clock.advance(timedelta(minutes=4))
+    due = _evaluate(runtime, early.cursor)
+    assert quiet_sim.request_log(TENANT).total == 2
+    assert SensorCursor.model_validate_json(due.cursor or "").ticks == 2
+
+
+def test_a_cursor_from_the_future_does_not_stall_the_sensor() -> None:
+    """A last tick later than now (the clock changed) counts as due, never as waiting."""
+    from amperity_ops.defs.sensors import not_due_yet
+
+    now = ManualClock().now()
+    future = SensorCursor(last_tick_at=now + timedelta(days=3))
+    assert not_due_yet(future, now, timedelta(minutes=5)) is None
+    recent = SensorCursor(last_tick_at=now - timedelta(minutes=1))
+    assert not_due_yet(recent, now, timedelta(minutes=5)) is not None
+    assert not_due_yet(recent, now, timedelta(seconds=60)) is None  # 5 s of slack
