@@ -410,7 +410,9 @@ class SensorConfig(_Strict):
     """Timing of the SLA and ingest sensors."""
 
     interval: Duration = timedelta(seconds=60)
-    """How often the sensors tick."""
+    """How often the sensors do their work. Dagster evaluates them every 60 s (ingest: 120 s),
+    fixed when the code location loads, so a longer interval is honoured and a shorter one
+    is not."""
     time_budget: Duration = timedelta(seconds=30)
     """Work stops at this budget and resumes next tick (Dagster's tick limit is 60 s).
 
