@@ -22,6 +22,7 @@ cut body, a 5xx) they are *not* re-sent blindly:
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -854,6 +855,13 @@ class AmperityClient:
                 self._retry_or_raise(Decision.RETRY, error, attempt, started, None, "POST", path)
                 continue
             logger.debug("POST %s -> %d (token request)", path, response.status_code)
+            if response.status_code < 400 and not _is_json(response.content):
+                # A cut or non-JSON 200 (a proxy page) is transient: asking again is safe.
+                error = APIConnectionError(
+                    "the token answer was cut short or is not JSON", method="POST", path=path
+                )
+                self._retry_or_raise(Decision.RETRY, error, attempt, started, None, "POST", path)
+                continue
             if classify_status(response.status_code, idempotent=True) is Decision.RETRY:
                 error = make_status_error(
                     response.status_code, response.content, headers=response.headers,
@@ -912,6 +920,14 @@ def _transport_error(
     return TransportFailure.ANSWER_LOST, APIConnectionError(
         f"the connection failed before a complete answer ({name})", method=method, path=path
     )
+
+
+def _is_json(content: bytes) -> bool:
+    try:
+        json.loads(content)
+    except ValueError:  # includes UnicodeDecodeError
+        return False
+    return True
 
 
 def _is_bad_json(err: ValidationError) -> bool:

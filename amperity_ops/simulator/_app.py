@@ -564,11 +564,16 @@ def _oauth_endpoint(sim: Simulator) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         header = ("x-amperity-tenant" if "x-amperity-tenant" in request.headers
                   else "amperity-tenant")
-        runtime, request_id, _, response = await _admit(sim, request, "/v0/oauth2/token", header)
+        runtime, request_id, decision, response = await _admit(
+            sim, request, "/v0/oauth2/token", header)
         if response is None:
             assert runtime is not None
             assert request_id is not None
             response = await _issue_token(sim, request, runtime, request_id)
+            if decision is not None and decision.lose_answer:
+                response = DroppedConnection()  # a token was issued; the caller never sees it
+            elif decision is not None and decision.truncate and response.status_code == 200:
+                response = _cut(response)
         _record(sim, runtime, request, template, response)
         return response
 

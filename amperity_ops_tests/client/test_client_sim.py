@@ -555,6 +555,21 @@ def test_oauth_gives_up_after_one_refresh(api: Simulator, make_client: Callable)
     assert log.count("/api/v0/oauth2/token", status=200) == 2  # the first token + one refresh
 
 
+@pytest.mark.parametrize(("fault", "status"), [("lose_answers", 0), ("truncated_bodies", 200)])
+def test_lost_or_cut_token_answer_is_fetched_again(
+    api: Simulator, make_client: Callable, sleeps: Sleeps, fault: str, status: int
+) -> None:
+    """A token answer that was lost or cut short is simply asked for again (it is safe)."""
+    api.set_faults(TENANT, only("/v0/oauth2/token", **{fault: 1}))
+    with make_client(access_token=None, client_id=CLIENT_ID,
+                     client_secret=CLIENT_SECRET) as client:
+        assert list(client.list_segments())
+    entries = [(e.path, e.status) for e in api.request_log(TENANT).entries()]
+    assert entries == [("/api/v0/oauth2/token", status), ("/api/v0/oauth2/token", 200),
+                       ("/api/segments", 200)]
+    assert len(sleeps) == 1
+
+
 def test_static_token_401_mid_listing_is_not_retried(
     api: Simulator, make_client: Callable, sleeps: Sleeps
 ) -> None:
