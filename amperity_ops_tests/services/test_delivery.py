@@ -38,7 +38,7 @@ def hook() -> Iterator[tuple[str, type[_Hook]]]:
     """A webhook receiver on a free port, down until the test raises it."""
     handler = type("Hook", (_Hook,), {"up": False, "received": []})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/hook", handler
