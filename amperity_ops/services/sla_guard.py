@@ -366,6 +366,10 @@ def _ledger_row(
         dry_run=request.dry_run,
         requested_at=now,
         state_before=evaluation.run.state.raw if evaluation else None,
+        # A dry-run note is final at once: it must never look like a stop in flight.
+        result="dry_run" if request.dry_run else None,
+        finished_at=now if request.dry_run else None,
+        detail=f"would have stopped: {reason}" if request.dry_run else None,
     )
 
 

@@ -37,6 +37,10 @@ class NewStop:
     requested_at: datetime
     workflow_name: str = ""
     state_before: str | None = None
+    result: str | None = None
+    """Set when the row is final at once (a dry-run note: ``dry_run``); None while in flight."""
+    finished_at: datetime | None = None
+    detail: str | None = None
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,8 @@ def test_dry_run_says_what_it_would_stop_once(
     assert "DRY RUN" in first.summary()
     clock.advance(timedelta(minutes=1))
     assert _tick(runtime, first).dry_runs == []
-    assert [r.dry_run for r in runtime.store.stop_records(TENANT)] == [True]
+    [note] = runtime.store.stop_records(TENANT)
+    assert (note.dry_run, note.result, note.finished_at) == (True, "dry_run", first.started_at)
     assert quiet_sim.tenant(TENANT).state_of(run.id) == "running"
 
 
