@@ -867,7 +867,9 @@ class AmperityClient:
                     response.status_code, response.content, headers=response.headers,
                     method="POST", path=path,
                 )
-                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                retry_after = parse_retry_after(
+                    response.headers.get("retry-after"), now=self._clock()
+                )
                 self._retry_or_raise(
                     Decision.RETRY, error, attempt, started, retry_after, "POST", path
                 )

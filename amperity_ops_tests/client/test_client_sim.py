@@ -555,6 +555,17 @@ def test_oauth_gives_up_after_one_refresh(api: Simulator, make_client: Callable)
     assert log.count("/api/v0/oauth2/token", status=200) == 2  # the first token + one refresh
 
 
+def test_token_request_429_honours_retry_after(api: Simulator, make_client: Callable,
+                                              sleeps: Sleeps) -> None:
+    """A 429 on the OAuth token endpoint waits the server's Retry-After, then fetches."""
+    api.set_faults(TENANT, only("/v0/oauth2/token", rate_limit_storm=1, retry_after=2))
+    with make_client(access_token=None, client_id=CLIENT_ID,
+                     client_secret=CLIENT_SECRET) as client:
+        assert list(client.list_segments())
+    assert sleeps == [2.0]
+    assert api.request_log(TENANT).count("/api/v0/oauth2/token", status=429) == 1
+
+
 @pytest.mark.parametrize(("fault", "status"), [("lose_answers", 0), ("truncated_bodies", 200)])
 def test_lost_or_cut_token_answer_is_fetched_again(
     api: Simulator, make_client: Callable, sleeps: Sleeps, fault: str, status: int
