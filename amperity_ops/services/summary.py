@@ -170,6 +170,8 @@ def summarize_runs(
                     link=tenant.run_link(run.id),
                 )
             )
+        # Newest failure first: the one that just paged someone belongs at the top.
+        summary.failures.sort(key=lambda f: f.ended_at or now, reverse=True)
         for name, runtimes in sorted(baselines.items()):
             if not runtimes:
                 continue

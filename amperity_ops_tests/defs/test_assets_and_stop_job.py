@@ -254,3 +254,18 @@ def test_unreachable_tenant_is_named_without_its_secret(
     records = instance.all_logs(result.run_id)
     assert records
     assert all(secret not in str(record) for record in records)
+
+
+def test_failures_are_listed_newest_first(runtime: OpsRuntime, quiet_sim: Simulator) -> None:
+    """The failures table and the check's description start with the latest failure."""
+    world = quiet_sim.tenant(TENANT)
+    # Started first, failed first: by start time it would come first.
+    older = world.add_run(name="Older", state="failed", started_ago=timedelta(hours=6),
+                          ended_ago=timedelta(hours=4), error="platform")
+    newer = world.add_run(name="Newer", state="failed", started_ago=timedelta(hours=5),
+                          ended_ago=timedelta(minutes=10), error="customer")
+    result = materialize([workflow_runs], resources={"amperity_ops": runtime})
+    table = _metadata(result, RUNS)["failures"]
+    assert table.index(newer.id) < table.index(older.id)
+    description = _checks(result)["no_failed_runs_in_window"].description or ""
+    assert description.index("Newer") < description.index("Older")
