@@ -11,9 +11,11 @@ starting fresh is always safe.
 from datetime import datetime, timedelta
 
 from dagster import (
+    DagsterInvariantViolationError,
     DefaultSensorStatus,
     ResourceParam,
     RunRequest,
+    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -30,7 +32,7 @@ from amperity_ops.defs.jobs import (
 from amperity_ops.monitoring.durations import format_duration
 from amperity_ops.services.ingest_guard import run_ingest_tick
 from amperity_ops.services.runtime import OpsRuntime
-from amperity_ops.services.sla_guard import run_sla_tick
+from amperity_ops.services.sla_guard import StopToRequest, lost_stop_requests, run_sla_tick
 
 __all__ = [
     "INGEST_SENSOR_NAME",
@@ -131,6 +133,7 @@ def amperity_workflow_sla_sensor(
     )
     for line in result.log_lines():
         context.log.info(line)
+    stops = result.stop_requests + _lost_stops(context, runtime, now)
     new_cursor = SensorCursor(
         resume_tenant=result.resume_tenant, last_tick_at=now, ticks=cursor.ticks + 1
     ).model_dump_json()
@@ -150,11 +153,32 @@ def amperity_workflow_sla_sensor(
                 "amperity-ops/workflow-id": stop.workflow_id,
             },
         )
-        for stop in result.stop_requests
+        for stop in stops
     ]
     if requests:
         return SensorResult(run_requests=requests, cursor=new_cursor)
     return SensorResult(skip_reason=SkipReason(result.summary()), cursor=new_cursor)
+
+
+def _lost_stops(
+    context: SensorEvaluationContext, runtime: OpsRuntime, now: datetime
+) -> list[StopToRequest]:
+    """Recorded stops that never became a run (see ``lost_stop_requests``), asked once more."""
+    try:
+        instance = context.instance
+    except DagsterInvariantViolationError:  # a test context without an instance
+        return []
+
+    def job_exists(run_key: str) -> bool:
+        found = instance.get_run_records(
+            filters=RunsFilter(tags={"dagster/run_key": run_key}), limit=1
+        )
+        return bool(found)
+
+    lost = lost_stop_requests(runtime, now=now, job_exists=job_exists)
+    for stop in lost:
+        context.log.warning(f"stop {stop.run_key} was recorded but never launched: asking again")
+    return lost
 
 
 @sensor(

@@ -51,8 +51,10 @@ if TYPE_CHECKING:
 __all__ = [
     "ENDED_OVERLAP",
     "LISTED_STATES",
+    "LOST_STOP_AFTER",
     "SlaTickResult",
     "StopToRequest",
+    "lost_stop_requests",
     "run_sla_tick",
     "tick_tenant",
 ]
@@ -71,6 +73,9 @@ MAX_ENDED_WINDOW = timedelta(hours=1)
 MIN_DELIVERY_S = 5.0
 """Delivery always gets at least this long, even after a slow read: alerts are the point."""
 STOP_REQUESTED_BY = "sensor amperity_workflow_sla_sensor"
+LOST_STOP_AFTER = timedelta(minutes=10)
+"""A stop this sensor recorded, for which Dagster has no run with its run key this long after,
+was lost (the tick's result never reached the daemon) and is requested once more."""
 
 
 @dataclass(frozen=True)
@@ -371,6 +376,55 @@ def _ledger_row(
         finished_at=now if request.dry_run else None,
         detail=f"would have stopped: {reason}" if request.dry_run else None,
     )
+
+
+def lost_stop_requests(
+    runtime: OpsRuntime, *, now: datetime, job_exists: Callable[[str], bool]
+) -> list[StopToRequest]:
+    """Stops this sensor recorded that never became a Dagster run: request each once more.
+
+    The ledger row is written before the sensor returns its RunRequest, so a tick whose result
+    never reached Dagster (over its time limit, a crash) leaves a row no job will finish. A row
+    unfinished after ``LOST_STOP_AFTER`` with no run for its run key is such a loss; its stop is
+    requested again with the same run key, once (the row remembers it), and only while
+    auto-stop is on and the run is still active as far as the store knows.
+
+    Args:
+        runtime: Config and store.
+        now: The tick's time.
+        job_exists: Whether Dagster has a run with this run key (the sensor asks its instance).
+
+    Returns:
+        The stops to request again (already marked in the ledger).
+    """
+    auto_stop = runtime.config.auto_stop
+    if not auto_stop.enabled or auto_stop.dry_run:
+        return []
+    store = runtime.store
+    again: list[StopToRequest] = []
+    for tenant in runtime.tenants:
+        candidates = store.unlaunched_stops(
+            tenant.name, requested_by=STOP_REQUESTED_BY, before=now - LOST_STOP_AFTER
+        )
+        if not candidates:
+            continue
+        active = {run.id for run in store.active_runs(tenant.name)}  # not ended, not vanished
+        ids: list[int] = []
+        for record in candidates:
+            if record.workflow_id not in active or job_exists(record.run_key):
+                continue
+            again.append(
+                StopToRequest(
+                    tenant.name, record.workflow_id, record.workflow_name, record.run_key,
+                    record.reason,
+                )
+            )
+            ids.append(record.id)
+        store.mark_stops_rerequested(ids, at=now)
+    for stop in again:
+        log.warning("SLA tick: stop %s was recorded but never launched: requesting it again",
+                    stop.run_key)
+    return again
 
 
 def _rotate(names: Sequence[str], first: str | None) -> list[str]:

@@ -178,6 +178,34 @@ class StopLedgerMixin:
             found = conn.execute(stmt).scalar_one_or_none()
         return None if found is None else int(found)
 
+    def unlaunched_stops(
+        self, tenant: str, *, requested_by: str, before: datetime
+    ) -> list[StopRecord]:
+        """Real requests by ``requested_by``, unfinished, made before ``before``, never re-sent.
+
+        The SLA sensor records a stop before Dagster launches the job; if that tick's result was
+        lost (a tick over Dagster's time limit, a daemon crash) no job ever finishes the row.
+        These are the candidates to request once more (Dagster skips a run key it has seen).
+        """
+        c = stop_ledger.c
+        stmt = (select(stop_ledger)
+                .where(c.tenant == tenant, c.requested_by == requested_by,
+                       c.dry_run.is_(False), c.result.is_(None), c.detail.is_(None),
+                       c.requested_at <= before)
+                .order_by(c.id))
+        with self._engine.connect() as conn:
+            return [StopRecord(**row._mapping) for row in conn.execute(stmt)]
+
+    def mark_stops_rerequested(self, stop_ids: Sequence[int], *, at: datetime) -> None:
+        """Note on unfinished rows that their stop was requested once more (never again)."""
+        if not stop_ids:
+            return
+        c = stop_ledger.c
+        with self._engine.begin() as conn:
+            conn.execute(update(stop_ledger).where(c.id.in_(list(stop_ids)))
+                         .values(detail=f"requested again at {at.isoformat()}: no job had "
+                                        "finished it"))
+
     def stop_records(self, tenant: str | None = None, *, limit: int = 50) -> list[StopRecord]:
         """Ledger rows, newest first."""
         stmt = select(stop_ledger).order_by(stop_ledger.c.id.desc()).limit(limit)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from dagster import SensorResult, SkipReason, build_sensor_context
+from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context
 
+from amperity_ops.defs.jobs import stop_amperity_workflow_run, stop_run_config
 from amperity_ops.defs.sensors import (
     SensorCursor,
     amperity_ingest_sensor,
@@ -192,3 +193,54 @@ def test_a_cursor_from_the_future_does_not_stall_the_sensor() -> None:
     recent = SensorCursor(last_tick_at=now - timedelta(minutes=1))
     assert not_due_yet(recent, now, timedelta(minutes=5)) is not None
     assert not_due_yet(recent, now, timedelta(seconds=60)) is None  # 5 s of slack
+
+
+def _stop_with_key(runtime: OpsRuntime, instance: DagsterInstance, run_key: str, wf: str) -> None:
+    """A stop job run carrying the sensor's run key (a dry run: the ledger row stays open)."""
+    stop_amperity_workflow_run.execute_in_process(
+        run_config=stop_run_config(workflow_id=wf, reason="r", tenant=TENANT,
+                                   requested_by="tester", dry_run=True),
+        resources={"amperity_ops": runtime}, instance=instance,
+        tags={"dagster/run_key": run_key},
+    )
+
+
+def test_a_recorded_stop_that_never_became_a_run_is_requested_once_more(
+    runtime: OpsRuntime, quiet_sim: Simulator, clock: ManualClock
+) -> None:
+    """No run with the stop's key 10 min later: the same key is asked again, once; never twice."""
+    run = quiet_sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(hours=3))
+    instance = DagsterInstance.ephemeral()
+    with build_sensor_context(resources={"amperity_ops": runtime}, instance=instance) as context:
+        first = amperity_workflow_sla_sensor(context)
+    [lost] = first.run_requests or []  # say this tick's result never reached the daemon
+    cursor = first.cursor
+    keys = []
+    for minutes in (5, 6, 20):  # 5, 11 and 31 minutes after the request
+        clock.advance(timedelta(minutes=minutes))
+        with build_sensor_context(cursor=cursor, resources={"amperity_ops": runtime},
+                                  instance=instance) as context:
+            result = amperity_workflow_sla_sensor(context)
+        cursor = result.cursor
+        keys.append([r.run_key for r in result.run_requests or []])
+    assert keys == [[], [lost.run_key], []]
+    assert lost.run_key == f"stop:{TENANT}:{run.id}"
+
+
+def test_a_recorded_stop_whose_job_exists_is_not_requested_again(
+    runtime: OpsRuntime, quiet_sim: Simulator, clock: ManualClock
+) -> None:
+    """A stop job run with the key exists (queued, still waiting): nothing is asked again."""
+    run = quiet_sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(hours=3))
+    instance = DagsterInstance.ephemeral()
+    with build_sensor_context(resources={"amperity_ops": runtime}, instance=instance) as context:
+        first = amperity_workflow_sla_sensor(context)
+    [request] = first.run_requests or []
+    _stop_with_key(runtime, instance, request.run_key, run.id)
+    clock.advance(timedelta(minutes=15))
+    with build_sensor_context(cursor=first.cursor, resources={"amperity_ops": runtime},
+                              instance=instance) as context:
+        later = amperity_workflow_sla_sensor(context)
+    assert not later.run_requests
+    [open_row] = [r for r in runtime.store.stop_records(TENANT) if not r.dry_run]
+    assert open_row.result is None

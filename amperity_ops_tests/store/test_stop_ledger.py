@@ -91,3 +91,20 @@ def test_pending_stop_id_finds_the_open_request_behind_many_rows(store: Store) -
     assert store.pending_stop_id("other", "wf-1", requested_by="sensor") is None
     store.finish_stop(pending, result="stopped", state_after="stopped", finished_at=T0)
     assert store.pending_stop_id("acme", "wf-1", requested_by="sensor") is None
+
+
+def test_unlaunched_stops_are_old_open_real_requests_not_yet_resent(store: Store) -> None:
+    """Only unfinished, real, old-enough rows by the requester qualify, and only until resent."""
+    old = record(store, "wf-1", at=T0, by="sensor")
+    record(store, "wf-2", at=T0 + timedelta(minutes=20), by="sensor")  # too recent
+    record(store, "wf-3", at=T0, by="launchpad")  # someone else's
+    record(store, "wf-4", at=T0, by="sensor", dry_run=True)  # a note
+    done = record(store, "wf-5", at=T0, by="sensor")
+    store.finish_stop(done, result="stopped", state_after="stopped", finished_at=T0)
+    before = T0 + timedelta(minutes=10)
+    found = store.unlaunched_stops("acme", requested_by="sensor", before=before)
+    assert [r.id for r in found] == [old]
+    store.mark_stops_rerequested([old], at=before)
+    assert store.unlaunched_stops("acme", requested_by="sensor", before=before) == []
+    assert (store.stop_records("acme", limit=10)[-1].detail or "").startswith("requested again")
+    store.mark_stops_rerequested([], at=before)
