@@ -321,6 +321,10 @@ class TenantConfig(_Strict):
     """OAuth token endpoint; None means the base URL plus ``/v0/oauth2/token``."""
     rate_limit_rps: float = Field(default=10.0, gt=0)
     """Requests per second allowed for this tenant, across all callers."""
+    rate_limit_backend: str = "file"
+    """Where the request budget is shared: ``file`` (every process of this host), ``memory``,
+    or ``redis://...`` / ``postgresql://...`` when several hosts talk to the tenant. Defaults to
+    ``AMPERITY_RATE_LIMIT_BACKEND`` for the tenant built from the environment."""
     app_url: str | None = None
     """The Amperity app URL, e.g. ``https://acme.amperity.com``, for links in alerts."""
 
@@ -358,7 +362,8 @@ def _tenant_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     tenant: dict[str, Any] = {"tenant_id": tenant_id}
     for key, var in (("base_url", "AMPERITY_BASE_URL"), ("app_url", "AMPERITY_APP_URL"),
                      ("token_url", "AMPERITY_TOKEN_URL"),
-                     ("rate_limit_rps", "AMPERITY_RATE_LIMIT_RPS")):
+                     ("rate_limit_rps", "AMPERITY_RATE_LIMIT_RPS"),
+                     ("rate_limit_backend", "AMPERITY_RATE_LIMIT_BACKEND")):
         if environ.get(var):
             tenant[key] = environ[var]
     for key, var in (("access_token", "AMPERITY_ACCESS_TOKEN"),

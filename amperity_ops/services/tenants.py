@@ -57,6 +57,7 @@ def make_client(
         client_secret=_secret(tenant.client_secret),
         token_url=tenant.token_url,
         rate_limit_rps=rps,
+        rate_limit_backend=tenant.rate_limit_backend,
         transport=transport,
     )
 
