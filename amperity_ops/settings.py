@@ -321,7 +321,8 @@ class TenantConfig(_Strict):
     """OAuth token endpoint; None means the base URL plus ``/v0/oauth2/token``."""
     rate_limit_rps: float = Field(default=10.0, gt=0)
     """Requests per second allowed for this tenant, across all callers."""
-    rate_limit_backend: str = "file"
+    # Left out of repr: a redis:// or postgresql:// URL may carry a password.
+    rate_limit_backend: str = Field(default="file", repr=False)
     """Where the request budget is shared: ``file`` (every process of this host), ``memory``,
     or ``redis://...`` / ``postgresql://...`` when several hosts talk to the tenant. Defaults to
     ``AMPERITY_RATE_LIMIT_BACKEND`` for the tenant built from the environment."""

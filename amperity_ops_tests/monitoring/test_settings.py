@@ -222,3 +222,14 @@ def test_empty_environment_values_mean_unset(monkeypatch: pytest.MonkeyPatch) ->
     settings = OpsSettings()
     assert settings.config_path is None
     assert settings.store_url == "sqlite:////tmp/dh/amperity_ops.sqlite"
+
+
+def test_rate_limit_backend_url_password_never_printed() -> None:
+    """A budget backend URL with a password does not appear in a tenant's repr or str."""
+    from amperity_ops.settings import TenantConfig
+
+    tenant = TenantConfig(tenant_id="a", access_token="x",
+                          rate_limit_backend="postgresql://u:hunter2@db/rl")
+    assert tenant.rate_limit_backend.endswith("@db/rl")
+    assert "hunter2" not in repr(tenant)
+    assert "hunter2" not in str(tenant)
