@@ -68,6 +68,13 @@ class AmperityResource(ConfigurableResource):
         description="Where the shared budget lives: 'file' (this host), 'memory' (this "
         "process), 'redis://host:6379/0' or 'postgresql://user@host/db' (several hosts).",
     )
+    rate_limit_margin_ms: float = Field(
+        default=25.0,
+        ge=0,
+        le=1000,
+        description="Added to the budget's one-second window for the time between taking a slot "
+        "and the request reaching Amperity; raise it (e.g. 100) over a slow network.",
+    )
     timeout_seconds: float = Field(
         default=30.0, gt=0, description="Timeout of each HTTP request, in seconds."
     )
@@ -104,6 +111,7 @@ class AmperityResource(ConfigurableResource):
             token_url=self.token_url or None,
             rate_limit_rps=self.rate_limit_rps,
             rate_limit_backend=self.rate_limit_backend,
+            rate_limit_margin_ms=self.rate_limit_margin_ms,
             timeout_seconds=self.timeout_seconds,
             max_attempts=self.max_attempts,
             max_retry_seconds=self.max_retry_seconds,

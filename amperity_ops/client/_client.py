@@ -128,6 +128,8 @@ class AmperityClient:
         rate_limit_rps: The tenant's request budget per second; ``None`` or ``0`` turns it off.
         rate_limit_backend: ``file`` (host-wide, default), ``file:///dir``, ``memory``,
             ``redis://…`` or ``postgresql://…`` (several hosts).
+        rate_limit_margin: Seconds added to the budget's window to absorb the time between
+            taking a slot and the request reaching Amperity (raise it over a slow network).
         rate_limiter: A ready limiter (overrides the two settings above; tests, sharing).
         api_versions: Overrides per family: keys ``control_plane``, ``unstable``, ``profile``.
         timeout: Seconds (or an ``httpx.Timeout``) for each HTTP request.
@@ -153,6 +155,7 @@ class AmperityClient:
         token_url: str | None = None,
         rate_limit_rps: float | None = 10.0,
         rate_limit_backend: str = "file",
+        rate_limit_margin: float = DEFAULT_MARGIN,
         rate_limiter: RateLimiter | None = None,
         api_versions: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
@@ -192,7 +195,7 @@ class AmperityClient:
             host = urlsplit(self.base_url).netloc
             budget = budget_from_url(rate_limit_backend, f"{self.tenant_id}@{host}")
             self._limiter = RateLimiter(
-                budget, rps=rate_limit_rps, margin=DEFAULT_MARGIN, sleep=sleep
+                budget, rps=rate_limit_rps, margin=rate_limit_margin, sleep=sleep
             )
         else:
             self._limiter = None
@@ -251,6 +254,7 @@ class AmperityClient:
             "token_url": settings.token_url,
             "rate_limit_rps": settings.rate_limit_rps,
             "rate_limit_backend": settings.rate_limit_backend,
+            "rate_limit_margin": settings.rate_limit_margin_ms / 1000,
             "api_versions": settings.api_versions,
             "timeout": settings.timeout_seconds,
             "retry_policy": RetryPolicy(

@@ -50,6 +50,13 @@ class ClientSettings(BaseSettings):
         description="Where the shared budget lives: file, file:///dir, memory, redis://..., "
         "postgresql://...",
     )
+    rate_limit_margin_ms: float = Field(
+        25.0,
+        ge=0,
+        le=1000,
+        description="Added to the budget's one-second window to absorb the time between taking "
+        "a slot and the request reaching Amperity; raise it (e.g. 100) over a slow network.",
+    )
     timeout_seconds: float = Field(30.0, gt=0, description="Timeout of each HTTP request.")
     max_attempts: int = Field(6, ge=1, description="Attempts per request, the first included.")
     max_retry_seconds: float = Field(

@@ -823,6 +823,22 @@ def test_from_env_reads_amperity_variables(monkeypatch: pytest.MonkeyPatch,
         AmperityClient.from_env()
 
 
+def test_from_env_reads_the_rate_budget_margin(monkeypatch: pytest.MonkeyPatch,
+                                               api: Simulator) -> None:
+    """AMPERITY_RATE_LIMIT_MARGIN_MS widens the budget's window; out of range is refused."""
+    monkeypatch.setenv("AMPERITY_TENANT_ID", TENANT)
+    monkeypatch.setenv("AMPERITY_BASE_URL", IN_PROCESS_BASE_URL)
+    monkeypatch.setenv("AMPERITY_ACCESS_TOKEN", TOKEN)
+    monkeypatch.setenv("AMPERITY_RATE_LIMIT_BACKEND", "memory")
+    monkeypatch.setenv("AMPERITY_RATE_LIMIT_MARGIN_MS", "100")
+    with AmperityClient.from_env(transport=api.transport()) as client:
+        assert client._limiter is not None
+        assert client._limiter.window == pytest.approx(1.1)
+    monkeypatch.setenv("AMPERITY_RATE_LIMIT_MARGIN_MS", "5000")
+    with pytest.raises(ValueError, match="rate_limit_margin_ms"):
+        AmperityClient.from_env()
+
+
 class Rewrite(httpx.BaseTransport):
     """Passes requests to the simulator, then replaces the body of 200 answers."""
 
