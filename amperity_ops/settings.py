@@ -326,6 +326,8 @@ class TenantConfig(_Strict):
     """Where the request budget is shared: ``file`` (every process of this host), ``memory``,
     or ``redis://...`` / ``postgresql://...`` when several hosts talk to the tenant. Defaults to
     ``AMPERITY_RATE_LIMIT_BACKEND`` for the tenant built from the environment."""
+    rate_limit_margin_ms: float = Field(default=25.0, ge=0, le=1000)
+    """Milliseconds added to the budget's one-second window (``AMPERITY_RATE_LIMIT_MARGIN_MS``)."""
     app_url: str | None = None
     """The Amperity app URL, e.g. ``https://acme.amperity.com``, for links in alerts."""
 
@@ -364,7 +366,8 @@ def _tenant_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     for key, var in (("base_url", "AMPERITY_BASE_URL"), ("app_url", "AMPERITY_APP_URL"),
                      ("token_url", "AMPERITY_TOKEN_URL"),
                      ("rate_limit_rps", "AMPERITY_RATE_LIMIT_RPS"),
-                     ("rate_limit_backend", "AMPERITY_RATE_LIMIT_BACKEND")):
+                     ("rate_limit_backend", "AMPERITY_RATE_LIMIT_BACKEND"),
+                     ("rate_limit_margin_ms", "AMPERITY_RATE_LIMIT_MARGIN_MS")):
         if environ.get(var):
             tenant[key] = environ[var]
     for key, var in (("access_token", "AMPERITY_ACCESS_TOKEN"),

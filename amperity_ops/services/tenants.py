@@ -58,6 +58,7 @@ def make_client(
         token_url=tenant.token_url,
         rate_limit_rps=rps,
         rate_limit_backend=tenant.rate_limit_backend,
+        rate_limit_margin=tenant.rate_limit_margin_ms / 1000,
         transport=transport,
     )
 

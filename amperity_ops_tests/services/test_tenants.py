@@ -45,3 +45,6 @@ def test_policy_file_rate_limit_backend_is_validated_per_tenant(tmp_path: Path) 
     )
     tenants = load_ops_config(policy).tenants
     assert [t.rate_limit_backend for t in tenants] == ["memory", "file"]
+    with make_client(tenants[0]) as client:
+        assert client._limiter is not None
+        assert client._limiter.window == pytest.approx(1.025)  # the default 25 ms margin
