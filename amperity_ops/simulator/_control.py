@@ -1,4 +1,4 @@
-"""The /_sim/ control endpoints: faults, request counts, runs, tokens and the clock.
+"""The /_sim/ control endpoints: faults, request counts, runs, tokens, the clock, a run page.
 
 They are not part of the Amperity API and need no Amperity credentials: they exist so a demo
 or a test over a real socket can change the tenant while it runs. The simulator only binds
@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from amperity_ops.simulator._clock import ManualClock
 from amperity_ops.simulator._faults import Faults
 from amperity_ops.simulator._http import error_response, json_response
+from amperity_ops.simulator._runpage import RUN_PAGE_PATH, run_page_endpoint
 from amperity_ops.simulator._tenant import TenantRuntime
 from amperity_ops.simulator._timeutil import iso
 
@@ -118,6 +119,15 @@ def control_routes(sim: Simulator) -> list[BaseRoute]:
         run = runtime.world.add_run(**kwargs)
         return json_response(201, runtime.world.run_json(run.id, verbose=False))
 
+    async def get_run(request: Request) -> Any:
+        # Read-only and unauthenticated, for the run page (/_sim/app/{tenant}/): the verbose view.
+        runtime = _runtime(sim, request)
+        run_id = request.path_params["run_id"]
+        try:
+            return runtime.world.run_json(run_id, verbose=True)
+        except KeyError:
+            raise _ControlError(404, f"Workflow {run_id} was not found.") from None
+
     async def set_state(request: Request) -> Any:
         runtime = _runtime(sim, request)
         body = await _json_body(request)
@@ -166,6 +176,8 @@ def control_routes(sim: Simulator) -> list[BaseRoute]:
         Route(f"{base}/faults", _guarded(faults), methods=["GET", "POST", "DELETE"]),
         Route(f"{base}/requests", _guarded(requests), methods=["GET", "DELETE"]),
         Route(f"{base}/runs", _guarded(add_run), methods=["POST"]),
+        Route(f"{base}/runs/{{run_id}}", _guarded(get_run), methods=["GET"]),
+        Route(RUN_PAGE_PATH, run_page_endpoint(sim), methods=["GET"]),
         Route(f"{base}/runs/{{run_id}}/state", _guarded(set_state), methods=["POST"]),
         Route(f"{base}/tokens", _guarded(mint), methods=["POST"]),
         Route(f"{base}/definitions", _guarded(definitions), methods=["GET"]),
