@@ -9,7 +9,12 @@ Nothing here imports :mod:`amperity_ops.settings` at runtime (settings imports
 
 from amperity_ops.monitoring.alert_state import AlertStep, AlertTrack, next_alert
 from amperity_ops.monitoring.alert_text import run_alert_message, vanished_alert_message
-from amperity_ops.monitoring.durations import format_duration, parse_duration
+from amperity_ops.monitoring.durations import (
+    compact_duration,
+    format_duration,
+    parse_duration,
+    short_duration,
+)
 from amperity_ops.monitoring.ingest import (
     IngestHealth,
     IngestProblem,
@@ -31,14 +36,28 @@ from amperity_ops.monitoring.stats import (
     percentile,
     runtime_stats_by_workflow,
 )
-from amperity_ops.monitoring.stops import StopDecision, decide_stop, stop_run_key
-from amperity_ops.monitoring.tick import StopRequest, TickPlan, plan_sla_tick
+from amperity_ops.monitoring.stops import (
+    OurStop,
+    StopDecision,
+    decide_stop,
+    ended_reason,
+    stop_run_key,
+)
+from amperity_ops.monitoring.tick import (
+    MAX_LISTED_RUNS,
+    StopRequest,
+    TickPlan,
+    bounded,
+    plan_sla_tick,
+)
 
 __all__ = [
+    "MAX_LISTED_RUNS",
     "AlertStep",
     "AlertTrack",
     "IngestHealth",
     "IngestProblem",
+    "OurStop",
     "RuntimeStats",
     "SlaEvaluation",
     "SlaLevel",
@@ -46,8 +65,11 @@ __all__ = [
     "StopDecision",
     "StopRequest",
     "TickPlan",
+    "bounded",
+    "compact_duration",
     "counts_by_state",
     "decide_stop",
+    "ended_reason",
     "evaluate_ingest_job",
     "evaluate_sla",
     "format_duration",
@@ -61,6 +83,7 @@ __all__ = [
     "resolve_sla",
     "run_alert_message",
     "runtime_stats_by_workflow",
+    "short_duration",
     "stop_run_key",
     "vanished_alert_message",
 ]

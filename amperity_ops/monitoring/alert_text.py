@@ -25,6 +25,7 @@ def run_alert_message(
     now: datetime,
     link: str | None = None,
     ended_reason: str | None = None,
+    action: str | None = None,
 ) -> AlertMessage:
     """Build the message about one run at one level.
 
@@ -35,7 +36,10 @@ def run_alert_message(
         level: warning, breached or resolved.
         now: When the message is raised.
         link: The run in the Amperity app, if known.
-        ended_reason: For ``resolved``: why (``ended succeeded``, ``no longer listed``).
+        ended_reason: For ``resolved``: how it ended (``ended: succeeded``, ``stopped by
+            amperity-ops (sensor, SLA policy x, 19m over)``).
+        action: What this tick did about the run (``stop requested``, ``stop held back: dry
+            run``, ``alert only``), from ``StopDecision.action``; shown as the Action fact.
 
     Returns:
         The message, with title, text and facts filled in.
@@ -61,8 +65,8 @@ def run_alert_message(
         ("Max runtime", format_duration(limit)),
         ("SLA from", rule.label if rule else "-"),
     ]
-    if rule is not None and rule.action == "stop":
-        facts.append(("Action", "stop at max runtime (if auto-stop is enabled)"))
+    if action:
+        facts.append(("Action", action))
     lines = [title, *(f"{label}: {value}" for label, value in facts)]
     if link:
         lines.append(f"Open in Amperity: {link}")

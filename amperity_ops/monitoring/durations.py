@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-__all__ = ["format_duration", "parse_duration"]
+__all__ = ["compact_duration", "format_duration", "parse_duration", "short_duration"]
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
@@ -73,3 +73,20 @@ def format_duration(value: timedelta | float | None) -> str:
     if minutes:
         return f"{sign}{minutes}m {secs:02d}s"
     return f"{sign}{secs}s"
+
+
+def short_duration(value: timedelta | float | None) -> str:
+    """Like :func:`format_duration` without zero parts: ``10m``, ``2h``, ``1h 30m``, ``4m 01s``.
+
+    Used where a limit is quoted next to a measurement (``max 10m``): a round limit reads
+    better without ``00s``.
+    """
+    text = format_duration(value)
+    for zero in (" 00s", " 00m", " 00h"):
+        text = text.removesuffix(zero)
+    return text
+
+
+def compact_duration(value: timedelta | float | None) -> str:
+    """:func:`short_duration` without the space, for dense log lines: ``29m29s``, ``10m``."""
+    return short_duration(value).replace(" ", "")

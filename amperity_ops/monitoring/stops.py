@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
-from amperity_ops.monitoring.durations import format_duration
+from amperity_ops.client.models import StateKind
+from amperity_ops.monitoring.durations import format_duration, short_duration
 from amperity_ops.monitoring.sla import SlaEvaluation, SlaLevel
 
 if TYPE_CHECKING:
     from amperity_ops.settings import AutoStopConfig
 
-__all__ = ["StopDecision", "decide_stop", "stop_run_key"]
+__all__ = ["OurStop", "StopDecision", "decide_stop", "ended_reason", "stop_run_key"]
 
 
 def stop_run_key(tenant: str, workflow_id: str) -> str:
@@ -30,6 +32,9 @@ class StopDecision:
 
     kind: Literal["request", "dry_run", "held", "none"]
     reason: str
+    action: str = "alert only"
+    """What an alert about this run says was done: ``stop requested``, ``stop held back: dry
+    run``, ``stop held back: hourly cap (5/h)``, ``alert only`` ... (never a hedge)."""
 
 
 def decide_stop(
@@ -56,25 +61,85 @@ def decide_stop(
         The decision and a reason a person can read.
     """
     run, rule = evaluation.run, evaluation.rule
-    if rule is None or rule.action != "stop" or evaluation.level is not SlaLevel.BREACHED:
+    if rule is None or rule.action != "stop":
         return StopDecision("none", "no stop policy breached")
+    if evaluation.level is not SlaLevel.BREACHED:
+        return StopDecision("none", "no stop policy breached",
+                            _planned(rule.max_runtime, auto_stop))
     if already_requested:
-        return StopDecision("none", f"a stop of {run.id} was already requested")
+        return StopDecision("none", f"a stop of {run.id} was already requested",
+                            "stop already requested")
     if not run.state.is_stoppable:
         # Unknown, finalizing, stopping, scheduled...: never stop what we do not recognise.
-        return StopDecision("held", f"{run.id} is {run.state.raw!r}, not a stoppable state")
+        return StopDecision("held", f"{run.id} is {run.state.raw!r}, not a stoppable state",
+                            f"stop held back: state {run.state.raw!r} is not stoppable")
     if not auto_stop.enabled:
-        return StopDecision("held", f"auto_stop is disabled; {run.id} would be stopped")
+        return StopDecision("held", f"auto_stop is disabled; {run.id} would be stopped",
+                            "alert only (auto_stop disabled)")
     why = (f"{run.name} ({run.id}) has run {format_duration(evaluation.runtime)}, over "
            f"max_runtime {format_duration(rule.max_runtime)} of {rule.label}")
     if auto_stop.dry_run:
         if already_noted_dry_run:
-            return StopDecision("none", f"dry run: {run.id} was already reported")
-        return StopDecision("dry_run", f"dry run: would have stopped {why}")
+            return StopDecision("none", f"dry run: {run.id} was already reported",
+                                "stop held back: dry run")
+        return StopDecision("dry_run", f"dry run: would have stopped {why}",
+                            "stop held back: dry run")
     if stops_in_last_hour >= auto_stop.max_stops_per_hour:
         return StopDecision(
             "held",
             f"hourly cap reached ({stops_in_last_hour}/{auto_stop.max_stops_per_hour} stops "
             f"in the last hour); not stopping {run.id}",
+            f"stop held back: hourly cap ({auto_stop.max_stops_per_hour}/h)",
         )
-    return StopDecision("request", why)
+    return StopDecision("request", why, "stop requested")
+
+
+def _planned(max_runtime: timedelta | None, auto_stop: AutoStopConfig) -> str:
+    """The action line of a run not yet breached whose policy says ``action: stop``."""
+    if max_runtime is None:
+        return "alert only"
+    limit = short_duration(max_runtime)
+    if not auto_stop.enabled:
+        return "alert only (auto_stop disabled)"
+    if auto_stop.dry_run:
+        return f"dry run: would stop at max runtime {limit}"
+    return f"stop at max runtime {limit}"
+
+
+@dataclass(frozen=True)
+class OurStop:
+    """A real stop amperity-ops requested for a run (from the stop ledger)."""
+
+    requested_by: str
+    """``sensor amperity_workflow_sla_sensor``, ``cli alice``, ``launchpad`` ..."""
+    reason: str
+    """The sensor writes ``SLA policy <name>: runtime X over max Y``; a person, free text."""
+
+
+_STOPPED_KINDS = frozenset({StateKind.STOPPED, StateKind.STOPPING})
+
+
+def ended_reason(evaluation: SlaEvaluation, our_stop: OurStop | None) -> str:
+    """How a run that left the active list ended, for the RESOLVED alert's title.
+
+    ``stopped by amperity-ops (sensor, SLA policy ecommerce-sources, 19m over)`` when the stop
+    ledger shows we asked for the stop and the run did stop; otherwise ``ended: <state>`` (a
+    stop by someone else in Amperity, a success, a failure).
+
+    Args:
+        evaluation: The ended run measured against its rule (its final runtime).
+        our_stop: Our real stop of this run, if the ledger has one.
+    """
+    run, rule = evaluation.run, evaluation.rule
+    if our_stop is None or run.state.kind not in _STOPPED_KINDS:
+        return f"ended: {run.state.raw}"
+    who = our_stop.requested_by.split(" ", 1)[0] if our_stop.requested_by.startswith(
+        "sensor") else our_stop.requested_by
+    parts = [who or "unknown"]
+    if our_stop.reason.startswith("SLA policy "):
+        parts.append(our_stop.reason.split(":", 1)[0])
+    elif our_stop.reason:
+        parts.append(f"reason: {our_stop.reason}")
+    if rule is not None and rule.max_runtime is not None and evaluation.runtime > rule.max_runtime:
+        parts.append(f"{short_duration(evaluation.runtime - rule.max_runtime)} over")
+    return f"stopped by amperity-ops ({', '.join(parts)})"

@@ -16,13 +16,18 @@ from amperity_ops.alerts.message import AlertLevel, AlertMessage
 from amperity_ops.client.models import WorkflowRun
 from amperity_ops.monitoring.alert_state import AlertTrack, next_alert
 from amperity_ops.monitoring.alert_text import run_alert_message, vanished_alert_message
+from amperity_ops.monitoring.durations import compact_duration
 from amperity_ops.monitoring.sla import SlaEvaluation, SlaLevel, evaluate_sla, resolve_sla
-from amperity_ops.monitoring.stops import decide_stop, stop_run_key
+from amperity_ops.monitoring.stops import OurStop, decide_stop, ended_reason, stop_run_key
 
 if TYPE_CHECKING:
     from amperity_ops.settings import OpsConfig
 
-__all__ = ["StopRequest", "TickPlan", "plan_sla_tick"]
+__all__ = ["MAX_LISTED_RUNS", "StopRequest", "TickPlan", "bounded", "plan_sla_tick"]
+
+MAX_LISTED_RUNS = 10
+"""Tick summaries name at most this many runs per list, then ``+N more``: a tick over
+thousands of runs must stay readable (and cheap to build)."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,14 @@ class TickPlan:
     """Stops that dry-run mode held back: record them so each is reported once."""
     notes: list[str] = field(default_factory=list)
     """Why a wanted stop did not happen (dry run, cap, disabled, state), for the tick log."""
+    run_lines: list[str] = field(default_factory=list)
+    """One line per run alerted on this tick, breached first: ``BREACHED <name> <id> 29m29s >
+    10m (policy:x) -> stop requested``, ``resolved: <name> <id> (ended: succeeded)``. Every
+    line is kept; whoever shows them shows :func:`bounded` ones."""
     summary: str = ""
+    """One paragraph: counts, the runs alerted on (bounded), stops, notes (a SkipReason)."""
+    headline: str = ""
+    """The summary without the run lines (a log shows those on lines of their own)."""
 
     @property
     def has_actions(self) -> bool:
@@ -79,6 +91,7 @@ def plan_sla_tick(
     stops_requested: Collection[str] = (),
     dry_runs_noted: Collection[str] = (),
     listing_complete: bool = True,
+    our_stops: Mapping[str, OurStop] | None = None,
 ) -> TickPlan:
     """Decide one tick: evaluate each run's SLA, advance its alert track, decide stops.
 
@@ -99,6 +112,8 @@ def plan_sla_tick(
         listing_complete: True when ``runs`` holds every active run of the tenant, so a
             tracked run missing from it has ended or vanished. Pass False after a partial
             read (time budget): missing runs are then left alone.
+        our_stops: Real stops amperity-ops requested, by run id (at least for the ended
+            runs with an open alert), so RESOLVED says "stopped by amperity-ops (...)".
 
     Returns:
         The plan.
@@ -115,6 +130,7 @@ def plan_sla_tick(
     observed: dict[str, WorkflowRun] = {run.id: run for run in runs}
     unknown = 0
 
+    ours = our_stops or {}
     for run in observed.values():
         track = tracks.get(run.id)
         link = link_for(run.id)
@@ -123,26 +139,29 @@ def plan_sla_tick(
         if run.state.is_terminal:
             step = next_alert(track, SlaLevel.OK, ended=True)
             if step.send is not None:
+                ended = ended_reason(evaluation, ours.get(run.id))
                 plan.alerts.append(run_alert_message(
-                    tenant, run, evaluation, step.send, now=now, link=link,
-                    ended_reason=f"ended {run.state.raw}"))
+                    tenant, run, evaluation, step.send, now=now, link=link, ended_reason=ended))
+                plan.run_lines.append(f"resolved: {run.name} {run.id} ({ended})")
             if step.track is not None and step.track != track:
                 plan.track_updates[run.id] = step.track
             continue
         unknown += run.state.is_unknown
         plan.evaluations.append(evaluation)
-        step = next_alert(track, evaluation.level, ended=False, workflow_name=run.name)
-        if step.send is not None:
-            plan.alerts.append(run_alert_message(tenant, run, evaluation, step.send,
-                                                 now=now, link=link))
-        if step.track is not None and step.track != track:
-            plan.track_updates[run.id] = step.track
+        # Decide the stop first, so the alert says what was done rather than what might be.
         decision = decide_stop(
             evaluation, config.auto_stop,
             stops_in_last_hour=stops_in_last_hour + len(plan.stop_requests),
             already_requested=run.id in requested,
             already_noted_dry_run=run.id in noted,
         )
+        step = next_alert(track, evaluation.level, ended=False, workflow_name=run.name)
+        if step.send is not None:
+            plan.alerts.append(run_alert_message(tenant, run, evaluation, step.send,
+                                                 now=now, link=link, action=decision.action))
+            plan.run_lines.append(_run_line(evaluation, decision.action))
+        if step.track is not None and step.track != track:
+            plan.track_updates[run.id] = step.track
         if decision.kind in ("request", "dry_run"):
             request = StopRequest(tenant, run.id, run.name, stop_run_key(tenant, run.id),
                                   decision.reason, dry_run=decision.kind == "dry_run")
@@ -159,16 +178,43 @@ def plan_sla_tick(
             if step.send is not None:
                 plan.alerts.append(vanished_alert_message(
                     tenant, run_id, track.workflow_name, now=now, link=link_for(run_id)))
+                plan.run_lines.append(
+                    f"resolved: {track.workflow_name or run_id} {run_id} (no longer listed)")
             if step.track is not None:
                 plan.track_updates[run_id] = step.track
 
     plan.evaluations.sort(key=lambda e: e.runtime, reverse=True)
+    plan.run_lines.sort(key=_line_rank)  # stable: breached, then warning, then resolved
     plan.summary = _summarise(plan, unknown, listing_complete)
     return plan
 
 
 def _no_link(_: str) -> str | None:
     return None
+
+
+def bounded(items: Sequence[str], limit: int = MAX_LISTED_RUNS) -> list[str]:
+    """The first ``limit`` items, then ``+N more`` when there were more."""
+    head = list(items[:limit])
+    if len(items) > limit:
+        head.append(f"+{len(items) - limit} more")
+    return head
+
+
+def _line_rank(line: str) -> int:
+    return 0 if line.startswith("BREACHED") else 1 if line.startswith("WARNING") else 2
+
+
+def _run_line(evaluation: SlaEvaluation, action: str) -> str:
+    """``BREACHED Daily Ecommerce Sources wf-1 29m29s > 10m (policy:x) -> stop requested``."""
+    run, rule = evaluation.run, evaluation.rule
+    limit = None
+    if rule is not None:
+        limit = rule.max_runtime if evaluation.level is SlaLevel.BREACHED else rule.warn_after
+    label = rule.label if rule is not None else "no rule"
+    return (f"{evaluation.level.value.upper()} {run.name} {run.id} "
+            f"{compact_duration(evaluation.runtime)} > {compact_duration(limit)} ({label}) "
+            f"-> {action}")
 
 
 def _summarise(plan: TickPlan, unknown: int, complete: bool) -> str:
@@ -185,15 +231,17 @@ def _summarise(plan: TickPlan, unknown: int, complete: bool) -> str:
         for alert in plan.alerts:
             by_level[alert.level.value] = by_level.get(alert.level.value, 0) + 1
         parts.append("alerts: " + ", ".join(f"{n} {lvl}" for lvl, n in by_level.items()))
+    runs_at = len(parts)  # the run lines go here in the summary, not in the headline
     if plan.stop_requests:
-        parts.append("stop requested: " + ", ".join(r.workflow_id for r in plan.stop_requests))
+        parts.append("stop requested: " + ", ".join(
+            bounded([r.workflow_id for r in plan.stop_requests])))
     if plan.dry_runs:
-        parts.append("dry run, would stop: " + ", ".join(r.workflow_id for r in plan.dry_runs))
+        parts.append("dry run, would stop: " + ", ".join(
+            bounded([r.workflow_id for r in plan.dry_runs])))
     if not complete:
         parts.append("listing incomplete (time budget): vanished runs checked next tick")
     if not plan.has_actions:
         parts.append("nothing to alert or stop")
-    text = "; ".join(parts)
-    if plan.notes:
-        text += ". " + " ".join(plan.notes)
-    return text
+    notes = (". " + " ".join(bounded(plan.notes))) if plan.notes else ""
+    plan.headline = "; ".join(parts) + notes
+    return "; ".join([*parts[:runs_at], *bounded(plan.run_lines), *parts[runs_at:]]) + notes

@@ -36,7 +36,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from amperity_ops.client import AmperityError, NotFoundError, WorkflowRun
-from amperity_ops.monitoring import SlaEvaluation, StopRequest, TickPlan, plan_sla_tick
+from amperity_ops.monitoring import (
+    OurStop,
+    SlaEvaluation,
+    StopRequest,
+    TickPlan,
+    bounded,
+    plan_sla_tick,
+)
 from amperity_ops.monitoring.durations import format_duration
 from amperity_ops.services.delivery import DeliverySummary, deliver_outbox, outbox_sink_ids
 from amperity_ops.services.poll import PAGE_SIZE
@@ -67,9 +74,9 @@ each value costs a request; other active states are covered as described above."
 ENDED_OVERLAP = timedelta(minutes=2)
 """The ended-runs listing reaches this far before the previous tick (clock skew, slow ticks)."""
 FIRST_TICK_ENDED_WINDOW = timedelta(minutes=10)
+"""Without a previous tick, runs that ended this recently are read to resolve their alerts."""
 MAX_ENDED_WINDOW = timedelta(hours=1)
 """The ended-runs listing never reaches further back than this."""
-"""Without a previous tick, runs that ended this recently are read to resolve their alerts."""
 MIN_DELIVERY_S = 5.0
 """Delivery always gets at least this long, even after a slow read: alerts are the point."""
 STOP_REQUESTED_BY = "sensor amperity_workflow_sla_sensor"
@@ -101,6 +108,9 @@ class TenantTick:
     """Pages and single reads requested (retries of a failed request not counted)."""
     alerts: int = 0
     plan_summary: str = ""
+    plan_headline: str = ""
+    run_lines: list[str] = field(default_factory=list)
+    """The runs alerted on this tick, one line each (see ``TickPlan.run_lines``)."""
     notes: list[str] = field(default_factory=list)
     vanished: list[str] = field(default_factory=list)
     """Alerted runs that answered 404 this tick (marked vanished in the store)."""
@@ -134,7 +144,7 @@ class SlaTickResult:
         parts += [f"{t.tenant}: {t.cut_short}" for t in self.tenants if t.cut_short]
         parts += [f"{name}: not reachable ({err})" for name, err in self.errors.items()]
         if self.dry_runs:
-            parts.append("DRY RUN: " + "; ".join(self.dry_runs))
+            parts.append("DRY RUN: " + "; ".join(bounded(self.dry_runs)))
         if self.delivery is not None and (self.delivery.delivered or self.delivery.failed):
             parts.append(self.delivery.describe())
         if self.resume_tenant:
@@ -144,13 +154,16 @@ class SlaTickResult:
 
     def log_lines(self) -> list[str]:
         """Lines for the sensor's log: one per tenant, dry runs, held stops, delivery."""
-        lines = [f"{t.plan_summary} [{t.requests} requests]" for t in self.tenants]
+        lines: list[str] = []
+        for t in self.tenants:
+            lines.append(f"{t.plan_headline or t.plan_summary} [{t.requests} requests]")
+            lines += [f"{t.tenant}: {line}" for line in bounded(t.run_lines)]
         lines += [f"{t.tenant}: {t.cut_short}" for t in self.tenants if t.cut_short]
         lines += [f"{t.tenant}: vanished (404): {', '.join(t.vanished)}"
                   for t in self.tenants if t.vanished]
         lines += [f"{name}: not reachable: {err}" for name, err in self.errors.items()]
-        lines += [f"dry run: {line}" for line in self.dry_runs]
-        lines += [f"stop requested: {s.run_key}: {s.reason}" for s in self.stop_requests]
+        lines += [f"dry run: {line}" for line in bounded(self.dry_runs)]
+        lines += bounded([f"stop requested: {s.run_key}: {s.reason}" for s in self.stop_requests])
         if self.delivery is not None:
             lines.append(self.delivery.describe())
         return lines
@@ -301,6 +314,12 @@ def tick_tenant(
         if config.baseline.enabled
         else {}
     )
+    # Alerted runs that ended: did we stop them? (RESOLVED says "stopped by amperity-ops".)
+    ended_alerted = [i for i, r in observed.items() if r.state.is_terminal and i in tracks]
+    our_stops = {
+        run_id: OurStop(record.requested_by, record.reason)
+        for run_id, record in store.latest_real_stops(tenant.name, ended_alerted).items()
+    }
     plan = plan_sla_tick(
         tenant=tenant.name,
         runs=observed.values(),
@@ -314,6 +333,7 @@ def tick_tenant(
             tenant.name, list(observed), requested_by=STOP_REQUESTED_BY
         ),
         listing_complete=tick.cut_short is None,
+        our_stops=our_stops,
     )
 
     # Apply: tracks, alerts, stop ledger. Stops are recorded *before* the sensor returns its
@@ -351,6 +371,8 @@ def tick_tenant(
     tick.alerts = len(plan.alerts)
     tick.plan_summary = plan.summary
     tick.notes = list(plan.notes)
+    tick.run_lines = plan.run_lines
+    tick.plan_headline = plan.headline
     return tick, plan, stops, dry_lines
 
 

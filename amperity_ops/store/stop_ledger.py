@@ -206,6 +206,46 @@ class StopLedgerMixin:
                          .values(detail=f"requested again at {at.isoformat()}: no job had "
                                         "finished it"))
 
+    def latest_real_stops(self, tenant: str, workflow_ids: Iterable[str]) -> dict[str, StopRecord]:
+        """The newest real (not dry-run) ledger row of each of these runs that has one.
+
+        The SLA tick asks this about the alerted runs that just ended, so the RESOLVED alert
+        can say amperity-ops stopped the run, who asked and why.
+        """
+        ids = sorted(set(workflow_ids))
+        found: dict[str, StopRecord] = {}
+        if not ids:
+            return found
+        c = stop_ledger.c
+        with self._engine.connect() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                stmt = (select(stop_ledger)
+                        .where(c.tenant == tenant, c.workflow_id.in_(ids[start:start + _CHUNK]),
+                               c.dry_run.is_(False))
+                        .order_by(c.id))
+                for row in conn.execute(stmt):
+                    record = StopRecord(**row._mapping)
+                    found[record.workflow_id] = record  # ascending ids: the newest wins
+        return found
+
+    def stop_records_since(
+        self, since: datetime, *, tenants: Iterable[str] | None = None, limit: int = 200
+    ) -> list[StopRecord]:
+        """Ledger rows (real stops and dry-run notes) requested since ``since``, newest first.
+
+        Args:
+            since: The earliest ``requested_at``.
+            tenants: Only these tenants (None: every tenant).
+            limit: At most this many rows (the asset shows a table, not an archive).
+        """
+        c = stop_ledger.c
+        stmt = (select(stop_ledger).where(c.requested_at >= since)
+                .order_by(c.requested_at.desc(), c.id.desc()).limit(limit))
+        if tenants is not None:
+            stmt = stmt.where(c.tenant.in_(sorted(set(tenants))))
+        with self._engine.connect() as conn:
+            return [StopRecord(**row._mapping) for row in conn.execute(stmt)]
+
     def stop_records(self, tenant: str | None = None, *, limit: int = 50) -> list[StopRecord]:
         """Ledger rows, newest first."""
         stmt = select(stop_ledger).order_by(stop_ledger.c.id.desc()).limit(limit)

@@ -6,7 +6,14 @@ from datetime import timedelta
 
 import pytest
 
-from amperity_ops.monitoring import decide_stop, evaluate_sla, resolve_sla, stop_run_key
+from amperity_ops.monitoring import (
+    OurStop,
+    decide_stop,
+    ended_reason,
+    evaluate_sla,
+    resolve_sla,
+    stop_run_key,
+)
 from amperity_ops.settings import AutoStopConfig
 from amperity_ops_tests.monitoring.helpers import NOW, STOP_POLICY, config, run
 
@@ -62,3 +69,53 @@ def test_dry_run_note_blocks_only_another_note() -> None:
 def test_run_key_format() -> None:
     """The stop job's run key is stop:<tenant>:<workflow id>."""
     assert stop_run_key("acme", "wf-20240619-14418-6UhqSe") == "stop:acme:wf-20240619-14418-6UhqSe"
+
+
+@pytest.mark.parametrize(
+    ("policy", "state", "runtime_h", "auto_stop", "stops", "requested", "action"),
+    [
+        (STOP_POLICY, "running", 3, ON, 0, False, "stop requested"),
+        (STOP_POLICY, "running", 3, ON, 2, False, "stop held back: hourly cap (2/h)"),
+        (STOP_POLICY, "running", 3, AutoStopConfig(enabled=True, dry_run=True), 0, False,
+         "stop held back: dry run"),
+        (STOP_POLICY, "running", 3, AutoStopConfig(), 0, False, "alert only (auto_stop disabled)"),
+        (STOP_POLICY, "running", 3, ON, 0, True, "stop already requested"),
+        (STOP_POLICY, "finalizing", 3, ON, 0, False,
+         "stop held back: state 'finalizing' is not stoppable"),
+        (STOP_POLICY, "running", 1.9, ON, 0, False, "stop at max runtime 2h"),
+        (STOP_POLICY, "running", 1.9, AutoStopConfig(enabled=True, dry_run=True), 0, False,
+         "dry run: would stop at max runtime 2h"),
+        (ALERT_ONLY, "running", 3, ON, 0, False, "alert only"),
+    ],
+)
+def test_decide_stop_action_says_what_happened(
+    policy: dict[str, str], state: str, runtime_h: float, auto_stop: AutoStopConfig,
+    stops: int, requested: bool, action: str,
+) -> None:
+    """The action line an alert shows says what was done, never "if auto-stop is enabled"."""
+    r = run(state=state, runtime=timedelta(hours=runtime_h))
+    evaluation = evaluate_sla(r, resolve_sla(r, config(policies=[policy])), NOW)
+    decision = decide_stop(evaluation, auto_stop, stops_in_last_hour=stops,
+                           already_requested=requested)
+    assert decision.action == action
+
+
+@pytest.mark.parametrize(
+    ("state", "our_stop", "expected"),
+    [
+        ("stopped", OurStop("sensor amperity_workflow_sla_sensor",
+                            "SLA policy courier: runtime 3h 00m over max 2h 00m"),
+         "stopped by amperity-ops (sensor, SLA policy courier, 1h over)"),
+        ("stopped", OurStop("cli alice", "stuck on a lock"),
+         "stopped by amperity-ops (cli alice, reason: stuck on a lock, 1h over)"),
+        ("stopped", None, "ended: stopped"),
+        ("succeeded", OurStop("sensor amperity_workflow_sla_sensor", "SLA policy courier: x"),
+         "ended: succeeded"),
+        ("failed", None, "ended: failed"),
+    ],
+)
+def test_ended_reason(state: str, our_stop: OurStop | None, expected: str) -> None:
+    """RESOLVED names amperity-ops only when our ledger has the stop and the run did stop."""
+    r = run(state=state, runtime=timedelta(hours=3), ended=True)
+    evaluation = evaluate_sla(r, resolve_sla(r, config(policies=[STOP_POLICY])), NOW)
+    assert ended_reason(evaluation, our_stop) == expected

@@ -7,7 +7,7 @@ from typing import Any
 
 from amperity_ops.alerts import AlertLevel
 from amperity_ops.client.models import WorkflowRun
-from amperity_ops.monitoring import AlertTrack, TickPlan, plan_sla_tick
+from amperity_ops.monitoring import AlertTrack, OurStop, TickPlan, plan_sla_tick
 from amperity_ops.settings import OpsConfig
 from amperity_ops_tests.monitoring.helpers import NOW, STOP_POLICY, config, run
 
@@ -155,3 +155,82 @@ def test_thousand_active_runs_are_all_evaluated_within_the_hourly_cap() -> None:
     plan = world.tick(runs)
     assert len(plan.evaluations) == 1000
     assert len(plan.stop_requests) == 5  # the hourly cap
+
+
+def _fact(plan: TickPlan, label: str) -> str | None:
+    (alert,) = plan.alerts
+    return dict(alert.facts).get(label)
+
+
+def test_breached_alert_says_the_stop_was_requested() -> None:
+    """Auto-stop on: the BREACHED alert's Action is 'stop requested', not a hedge."""
+    plan = World(config(policies=[STOP_POLICY], auto_stop=AUTO)).tick(
+        [run("wf-9", runtime=timedelta(hours=3))])
+    assert _fact(plan, "Action") == "stop requested"
+    assert "Action: stop requested" in plan.alerts[0].text
+    assert "if auto-stop is enabled" not in plan.alerts[0].text
+
+
+def test_breached_alert_says_dry_run_and_cap_held_the_stop_back() -> None:
+    """Dry run and the hourly cap each say they held the stop back; no policy: alert only."""
+    dry = World(config(policies=[STOP_POLICY], auto_stop={**AUTO, "dry_run": True})).tick(
+        [run("wf-9", runtime=timedelta(hours=3))])
+    assert _fact(dry, "Action") == "stop held back: dry run"
+    capped = World(config(policies=[STOP_POLICY], auto_stop={**AUTO, "max_stops_per_hour": 1}))
+    capped.stopped.add("wf-other")
+    assert _fact(capped.tick([run("wf-9", runtime=timedelta(hours=3))]),
+                 "Action") == "stop held back: hourly cap (1/h)"
+    alert_only = World(config(policies=[{**STOP_POLICY, "action": "alert"}])).tick(
+        [run("wf-9", runtime=timedelta(hours=3))])
+    assert _fact(alert_only, "Action") == "alert only"
+
+
+def test_resolved_alert_says_amperity_ops_stopped_it() -> None:
+    """RESOLVED of a run our ledger stopped names us, the policy and how far over it ran."""
+    world = World(config(policies=[STOP_POLICY], auto_stop=AUTO))
+    world.tick([run("wf-9", runtime=timedelta(hours=2, minutes=19))])
+    ours = {"wf-9": OurStop("sensor amperity_workflow_sla_sensor",
+                            "SLA policy courier: runtime 2h 19m over max 2h 00m")}
+    plan = world.tick([run("wf-9", state="stopped", ended=True,
+                           runtime=timedelta(hours=2, minutes=19))], our_stops=ours)
+    (alert,) = plan.alerts
+    assert alert.title == ("RESOLVED: Courier Group Nightly stopped by amperity-ops "
+                           "(sensor, SLA policy courier, 19m over) after 2h 19m")
+    assert "Action" not in dict(alert.facts)
+    assert plan.run_lines == [
+        "resolved: Courier Group Nightly wf-9 (stopped by amperity-ops "
+        "(sensor, SLA policy courier, 19m over))"]
+
+
+def test_resolved_alert_of_an_external_stop_says_ended_stopped() -> None:
+    """A run stopped by someone else reads 'ended: stopped', never 'ended stopped'."""
+    world = World(config(policies=[STOP_POLICY]))
+    world.tick([run("wf-9", runtime=timedelta(hours=3))])
+    plan = world.tick([run("wf-9", state="stopped", ended=True, runtime=timedelta(hours=3))])
+    assert plan.alerts[0].title == "RESOLVED: Courier Group Nightly ended: stopped after 3h 00m"
+
+
+def test_summary_lists_the_runs_alerted_on() -> None:
+    """The tick summary names each alerted run with runtime, limit, rule and action."""
+    world = World(config(policies=[STOP_POLICY], auto_stop=AUTO))
+    plan = world.tick([run("wf-9", runtime=timedelta(hours=2, minutes=29, seconds=29)),
+                       run("wf-8", runtime=timedelta(minutes=95))])
+    assert plan.run_lines == [
+        "BREACHED Courier Group Nightly wf-9 2h29m > 2h (policy:courier) -> stop requested",
+        "WARNING Courier Group Nightly wf-8 1h35m > 1h30m (policy:courier) "
+        "-> stop at max runtime 2h",
+    ]
+    assert plan.run_lines[0] in plan.summary
+    assert plan.run_lines[0] not in plan.headline
+    gone = world.tick([run("wf-9", state="succeeded", ended=True, runtime=timedelta(hours=3))])
+    assert "resolved: Courier Group Nightly wf-9 (ended: succeeded)" in gone.summary
+
+
+def test_summary_of_a_thousand_breaches_stays_bounded() -> None:
+    """Over 1,000 breached runs the summary names 10 runs, then '+N more'."""
+    world = World(config(policies=[STOP_POLICY], auto_stop=AUTO))
+    plan = world.tick([run(f"wf-{i}", runtime=timedelta(hours=3)) for i in range(1000)])
+    assert len(plan.run_lines) == 1000
+    assert plan.summary.count("BREACHED ") == 10
+    assert "+990 more" in plan.summary
+    assert len(plan.summary) < 3000
