@@ -12,7 +12,31 @@ from amperity_ops.client.models import IngestJob, StateKind
 if TYPE_CHECKING:
     from amperity_ops.settings import IngestThresholds
 
-__all__ = ["IngestHealth", "IngestProblem", "evaluate_ingest_job", "ingest_alert_message"]
+__all__ = [
+    "IngestHealth",
+    "IngestProblem",
+    "evaluate_ingest_job",
+    "ingest_alert_message",
+    "rate_over_threshold",
+]
+
+
+def rate_over_threshold(value: float, threshold: float) -> str:
+    """``1.04% > 1.00%``: a rate and its threshold, precise enough to tell them apart.
+
+    Two decimals of a percent by default; more when both would round alike (``1.004%`` over
+    ``1.000%``), so an alert never reads "1.0% (threshold 1.0%)".
+    """
+    shown, limit = _rate_pair(value, threshold)
+    return f"{shown} > {limit}"
+
+
+def _rate_pair(value: float, threshold: float) -> tuple[str, str]:
+    for digits in range(2, 7):
+        shown, limit = f"{value:.{digits}%}", f"{threshold:.{digits}%}"
+        if shown != limit:
+            break
+    return shown, limit
 
 
 @dataclass(frozen=True)
@@ -25,13 +49,19 @@ class IngestProblem:
     value: float
     """1.0 for a failed feed; else the rate (errors or rejected over rows read)."""
     threshold: float
+    rows_read: int = 0
+    """This feed's own rows read (the job's totals are on :class:`IngestHealth`)."""
+    rows_counted: int = 0
+    """This feed's errors (``error_rate``) or rejected rows (``reject_rate``)."""
 
     def describe(self) -> str:
-        """A short sentence, e.g. ``orders: 3.0% rejected (threshold 1.0%)``."""
+        """A short sentence, e.g. ``orders: 3.00% rejected > 1.00% (30 of 1,000 rows)``."""
         if self.kind == "failed":
             return f"{self.table_name}: feed failed"
         noun = "errors" if self.kind == "error_rate" else "rejected"
-        return f"{self.table_name}: {self.value:.1%} {noun} (threshold {self.threshold:.1%})"
+        shown, limit = _rate_pair(self.value, self.threshold)
+        return (f"{self.table_name}: {shown} {noun} > {limit} "
+                f"({self.rows_counted:,} of {self.rows_read:,} rows)")
 
 
 @dataclass(frozen=True)
@@ -74,11 +104,13 @@ def evaluate_ingest_job(job: IngestJob, thresholds: IngestThresholds) -> IngestH
         error_rate = _rate(feed.errors, feed.read)
         if error_rate > thresholds.max_error_rate:
             problems.append(IngestProblem(feed.feed_id, feed.table_name, "error_rate",
-                                          error_rate, thresholds.max_error_rate))
+                                          error_rate, thresholds.max_error_rate,
+                                          feed.read, feed.errors))
         reject_rate = _rate(feed.rejected, feed.read)
         if reject_rate > thresholds.max_reject_rate:
             problems.append(IngestProblem(feed.feed_id, feed.table_name, "reject_rate",
-                                          reject_rate, thresholds.max_reject_rate))
+                                          reject_rate, thresholds.max_reject_rate,
+                                          feed.read, feed.rejected))
     return IngestHealth(
         job=job,
         problems=tuple(problems),
@@ -86,6 +118,29 @@ def evaluate_ingest_job(job: IngestJob, thresholds: IngestThresholds) -> IngestH
         rows_errored=sum(f.errors for f in job.tables),
         rows_rejected=sum(f.rejected for f in job.tables),
     )
+
+
+MAX_FEED_FACTS = 5
+"""An alert lists at most this many offending feeds' own numbers (the title says how many)."""
+
+
+def _feed_facts(health: IngestHealth) -> list[tuple[str, str]]:
+    """One fact per offending feed: its own rows read, errors and rejects, with rates."""
+    offending = {p.feed_id for p in health.problems}
+    facts: list[tuple[str, str]] = []
+    for feed in health.job.tables:
+        if feed.feed_id not in offending:
+            continue
+        facts.append((
+            f"Feed {feed.table_name}",
+            f"{feed.state.raw}; {feed.read:,} rows read, {feed.errors:,} errors "
+            f"({_rate(feed.errors, feed.read):.2%}), {feed.rejected:,} rejected "
+            f"({_rate(feed.rejected, feed.read):.2%})",
+        ))
+    if len(facts) > MAX_FEED_FACTS:
+        more = len(facts) - MAX_FEED_FACTS
+        facts = [*facts[:MAX_FEED_FACTS], ("More feeds", f"+{more} more over a threshold")]
+    return facts
 
 
 def ingest_alert_message(
@@ -103,14 +158,18 @@ def ingest_alert_message(
     title = f"INGEST: {job.id} has {len(health.problems)} problem(s): " + "; ".join(
         p.describe() for p in health.problems[:3]
     )
+    # The title names feeds; the totals below are the whole job's, and say so, so a feed at
+    # 1.30% next to "Errors 0.26%" does not read as a contradiction.
     facts = (
         ("Tenant", tenant),
         ("Ingest job", job.id),
         ("Workflow", job.workflow_id or "-"),
-        ("Rows read", f"{health.rows_read:,}"),
-        ("Errors", f"{health.rows_errored:,} ({_rate(health.rows_errored, health.rows_read):.1%})"),
-        ("Rejected",
-         f"{health.rows_rejected:,} ({_rate(health.rows_rejected, health.rows_read):.1%})"),
+        *_feed_facts(health),
+        ("Rows read (all feeds)", f"{health.rows_read:,}"),
+        ("Errors (all feeds)",
+         f"{health.rows_errored:,} ({_rate(health.rows_errored, health.rows_read):.2%})"),
+        ("Rejected (all feeds)",
+         f"{health.rows_rejected:,} ({_rate(health.rows_rejected, health.rows_read):.2%})"),
     )
     lines = [title, *(p.describe() for p in health.problems), *(f"{a}: {b}" for a, b in facts)]
     if link:

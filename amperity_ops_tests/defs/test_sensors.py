@@ -160,7 +160,7 @@ def test_ingest_sensor_alerts_on_a_failed_feed_and_a_reject_rate(
     assert sorted(m.workflow_id for m in items) == sorted([failed.id, rejecting.id])
     texts = {m.workflow_id: m.title + " " + m.text for m in items}
     assert "Orders: feed failed" in texts[failed.id]
-    assert "Customers: 8.0% rejected (threshold 5.0%)" in texts[rejecting.id]
+    assert "Customers: 8.00% rejected > 5.00% (80 of 1,000 rows)" in texts[rejecting.id]
 
 
 def test_a_longer_sensor_interval_is_honoured_from_the_policy_file(
