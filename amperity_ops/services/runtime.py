@@ -38,6 +38,8 @@ class OpsRuntime:
     client_factory: ClientFactory = make_client
     clock: Callable[[], datetime] = utc_now
     sleep: Callable[[float], None] = field(default=time.sleep)
+    monotonic: Callable[[], float] = field(default=time.monotonic)
+    """Real seconds for measuring real waits (a stop's wait and timeout), never the SLA clock."""
 
     @classmethod
     def from_settings(

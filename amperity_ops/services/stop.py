@@ -2,19 +2,25 @@
 
 The sequence is re-read, decide, stop, wait, record:
 
-1. Re-read the run. It may have ended (or vanished) since whoever asked looked at it.
+1. Re-read the run. It may have ended (or vanished) since whoever asked looked at it. A 404
+   on this first read is ``not_found`` (a wrong id or tenant: nothing was stopped, and that is
+   not a success) unless the history store knew the run, in which case it ``vanished``.
 2. Only a *recognised* running state is stopped (``WorkflowState.is_stoppable``). An unknown
    state, a run that is already stopping or one that ended is left alone and reported as such.
 3. ``POST .../stop`` has no idempotency contract; the client never retries it blindly, and a
    409 (the run ended in between) is read back and reported, not raised.
-4. Wait until the run is terminal or ``wait_timeout`` passes, polling with the injected clock
-   and sleep (tests run in milliseconds).
+4. Wait until the run is terminal or ``wait_timeout`` passes. The wait and its timeout are
+   real waiting, so they are measured on a monotonic clock (injected in tests), never on the
+   SLA clock: the demo's SLA clock runs 30 times faster than real time.
 5. Record who asked and why in the store's stop ledger as soon as the run has been re-read
    (``record_stop``; or, for the SLA sensor's own request, the row it already wrote), and the
    result at the end (``finish_stop``). A dry run is recorded too, as a dry-run note: the
-   ledger keeps notes apart from real requests, so a note never holds back a real stop.
-6. A run that answers 404 is marked vanished in the history store, so the polls and the
-   sensor stop re-reading it.
+   ledger keeps notes apart from real requests, so a note never holds back a real stop. An id
+   that was never found adds no row (nothing was asked of Amperity, and a typo must not count
+   against the hourly stop cap); the sensor's own pending row, if any, is finished as
+   ``not_found``.
+6. A run that existed and then answers 404 is marked vanished in the history store, so the
+   polls and the sensor stop re-reading it. An id that never existed is not marked.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from amperity_ops.client import ConflictError, NotFoundError, WorkflowRun
+from amperity_ops.client._params import check_id
 from amperity_ops.monitoring import stop_run_key
 
 if TYPE_CHECKING:
@@ -61,10 +68,16 @@ class StopResult(StrEnum):
     """The run had already ended or was already stopping: nothing to do."""
     UNKNOWN_STATE = "unknown_state"
     """The run's state is not one we recognise: nothing destructive is done on it."""
-    NOT_FOUND = "vanished"
-    """The run does not exist (404): nothing to do."""
+    NOT_FOUND = "not_found"
+    """The first re-read answered 404 and the store never saw the run: a wrong id or tenant.
+    Nothing was stopped, and this is not a success."""
+    VANISHED = "vanished"
+    """The run existed (it was read, or the store knew it) and then answered 404."""
     DRY_RUN = "dry_run"
     """The run is stoppable, but this was a dry run: nothing was sent."""
+
+
+_NOT_SUCCEEDED = frozenset({StopResult.STILL_STOPPING, StopResult.NOT_FOUND})
 
 
 @dataclass(frozen=True)
@@ -84,22 +97,50 @@ class StopOutcome:
     state_after: str | None
     """The run's wire state at the end, or None if it did not exist."""
     started_at: datetime
+    """When the request began, on the SLA clock (the same clock as the store's timestamps)."""
     finished_at: datetime
+    """When it ended, on the SLA clock."""
     stop_sent_at: datetime | None = None
+    """When the stop was sent, on the SLA clock; None if none was sent."""
     workflow_name: str | None = None
     polls: int = 0
     """How many times the run was re-read while waiting."""
+    elapsed_seconds: float = 0.0
+    """Real seconds from the first re-read to the end, on a monotonic clock."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def succeeded(self) -> bool:
-        """False only when a stop was sent and the run did not end within the timeout."""
-        return self.result is not StopResult.STILL_STOPPING
+        """False when the run was not found (404 on the first read) or did not end in time."""
+        return self.result not in _NOT_SUCCEEDED
 
     @property
     def elapsed(self) -> timedelta:
-        """Wall time from the first re-read to the end."""
-        return self.finished_at - self.started_at
+        """Real time from the first re-read to the end (monotonic, never the SLA clock)."""
+        return timedelta(seconds=self.elapsed_seconds)
+
+    @property
+    def waited(self) -> str:
+        """How long it took, for people: ``10.1 s (1 re-read)``."""
+        noun = "re-read" if self.polls == 1 else "re-reads"
+        return f"{self.elapsed_seconds:.1f} s ({self.polls} {noun})"
+
+    def one_line(self) -> str:
+        """One plain line for a log: what happened, how long it took, why and who asked.
+
+        Returns:
+            E.g. ``stopped wf-… (Daily Ecommerce Sources) running -> stopped in 10.1 s;
+            reason SLA policy …; requested by sensor …``.
+        """
+        if self.result is StopResult.STOPPED:
+            name = f" ({self.workflow_name})" if self.workflow_name else ""
+            what = (
+                f"stopped {self.workflow_id}{name} {self.state_before} -> {self.state_after} "
+                f"in {self.elapsed_seconds:.1f} s"
+            )
+        else:
+            what = self.message
+        return f"{what}; reason {self.reason}; requested by {self.requested_by}"
 
     def as_metadata(self) -> dict[str, str | float | bool | None]:
         """Flat, secret-free values for Dagster metadata, logs and the CLI."""
@@ -117,7 +158,7 @@ class StopOutcome:
             "started_at": self.started_at.isoformat(),
             "stop_sent_at": self.stop_sent_at.isoformat() if self.stop_sent_at else None,
             "finished_at": self.finished_at.isoformat(),
-            "elapsed_seconds": round(self.elapsed.total_seconds(), 3),
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
             "polls": self.polls,
         }
 
@@ -139,34 +180,41 @@ def stop_workflow_run(
     poll_interval: timedelta = DEFAULT_POLL_INTERVAL,
     clock: Callable[[], datetime] = _utc_now,
     sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> StopOutcome:
     """Stop a workflow run if, and only if, it is in a recognised running state.
 
     Args:
         client: The tenant's API client.
         store: The history store; the outcome is recorded in its stop ledger (a dry run as a
-            dry-run note) and a 404 marks the run vanished (None: nothing recorded).
+            dry-run note) and a run that existed and answers 404 is marked vanished (None:
+            nothing recorded).
         tenant: The tenant name (as in the policy file), recorded with the outcome.
         workflow_id: The run to stop (``wf-…``).
         reason: Why it is being stopped; required, recorded and shown everywhere.
         requested_by: Who asked (a sensor name, a Dagster user, ``launchpad``, ``cli``).
         dry_run: Re-read and decide, but send nothing.
-        wait_timeout: How long to wait for the run to end after the stop was sent.
+        wait_timeout: How long to wait (real time) for the run to end after the stop was sent.
         poll_interval: Time between re-reads while waiting.
-        clock: Returns the current UTC time (injected in tests).
-        sleep: Sleeps for a number of seconds (injected in tests).
+        clock: Returns the current UTC time, for timestamps (injected in tests; the demo's
+            clock is the simulator's).
+        sleep: Sleeps for a number of real seconds (injected in tests).
+        monotonic: Real seconds on a monotonic clock; the wait and its timeout are measured on
+            it (injected in tests, together with ``sleep``).
 
     Returns:
-        The outcome; ``outcome.succeeded`` is False only when the run was still not terminal
-        at the timeout.
+        The outcome; ``outcome.succeeded`` is False when the run was not found or was still
+        not terminal at the timeout.
 
     Raises:
-        ValueError: If ``reason`` is empty.
+        ValueError: If ``reason`` is empty or ``workflow_id`` is not a valid id.
         amperity_ops.client.AmperityError: On API failures other than 404 and 409.
     """
     if not reason.strip():
         raise ValueError("reason: a stop needs a reason (it is recorded and shown to people)")
+    check_id(workflow_id, "workflow_id")
     started_at = clock()
+    started_mono = monotonic()
     ledger_id: int | None = None
 
     def open_ledger(before: WorkflowRun | None) -> None:
@@ -200,7 +248,9 @@ def stop_workflow_run(
         *,
         stop_sent_at: datetime | None = None,
         polls: int = 0,
+        name: str | None = None,
     ) -> StopOutcome:
+        nonlocal ledger_id
         subject = before or after
         outcome = StopOutcome(
             tenant=tenant,
@@ -215,31 +265,50 @@ def stop_workflow_run(
             started_at=started_at,
             finished_at=clock(),
             stop_sent_at=stop_sent_at,
-            workflow_name=subject.name if subject else None,
+            workflow_name=subject.name if subject else name,
             polls=polls,
+            elapsed_seconds=max(0.0, monotonic() - started_mono),
         )
         if store is not None:
-            if result is StopResult.NOT_FOUND:
+            if result is StopResult.VANISHED:
                 store.mark_runs_vanished(tenant, [workflow_id], at=outcome.finished_at)
-            if ledger_id is None:
+            if result is StopResult.NOT_FOUND:
+                # Only the sensor's own pending row is finished; a typo adds no row.
+                if not dry_run:
+                    ledger_id = _pending_request(store, tenant, workflow_id, requested_by)
+            elif ledger_id is None:
                 open_ledger(before)
-            assert ledger_id is not None
-            store.finish_stop(
-                ledger_id,
-                result=outcome.result.value,
-                state_after=outcome.state_after,
-                finished_at=outcome.finished_at,
-                detail=outcome.message,
-                state_before=outcome.state_before,
-            )
+            if ledger_id is not None:
+                store.finish_stop(
+                    ledger_id,
+                    result=outcome.result.value,
+                    state_after=outcome.state_after,
+                    finished_at=outcome.finished_at,
+                    detail=outcome.message,
+                    state_before=outcome.state_before,
+                )
         log.info("stop %s/%s: %s", tenant, workflow_id, message)
         return outcome
 
     try:
         before = client.get_workflow_run(workflow_id)
     except NotFoundError:
+        known = store.get_run(tenant, workflow_id) if store is not None else None
+        if known is None:
+            return finish(
+                StopResult.NOT_FOUND,
+                f"{workflow_id} does not exist in tenant {tenant} (404): check the id; "
+                "nothing was stopped",
+                None,
+                None,
+            )
         return finish(
-            StopResult.NOT_FOUND, f"{workflow_id} was not found (404): nothing to stop", None, None
+            StopResult.VANISHED,
+            f"{workflow_id} ({known.name}) was last seen {known.state.raw} but answers 404 "
+            "now: it vanished; nothing was stopped",
+            None,
+            None,
+            name=known.name,
         )
 
     open_ledger(before)
@@ -268,6 +337,7 @@ def stop_workflow_run(
         )
 
     stop_sent_at = clock()
+    sent_mono = monotonic()
     try:
         current = client.stop_workflow_run(workflow_id)
     except ConflictError:
@@ -283,34 +353,36 @@ def stop_workflow_run(
         raise
     except NotFoundError:
         return finish(
-            StopResult.NOT_FOUND,
-            f"{workflow_id} vanished (404) while being stopped",
+            StopResult.VANISHED,
+            f"{label} vanished (404) while being stopped",
             before,
             None,
             stop_sent_at=stop_sent_at,
         )
 
-    deadline = stop_sent_at + wait_timeout
+    # Real waiting, so real (monotonic) seconds: the SLA clock may run faster (the demo).
+    timeout_s = wait_timeout.total_seconds()
+    deadline = sent_mono + timeout_s
     polls = 0
     while not current.state.is_terminal:
-        now = clock()
+        now = monotonic()
         if now >= deadline:
             return finish(
                 StopResult.STILL_STOPPING,
                 f"stop sent to {label}, but it is still {current.state.raw} after "
-                f"{wait_timeout.total_seconds():.0f}s",
+                f"{timeout_s:.0f} s",
                 before,
                 current,
                 stop_sent_at=stop_sent_at,
                 polls=polls,
             )
-        sleep(min(poll_interval, deadline - now).total_seconds())
+        sleep(min(poll_interval.total_seconds(), deadline - now))
         try:
             current = client.get_workflow_run(workflow_id)
         except NotFoundError:
             return finish(
-                StopResult.NOT_FOUND,
-                f"{workflow_id} vanished (404) while stopping",
+                StopResult.VANISHED,
+                f"{label} vanished (404) while stopping",
                 before,
                 None,
                 stop_sent_at=stop_sent_at,
