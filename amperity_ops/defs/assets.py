@@ -68,8 +68,10 @@ AUDIT_EVENTS_KEY = AssetKey(["amperity", "audit_events"])
     description=(
         "Amperity workflow runs of every tenant, polled incrementally into the history store "
         "(new runs since the last poll plus the ones still active; never the whole history). "
-        "Metadata: active runs with runtime against their SLA and a link, counts by state, "
-        "failures with attribution, runtime percentiles per workflow."
+        "Metadata: a one-line `attention` naming breached and warning runs; active runs "
+        "with runtime against their SLA (and a link when the tenant has app_url); the stops "
+        "amperity-ops requested in the window (who, why, result); counts by state, failures "
+        "with attribution, runtime percentiles per workflow."
     ),
 )
 def workflow_runs(
@@ -86,7 +88,7 @@ def workflow_runs(
         runtime.client_factory,
     )
     polled = {
-        name: f"{r.listed} listed since {r.listed_from:%Y-%m-%d %H:%M}, {r.reread} re-read"
+        name: f"{r.listed} listed since {r.listed_from:%Y-%m-%d %H:%M} UTC, {r.reread} re-read"
         + (f" (+{r.running_pages} running-list pages)" if r.running_pages else "")
         + (f", {len(r.vanished)} vanished (404)" if r.vanished else "")
         + f", {r.new_runs} new, {len(r.ended)} ended, {len(r.active)} active"

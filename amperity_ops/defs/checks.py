@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 
-from amperity_ops.defs.metadata import fmt_duration, md_table
+from amperity_ops.defs.metadata import fmt_duration, md_table, run_link, sla_cell
 from amperity_ops.services.summary import IngestSummary, RunsSummary
 from amperity_ops.settings import IngestThresholds
 
@@ -102,6 +102,7 @@ def runs_check_results(
     """
     breached = summary.breached
     failures = summary.failures
+    many = len(summary.tenants) != 1
     return [
         AssetCheckResult(
             asset_key=WORKFLOW_RUNS_KEY,
@@ -124,14 +125,14 @@ def runs_check_results(
                 "warning": MetadataValue.int(len(summary.warning)),
                 "breached_runs": MetadataValue.md(
                     md_table(
-                        ["run", "name", "tenant", "runtime", "max", "rule"],
+                        ["SLA", "run", "name", *(["tenant"] if many else []), "runtime", "rule"],
                         (
                             [
-                                r.workflow_id,
+                                sla_cell(r),
+                                run_link(r.workflow_id, r.link),
                                 r.name,
-                                r.tenant,
+                                *([r.tenant] if many else []),
                                 fmt_duration(r.runtime),
-                                fmt_duration(r.max_runtime),
                                 r.sla_source or "-",
                             ]
                             for r in breached

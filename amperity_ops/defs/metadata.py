@@ -8,29 +8,42 @@ metadata value of an unpartitioned asset over time: ``active``, ``failed``, ``br
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dagster import MetadataValue
 
-from amperity_ops.services.summary import IngestSummary, RunsSummary
+from amperity_ops.monitoring.durations import short_duration
+from amperity_ops.services.summary import ActiveRunRow, IngestSummary, RunsSummary, StopRow
 
-__all__ = ["fmt_duration", "ingest_metadata", "md_table", "runs_metadata"]
+__all__ = [
+    "attention_text",
+    "fmt_duration",
+    "ingest_metadata",
+    "md_table",
+    "run_link",
+    "runs_metadata",
+    "short_time",
+    "sla_cell",
+]
 
 MAX_TABLE_ROWS = 50
 """Longer tables are cut (with a note): metadata is for reading, the store keeps the rest."""
 
 
 def fmt_duration(value: timedelta | None) -> str:
-    """``1h 05m``, ``12m 30s``, ``45s``; ``-`` for None."""
+    """``1h 05m``, ``12m 30s``, ``45s``, ``24h``, ``36h 30m``; ``-`` for None.
+
+    A day and more is shown in hours (``24h``, not ``1d 00h``): windows and runtimes here are
+    read against hour-sized limits.
+    """
     if value is None:
         return "-"
     seconds = int(value.total_seconds())
-    days, seconds = divmod(seconds, 86400)
     hours, seconds = divmod(seconds, 3600)
     minutes, seconds = divmod(seconds, 60)
-    if days:
-        return f"{days}d {hours:02d}h"
+    if hours >= 24:
+        return f"{hours}h {minutes:02d}m" if minutes else f"{hours}h"
     if hours:
         return f"{hours}h {minutes:02d}m"
     if minutes:
@@ -38,8 +51,15 @@ def fmt_duration(value: timedelta | None) -> str:
     return f"{seconds}s"
 
 
-def _fmt_time(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+def short_time(value: datetime | None, now: datetime) -> str:
+    """``19:48Z`` on the day of ``now`` (UTC), else ``11-21 19:48Z``; ``-`` for None.
+
+    Short, so a table cell does not wrap onto three lines.
+    """
+    if value is None:
+        return "-"
+    value, today = value.astimezone(UTC), now.astimezone(UTC)
+    return value.strftime("%H:%MZ" if value.date() == today.date() else "%m-%d %H:%MZ")
 
 
 def _cell(value: Any) -> str:
@@ -59,11 +79,92 @@ def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, empty: st
     return "\n".join(lines)
 
 
-def _link(workflow_id: str, link: str | None) -> str:
+def run_link(workflow_id: str, link: str | None) -> str:
+    """The run id as a markdown link to the Amperity app when known, else as code."""
     return f"[{workflow_id}]({link})" if link else f"`{workflow_id}`"
 
 
+def sla_cell(row: ActiveRunRow) -> str:
+    """``BREACHED +15m 34s (max 10m, stop)``, ``WARNING +1m 02s (max 10m)``, ``ok (warn 5m)``.
+
+    The same reading as the CLI's SLA column: the verdict, how far past the line that set it,
+    and the next line the run can cross (a run that is ok shows its warning line, a late one
+    its maximum), plus ``stop`` when the policy stops runs and the rule's source when it is
+    not an explicit policy. ``-`` when no SLA applies.
+    """
+    if row.sla_source is None:
+        return "-"
+    level = row.level.upper() if row.level != "ok" else "ok"
+    over: timedelta | None = None
+    if row.level == "breached" and row.max_runtime is not None:
+        over = row.runtime - row.max_runtime
+    elif row.level == "warning" and row.warn_after is not None:
+        over = row.runtime - row.warn_after
+    text = level + (f" +{fmt_duration(over)}" if over is not None else "")
+    limits = []
+    if row.max_runtime is not None and (row.level != "ok" or row.warn_after is None):
+        limits.append(f"max {short_duration(row.max_runtime)}")
+    elif row.warn_after is not None:
+        limits.append(f"warn {short_duration(row.warn_after)}")
+    if row.action == "stop":
+        limits.append("stop")
+    if not row.sla_source.startswith("policy:"):
+        limits.append(row.sla_source)
+    return f"{text} ({', '.join(limits)})" if limits else text
+
+
 _LEVEL_ORDER = {"breached": 0, "warning": 1, "ok": 2}
+MAX_ATTENTION_RUNS = 5
+"""The top-level ``attention`` line names at most this many runs, then ``+N more``."""
+
+
+def attention_text(summary: RunsSummary) -> str:
+    """One short line naming the breached and warning runs (shown without opening a table).
+
+    E.g. ``BREACHED: Daily Ecommerce Sources (wf-1) +15m 34s over max 10m. WARNING: ...``;
+    ``all 3 active run(s) within SLA`` when nothing is late.
+    """
+    parts = []
+    for label, rows, limit_of in (
+        ("BREACHED", summary.breached, lambda r: r.max_runtime),
+        ("WARNING", summary.warning, lambda r: r.warn_after),
+    ):
+        if not rows:
+            continue
+        ordered = sorted(rows, key=lambda r: -r.runtime)
+        names = []
+        for row in ordered[:MAX_ATTENTION_RUNS]:
+            limit = limit_of(row)
+            over = f" +{fmt_duration(row.runtime - limit)}" if limit is not None else ""
+            names.append(f"{row.name} ({row.workflow_id}){over}")
+        more = len(ordered) - MAX_ATTENTION_RUNS
+        parts.append(f"{label} {len(rows)}: " + ", ".join(names)
+                     + (f", +{more} more" if more > 0 else ""))
+    if not parts:
+        return f"all {len(summary.active)} active run(s) within SLA"
+    return ". ".join(parts)
+
+
+def _without_tenant(headers: list[str], rows: list[list[Any]], keep: bool) -> tuple[
+        list[str], list[list[Any]]]:
+    """Drop the ``tenant`` column when there is only one tenant (it would say the same)."""
+    if keep or "tenant" not in headers:
+        return headers, rows
+    i = headers.index("tenant")
+    return headers[:i] + headers[i + 1:], [row[:i] + row[i + 1:] for row in rows]
+
+
+def _table(headers: list[str], rows: Iterable[list[Any]], *, empty: str, tenants: bool) -> str:
+    cut_headers, cut_rows = _without_tenant(headers, list(rows), tenants)
+    return md_table(cut_headers, cut_rows, empty=empty)
+
+
+def _stop_result(row: StopRow) -> str:
+    return row.result or "in flight"
+
+
+def _states(row: StopRow) -> str:
+    return f"{row.state_before or '?'} -> {row.state_after or '?'}"
 
 
 def runs_metadata(
@@ -77,51 +178,89 @@ def runs_metadata(
         errors: Tenant -> why its poll failed (tenants that could not be reached).
 
     Returns:
-        Metadata values: numbers to plot first, then markdown tables.
+        Metadata values: the ``attention`` line, numbers to plot, then markdown tables.
     """
     active = sorted(summary.active, key=lambda r: (_LEVEL_ORDER.get(r.level, 3), -r.runtime))
     p95 = summary.p95_runtime
     window = fmt_duration(summary.window)
+    now = summary.generated_at
+    many = len(summary.tenants) != 1
     return {
+        "attention": MetadataValue.text(attention_text(summary)),
         "active": MetadataValue.int(len(summary.active)),
         "breached": MetadataValue.int(len(summary.breached)),
         "warning": MetadataValue.int(len(summary.warning)),
         "failed": MetadataValue.int(len(summary.failures)),
+        "stops_requested": MetadataValue.int(len(summary.real_stops)),
         "p95_runtime_minutes": MetadataValue.float(
             round(p95.total_seconds() / 60, 2) if p95 else 0.0
         ),
         "tenants_unreachable": MetadataValue.int(len(errors)),
         "active_runs": MetadataValue.md(
-            md_table(
-                [
-                    "SLA",
-                    "run",
-                    "name",
-                    "tenant",
-                    "state",
-                    "started",
-                    "runtime",
-                    "warn at",
-                    "max",
-                    "rule",
-                ],
+            _table(
+                ["SLA", "run", "name", "tenant", "state", "started", "runtime", "rule"],
                 (
                     [
-                        r.level.upper() if r.level != "ok" else "ok",
-                        _link(r.workflow_id, r.link),
+                        sla_cell(r),
+                        run_link(r.workflow_id, r.link),
                         r.name,
                         r.tenant,
                         r.state,
-                        _fmt_time(r.started_at),
+                        short_time(r.started_at, now),
                         fmt_duration(r.runtime),
-                        fmt_duration(r.warn_after),
-                        fmt_duration(r.max_runtime),
                         r.sla_source or "none",
                     ]
                     for r in active
                 ),
                 empty="no active runs",
+                tenants=many,
             )
+        ),
+        "recent_stops": MetadataValue.md(
+            _table(
+                ["run", "name", "tenant", "requested by", "reason", "result", "before -> after",
+                 "when"],
+                (
+                    [
+                        run_link(r.workflow_id, r.link),
+                        r.name or "-",
+                        r.tenant,
+                        r.requested_by,
+                        r.reason,
+                        _stop_result(r),
+                        _states(r),
+                        short_time(r.requested_at, now),
+                    ]
+                    for r in summary.real_stops
+                ),
+                empty=f"amperity-ops stopped no runs in the last {window}",
+                tenants=many,
+            )
+        ),
+        **(
+            {
+                "dry_run_notes": MetadataValue.md(
+                    "_Dry run: these runs were **not** stopped; auto_stop.dry_run held "
+                    "each stop back._\n\n"
+                    + _table(
+                        ["run", "name", "tenant", "would have stopped because", "when"],
+                        (
+                            [
+                                run_link(r.workflow_id, r.link),
+                                r.name or "-",
+                                r.tenant,
+                                r.reason,
+                                short_time(r.requested_at, now),
+                            ]
+                            for r in summary.dry_run_notes
+                        ),
+                        empty="none",
+                        tenants=many,
+                    )
+                )
+            }
+            if summary.dry_run_notes
+            else {}
         ),
         "counts_by_state": MetadataValue.md(
             md_table(
@@ -131,24 +270,25 @@ def runs_metadata(
             )
         ),
         "failures": MetadataValue.md(
-            md_table(
+            _table(
                 ["run", "name", "tenant", "ended", "attribution", "error"],
                 (
                     [
-                        _link(f.workflow_id, f.link),
+                        run_link(f.workflow_id, f.link),
                         f.name,
                         f.tenant,
-                        _fmt_time(f.ended_at),
+                        short_time(f.ended_at, now),
                         f.attribution or "-",
                         f"{f.error_type or ''}: {f.message or ''}".strip(": ") or "-",
                     ]
                     for f in summary.failures
                 ),
                 empty=f"no failed runs in the last {window}",
+                tenants=many,
             )
         ),
         "durations": MetadataValue.md(
-            md_table(
+            _table(
                 ["workflow", "tenant", "successful runs", "p50", "p95", "max"],
                 (
                     [
@@ -162,6 +302,7 @@ def runs_metadata(
                     for d in sorted(summary.durations, key=lambda d: -d.p95)
                 ),
                 empty="no successful runs in the history yet",
+                tenants=many,
             )
         ),
         "polled": MetadataValue.md(

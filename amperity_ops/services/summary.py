@@ -27,13 +27,16 @@ __all__ = [
     "FailureRow",
     "IngestSummary",
     "RunsSummary",
+    "StopRow",
     "WorkflowDurations",
     "summarize_ingest",
     "summarize_runs",
 ]
 
 SUMMARY_WINDOW = timedelta(hours=24)
-"""Counts by state and failures cover runs that started or ended in this window."""
+"""Counts by state, failures and stops cover runs that started or ended in this window."""
+MAX_STOP_ROWS = 200
+"""The stop ledger is read at most this far (newest first): a table, not an archive."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,27 @@ class ActiveRunRow:
     """Which rule applies: a policy name, ``amperity warn_after``, ``baseline``, or None."""
     warn_after: timedelta | None
     max_runtime: timedelta | None
+    link: str | None
+    action: str | None = None
+    """The rule's action (``alert`` or ``stop``), None without a rule."""
+
+
+@dataclass(frozen=True)
+class StopRow:
+    """One stop-ledger row in the window: a stop amperity-ops requested, or a dry-run note."""
+
+    tenant: str
+    workflow_id: str
+    name: str
+    requested_by: str
+    reason: str
+    dry_run: bool
+    requested_at: datetime
+    result: str | None
+    """``stopped``, ``not_running``, ``vanished``, ... ; None while the stop is in flight."""
+    state_before: str | None
+    state_after: str | None
+    finished_at: datetime | None
     link: str | None
 
 
@@ -92,6 +116,20 @@ class RunsSummary:
     active: list[ActiveRunRow] = field(default_factory=list)
     failures: list[FailureRow] = field(default_factory=list)
     durations: list[WorkflowDurations] = field(default_factory=list)
+    stops: list[StopRow] = field(default_factory=list)
+    """Stop-ledger rows requested in the window, newest first (real stops and dry-run notes)."""
+    tenants: list[str] = field(default_factory=list)
+    """The tenants summarised (tables drop their tenant column when there is only one)."""
+
+    @property
+    def real_stops(self) -> list[StopRow]:
+        """Stops amperity-ops actually requested in the window, newest first."""
+        return [row for row in self.stops if not row.dry_run]
+
+    @property
+    def dry_run_notes(self) -> list[StopRow]:
+        """Stops dry-run mode held back ("would have stopped"), newest first."""
+        return [row for row in self.stops if row.dry_run]
 
     @property
     def breached(self) -> list[ActiveRunRow]:
@@ -129,7 +167,25 @@ def summarize_runs(
     Returns:
         The summary.
     """
-    summary = RunsSummary(generated_at=now, window=window)
+    summary = RunsSummary(generated_at=now, window=window, tenants=[t.name for t in tenants])
+    by_name = {t.name: t for t in tenants}
+    for record in store.stop_records_since(now - window, tenants=by_name, limit=MAX_STOP_ROWS):
+        summary.stops.append(
+            StopRow(
+                tenant=record.tenant,
+                workflow_id=record.workflow_id,
+                name=record.workflow_name,
+                requested_by=record.requested_by,
+                reason=record.reason,
+                dry_run=record.dry_run,
+                requested_at=record.requested_at,
+                result=record.result,
+                state_before=record.state_before,
+                state_after=record.state_after,
+                finished_at=record.finished_at,
+                link=by_name[record.tenant].run_link(record.workflow_id),
+            )
+        )
     for tenant in tenants:
         recent = store.runs_since(tenant.name, now - window)
         active = store.active_runs(tenant.name)
@@ -153,6 +209,7 @@ def summarize_runs(
                     warn_after=rule.warn_after if rule else None,
                     max_runtime=rule.max_runtime if rule else None,
                     link=tenant.run_link(run.id),
+                    action=rule.action if rule else None,
                 )
             )
         for run in recent:

@@ -1,0 +1,171 @@
+"""The workflow-runs metadata as a person reads it: SLA cell, short times, stops, one tenant."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from amperity_ops.defs.checks import runs_check_results
+from amperity_ops.defs.metadata import (
+    attention_text,
+    fmt_duration,
+    runs_metadata,
+    short_time,
+    sla_cell,
+)
+from amperity_ops.services.summary import ActiveRunRow, RunsSummary, StopRow
+
+NOW = datetime(2026, 11, 22, 19, 50, tzinfo=UTC)
+LINK = "https://acme.amperity.test/#/workflows/"
+
+
+def active(
+    run_id: str = "wf-1",
+    *,
+    name: str = "Daily Ecommerce Sources",
+    runtime: timedelta = timedelta(minutes=25, seconds=34),
+    level: str = "breached",
+    source: str | None = "policy:ecommerce-sources",
+    warn: timedelta | None = timedelta(minutes=5),
+    limit: timedelta | None = timedelta(minutes=10),
+    action: str | None = "stop",
+    tenant: str = "acme",
+    link: bool = True,
+) -> ActiveRunRow:
+    """An active-run row started ``runtime`` before NOW."""
+    return ActiveRunRow(
+        tenant=tenant, workflow_id=run_id, name=name, type="x", state="running",
+        started_at=NOW - runtime, runtime=runtime, level=level, sla_source=source,
+        warn_after=warn, max_runtime=limit, link=f"{LINK}{run_id}" if link else None,
+        action=action,
+    )
+
+
+def stop(run_id: str = "wf-1", *, dry_run: bool = False, result: str | None = "stopped",
+         tenant: str = "acme") -> StopRow:
+    """A stop-ledger row requested ten minutes before NOW."""
+    return StopRow(
+        tenant=tenant, workflow_id=run_id, name="Daily Ecommerce Sources",
+        requested_by="sensor amperity_workflow_sla_sensor",
+        reason="SLA policy ecommerce-sources: runtime 29m 29s over max 10m 00s",
+        dry_run=dry_run, requested_at=NOW - timedelta(minutes=10), result=result,
+        state_before="running", state_after="stopped" if result == "stopped" else None,
+        finished_at=NOW if result else None, link=f"{LINK}{run_id}",
+    )
+
+
+def summary(*rows: ActiveRunRow, stops: tuple[StopRow, ...] = (),
+            tenants: tuple[str, ...] = ("acme",)) -> RunsSummary:
+    """A summary of the given rows over 24 h."""
+    return RunsSummary(generated_at=NOW, window=timedelta(hours=24), active=list(rows),
+                       stops=list(stops), tenants=list(tenants))
+
+
+def values(meta: dict[str, Any]) -> dict[str, Any]:
+    """The plain values of Dagster metadata."""
+    return {k: v.value for k, v in meta.items()}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (timedelta(hours=24), "24h"),
+        (timedelta(hours=36, minutes=30), "36h 30m"),
+        (timedelta(hours=2, minutes=5), "2h 05m"),
+        (timedelta(minutes=12, seconds=30), "12m 30s"),
+        (timedelta(seconds=45), "45s"),
+        (None, "-"),
+    ],
+)
+def test_fmt_duration(value: timedelta | None, expected: str) -> None:
+    """A day reads as 24h (not '1d 00h'); shorter durations keep two units."""
+    assert fmt_duration(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (datetime(2026, 11, 22, 19, 48, tzinfo=UTC), "19:48Z"),
+        (datetime(2026, 11, 21, 19, 48, tzinfo=UTC), "11-21 19:48Z"),
+        (None, "-"),
+    ],
+)
+def test_short_time(value: datetime | None, expected: str) -> None:
+    """Times of today show as HH:MMZ, others with the month and day; never a full date."""
+    assert short_time(value, NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (active(), "BREACHED +15m 34s (max 10m, stop)"),
+        (active(level="warning", runtime=timedelta(minutes=6, seconds=2)),
+         "WARNING +1m 02s (max 10m, stop)"),
+        (active(level="ok", runtime=timedelta(minutes=2), action="alert"), "ok (warn 5m)"),
+        (active(level="warning", source="amperity", limit=None, action="alert",
+                runtime=timedelta(minutes=7)), "WARNING +2m 00s (warn 5m, amperity)"),
+        (active(level="ok", source=None, warn=None, limit=None, action=None), "-"),
+    ],
+)
+def test_sla_cell(row: ActiveRunRow, expected: str) -> None:
+    """The SLA cell says the verdict, by how much, and the line it is measured against."""
+    assert sla_cell(row) == expected
+
+
+def test_attention_names_late_runs_and_is_bounded() -> None:
+    """The top-level line names breached then warning runs, at most five each, then +N more."""
+    rows = [active(f"wf-{i}", runtime=timedelta(minutes=20 + i)) for i in range(7)]
+    rows.append(active("wf-w", name="Nightly", level="warning",
+                       runtime=timedelta(minutes=6)))
+    text = attention_text(summary(*rows))
+    assert text.startswith("BREACHED 7: Daily Ecommerce Sources (wf-6) +16m 00s")
+    assert ", +2 more. WARNING 1: Nightly (wf-w) +1m 00s" in text
+    assert attention_text(summary(active(level="ok"))) == "all 1 active run(s) within SLA"
+
+
+def test_active_runs_table_has_the_sla_cell_links_and_no_tenant_column_for_one_tenant() -> None:
+    """One tenant: no tenant column; the run id links to Amperity; warn/max merged in SLA."""
+    meta = values(runs_metadata(summary(active()), polled={}, errors={}))
+    table = meta["active_runs"]
+    assert table.splitlines()[0] == "| SLA | run | name | state | started | runtime | rule |"
+    assert "| BREACHED +15m 34s (max 10m, stop) | [wf-1](" + LINK + "wf-1) |" in table
+    assert "| 19:24Z |" in table
+    assert meta["attention"].startswith("BREACHED 1: Daily Ecommerce Sources (wf-1)")
+    two = values(runs_metadata(summary(active(), tenants=("acme", "beta")), polled={},
+                               errors={}))
+    assert "| tenant |" in two["active_runs"].splitlines()[0]
+
+
+def test_recent_stops_table_and_dry_run_notes_apart() -> None:
+    """Our stops are listed with who, why, result and states; dry-run notes separately."""
+    meta = values(runs_metadata(
+        summary(stops=(stop("wf-1"), stop("wf-2", result=None), stop("wf-3", dry_run=True))),
+        polled={}, errors={}))
+    stops = meta["recent_stops"]
+    assert stops.splitlines()[0] == (
+        "| run | name | requested by | reason | result | before -> after | when |")
+    assert (f"| [wf-1]({LINK}wf-1) | Daily Ecommerce Sources | sensor "
+            "amperity_workflow_sla_sensor | SLA policy ecommerce-sources: runtime 29m 29s over "
+            "max 10m 00s | stopped | running -> stopped | 19:40Z |") in stops
+    assert "| in flight | running -> ? |" in stops
+    assert "wf-3" not in stops
+    assert meta["stops_requested"] == 2
+    assert "not** stopped" in meta["dry_run_notes"]
+    assert "wf-3" in meta["dry_run_notes"]
+    quiet = values(runs_metadata(summary(), polled={}, errors={}))
+    assert quiet["recent_stops"] == "_amperity-ops stopped no runs in the last 24h_"
+    assert "dry_run_notes" not in quiet
+
+
+def test_breached_runs_check_links_each_run() -> None:
+    """The check's breached_runs table links the run id when the tenant has app_url."""
+    results = runs_check_results(summary(active(), active("wf-2", link=False)), errors={})
+    check = next(r for r in results if r.check_name == "runs_within_sla")
+    table = check.metadata["breached_runs"].value
+    assert f"[wf-1]({LINK}wf-1)" in table
+    assert "`wf-2`" in table
+    assert "BREACHED +15m 34s (max 10m, stop)" in table
+    failed = next(r for r in results if r.check_name == "no_failed_runs_in_window")
+    assert failed.description == "no failed runs in the last 24h"
