@@ -1,31 +1,49 @@
-"""The stop job: the one path for the SLA sensor and for a person in the Launchpad."""
+"""The stop job: the one path for the SLA sensor and for a person in the Launchpad.
+
+The op checks its config before any API call and refuses a bad one with a ``Failure`` whose
+description is one plain sentence (the run page shows it first, not a stack trace): the
+Launchpad's "Scaffold missing config" fills every string with ``''``, so an empty reason or
+workflow id reaches the op. It then tags the run (workflow id, tenant, who asked) so a
+Launchpad stop looks like a sensor stop in the Runs list, and hands over to
+``services/stop.py``. The output is of type ``Nothing``: its metadata (a readable summary
+first) is all there is, so no pickle is written.
+"""
 
 # No `from __future__ import annotations`: Dagster reads these annotations at decoration time.
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from dagster import (
     Config,
     Failure,
     MetadataValue,
+    Nothing,
     OpExecutionContext,
-    Output,
+    Out,
     ResourceParam,
     job,
     op,
 )
 from pydantic import Field
 
-from amperity_ops.services.runtime import OpsRuntime
+from amperity_ops.client import AmperityError
+from amperity_ops.client._params import check_id
+from amperity_ops.services.clock import SimulatorClock
+from amperity_ops.services.runtime import OpsRuntime, UnknownTenantError
 from amperity_ops.services.stop import StopOutcome, StopResult, stop_workflow_run
+from amperity_ops.settings import TenantConfig
 
 __all__ = [
+    "ANONYMOUS_REQUESTER",
     "REQUESTED_BY_TAG",
     "STOP_JOB_NAME",
     "STOP_OP_NAME",
+    "TENANT_TAG",
+    "WORKFLOW_ID_TAG",
     "StopRunConfig",
+    "launched_by_automation",
     "requested_by_from_tags",
     "stop_amperity_workflow_run",
     "stop_run_config",
@@ -34,18 +52,31 @@ __all__ = [
 STOP_JOB_NAME = "stop_amperity_workflow_run"
 STOP_OP_NAME = "stop_workflow_run"
 REQUESTED_BY_TAG = "amperity-ops/requested-by"
-"""Run tag naming who asked for a stop (set by the sensor and the CLI)."""
+"""Run tag naming who asked for a stop (set by the sensor, the CLI and the op itself)."""
+WORKFLOW_ID_TAG = "amperity-ops/workflow-id"
+"""Run tag naming the workflow run a stop targets (set by the sensor and the op itself)."""
+TENANT_TAG = "amperity-ops/tenant"
+"""Run tag naming the tenant of that workflow run (set by the sensor and the op itself)."""
 JOB_KIND_TAG = "amperity-ops/job"
 """Run tag the run queue uses to cap concurrent stop jobs (see dagster.yaml)."""
+ANONYMOUS_REQUESTER = "launchpad (anonymous)"
+"""Recorded as who asked when nobody said (OSS Dagster does not tag runs with their user)."""
+_USER_TAGS = ("dagster/user", "user")
+"""Tags Dagster+ sets to the person who launched a run."""
+_EXAMPLE_ID = "wf-20240619-14418-6UhqSe"
 
 
 class StopRunConfig(Config):
     """What to stop and why (the Launchpad shows these fields)."""
 
-    workflow_id: str = Field(description="The workflow run to stop, e.g. wf-20240619-14418-6UhqSe.")
+    workflow_id: str = Field(
+        description=f"Required: the workflow run to stop, e.g. {_EXAMPLE_ID} (from the alert "
+        "or the amperity/workflow_runs asset). The Launchpad's Scaffold button fills it with "
+        "an empty string: replace it."
+    )
     reason: str = Field(
-        description="Why it is being stopped. Required: recorded in the stop ledger and shown "
-        "on the run."
+        description="Required: why you are stopping this run, in a sentence. It is recorded "
+        "in the stop ledger and shown on the run; an empty reason is refused."
     )
     tenant: str | None = Field(
         default=None,
@@ -56,35 +87,44 @@ class StopRunConfig(Config):
     )
     requested_by: str | None = Field(
         default=None,
-        description="Who asked. Empty: the run's `user` tag if Dagster set one, else 'launchpad'.",
+        description="Who is asking: your name or e-mail. Fill it in: OSS Dagster does not "
+        "record who launched a run. Empty: Dagster's user tag if set (Dagster+), else "
+        f"'{ANONYMOUS_REQUESTER}'. Recorded in the stop ledger and as a run tag.",
     )
     wait_timeout_seconds: float = Field(
         default=600.0,
-        description="How long to wait for the run to reach a terminal state after the stop.",
+        description="How long (real seconds) to wait for the run to reach a terminal state "
+        "after the stop.",
     )
     poll_interval_seconds: float = Field(
-        default=10.0, description="Time between re-reads while waiting."
+        default=10.0, description="Real seconds between re-reads while waiting."
     )
 
 
 def requested_by_from_tags(tags: Mapping[str, str]) -> str:
-    """Who launched this run: our tag, Dagster's ``user`` tag, the sensor, else ``launchpad``.
+    """Who launched this run: our tag, Dagster's user tag, the sensor, else anonymous.
 
     Args:
         tags: The Dagster run's tags.
 
     Returns:
-        A short description of the requester.
+        A short description of the requester (``launchpad (anonymous)`` when nothing says).
     """
     if tags.get(REQUESTED_BY_TAG):
         return tags[REQUESTED_BY_TAG]
-    if tags.get("user"):  # Dagster+ tags runs launched by a person with their e-mail.
-        return tags["user"]
+    for key in _USER_TAGS:  # Dagster+ tags runs launched by a person with their e-mail.
+        if tags.get(key):
+            return tags[key]
     if tags.get("dagster/sensor_name"):
         return f"sensor {tags['dagster/sensor_name']}"
     if tags.get("dagster/schedule_name"):
         return f"schedule {tags['dagster/schedule_name']}"
-    return "launchpad"
+    return ANONYMOUS_REQUESTER
+
+
+def launched_by_automation(tags: Mapping[str, str]) -> bool:
+    """True if a sensor or a schedule launched this run (nobody to tell about a typo)."""
+    return bool(tags.get("dagster/sensor_name") or tags.get("dagster/schedule_name"))
 
 
 def stop_run_config(
@@ -106,23 +146,76 @@ def stop_run_config(
     }
 
 
-def _metadata(outcome: StopOutcome) -> dict[str, Any]:
-    values: dict[str, Any] = {k: v for k, v in outcome.as_metadata().items() if v is not None}
+def _refuse(problem: str) -> Failure:
+    """A Failure the run page shows as one sentence; retrying the same config cannot help."""
+    return Failure(description=f"Refused: {problem}.", allow_retries=False)
+
+
+def _checked_tenant(config: StopRunConfig, runtime: OpsRuntime) -> TenantConfig:
+    """The tenant to act on, after checking the config; raises a plain-sentence ``Failure``.
+
+    Nothing here calls the API: a refused config sends no request at all.
+    """
+    workflow_id = config.workflow_id.strip()
+    if not workflow_id:
+        raise _refuse(
+            f"`workflow_id` is empty; paste the id of the run to stop, e.g. {_EXAMPLE_ID}"
+        )
+    try:
+        check_id(workflow_id, "workflow_id")
+    except ValueError:
+        raise _refuse(
+            f"`workflow_id` {workflow_id!r} is not a valid run id; paste the id of the run to "
+            f"stop, e.g. {_EXAMPLE_ID} (no spaces, '/', '?', '#', '%', '\\' or '..')"
+        ) from None
+    if not config.reason.strip():
+        raise _refuse(
+            "`reason` is empty; say why you are stopping this run (it is recorded in the "
+            "stop ledger and shown on the run)"
+        )
+    try:
+        return runtime.tenant((config.tenant or "").strip() or None)
+    except UnknownTenantError:
+        known = ", ".join(t.name for t in runtime.tenants)
+        raise _refuse(
+            f"there is no tenant named {config.tenant!r} in the policy file; use one of: "
+            f"{known} (or leave `tenant` empty for the first)"
+        ) from None
+
+
+def _cell(text: object) -> str:
+    """Text safe inside a markdown table cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _when(moment: datetime | None, clock_note: str) -> str:
+    if moment is None:
+        return "not sent"
+    return f"{moment.strftime('%Y-%m-%d %H:%M:%S')} UTC{clock_note}"
+
+
+def _metadata(outcome: StopOutcome, link: str | None, clock_note: str) -> dict[str, Any]:
+    """The readable summary first, then the link and the flat values (for search and plots)."""
+    run = f"[`{outcome.workflow_id}`]({link})" if link else f"`{outcome.workflow_id}`"
     table = "\n".join(
         [
             "| | |",
             "|---|---|",
-            f"| run | `{outcome.workflow_id}` {outcome.workflow_name or ''} |",
-            f"| tenant | {outcome.tenant} |",
+            f"| what happened | {_cell(outcome.message)} |",
+            f"| run | {run} {_cell(outcome.workflow_name or '')} |",
+            f"| tenant | {_cell(outcome.tenant)} |",
             f"| result | **{outcome.result.value}** |",
-            f"| state before | {outcome.state_before or '-'} |",
-            f"| state after | {outcome.state_after or '-'} |",
-            f"| waited | {outcome.elapsed.total_seconds():.1f} s ({outcome.polls} re-reads) |",
-            f"| reason | {outcome.reason} |",
-            f"| requested by | {outcome.requested_by} |",
+            f"| state | {outcome.state_before or '-'} -> {outcome.state_after or '-'} |",
+            f"| stop sent at | {_when(outcome.stop_sent_at, clock_note)} |",
+            f"| waited | {outcome.waited} |",
+            f"| reason | {_cell(outcome.reason)} |",
+            f"| requested by | {_cell(outcome.requested_by)} |",
         ]
     )
-    values["summary"] = MetadataValue.md(table)
+    values: dict[str, Any] = {"summary": MetadataValue.md(table)}
+    if link:
+        values["amperity_link"] = MetadataValue.url(link)
+    values.update({k: v for k, v in outcome.as_metadata().items() if v is not None})
     return values
 
 
@@ -130,37 +223,60 @@ def _metadata(outcome: StopOutcome) -> dict[str, Any]:
     name=STOP_OP_NAME,
     description="Re-read the run; stop it only if it is in a recognised running state; wait "
     "until it has stopped; record who asked and why.",
+    out=Out(Nothing, description="No value: the metadata says what happened."),
 )
 def stop_workflow_run_op(
     context: OpExecutionContext, config: StopRunConfig, amperity_ops: ResourceParam[OpsRuntime]
-) -> Output[dict[str, Any]]:
+) -> None:
     """Stop one workflow run, the same way whoever asks."""
-    requested_by = config.requested_by or requested_by_from_tags(context.run.tags)
-    tenant = amperity_ops.tenant(config.tenant)
-    with amperity_ops.client(tenant.name) as client:
-        outcome = stop_workflow_run(
-            client,
-            amperity_ops.store,
-            tenant=tenant.name,
-            workflow_id=config.workflow_id,
-            reason=config.reason,
-            requested_by=requested_by,
-            dry_run=config.dry_run,
-            wait_timeout=timedelta(seconds=config.wait_timeout_seconds),
-            poll_interval=timedelta(seconds=config.poll_interval_seconds),
-            clock=amperity_ops.clock,
-            sleep=amperity_ops.sleep,
-        )
-    context.log.info(outcome.message)
+    tags = context.run.tags
+    tenant = _checked_tenant(config, amperity_ops)
+    workflow_id = config.workflow_id.strip()
+    requested_by = (config.requested_by or "").strip() or requested_by_from_tags(tags)
+    # Every stop run carries the same tags, however it was launched (Runs list filters).
+    context.instance.add_run_tags(
+        context.run_id,
+        {WORKFLOW_ID_TAG: workflow_id, TENANT_TAG: tenant.name, REQUESTED_BY_TAG: requested_by},
+    )
+    try:
+        with amperity_ops.client(tenant.name) as client:
+            outcome = stop_workflow_run(
+                client,
+                amperity_ops.store,
+                tenant=tenant.name,
+                workflow_id=workflow_id,
+                reason=config.reason.strip(),
+                requested_by=requested_by,
+                dry_run=config.dry_run,
+                wait_timeout=timedelta(seconds=config.wait_timeout_seconds),
+                poll_interval=timedelta(seconds=config.poll_interval_seconds),
+                clock=amperity_ops.clock,
+                sleep=amperity_ops.sleep,
+                monotonic=amperity_ops.monotonic,
+            )
+    except AmperityError as err:
+        # The client's messages name the status and request id, never a credential.
+        raise Failure(
+            description=f"The Amperity API failed for tenant {tenant.name}: {err}"
+        ) from err
+    clock_note = " (simulator clock)" if isinstance(amperity_ops.clock, SimulatorClock) else ""
+    metadata = _metadata(outcome, tenant.run_link(workflow_id), clock_note)
+    if outcome.succeeded:
+        context.log.info(outcome.one_line())
+    else:
+        context.log.warning(outcome.one_line())
     if outcome.result is StopResult.STILL_STOPPING:
-        raise Failure(description=outcome.message, metadata=_metadata(outcome))
-    return Output(outcome.as_metadata(), metadata=_metadata(outcome))
+        raise Failure(description=outcome.message, metadata=metadata)
+    if outcome.result is StopResult.NOT_FOUND and not launched_by_automation(tags):
+        # A person's typo must not look like a success; a retry with the same id cannot help.
+        raise Failure(description=outcome.message, metadata=metadata, allow_retries=False)
+    context.add_output_metadata(metadata)
 
 
 @job(
     name=STOP_JOB_NAME,
     description="Stop one Amperity workflow run (the SLA sensor launches it; so can you, from "
-    "the Launchpad: workflow_id and reason are required).",
+    "the Launchpad: workflow_id, reason and, in OSS Dagster, requested_by).",
     tags={JOB_KIND_TAG: "stop"},
 )
 def stop_amperity_workflow_run() -> None:

@@ -1,4 +1,7 @@
-"""Polling assets (metadata, checks) and the stop job, executed in-process over the simulator."""
+"""Polling assets (metadata, checks), executed in-process over the simulator.
+
+The stop job's tests are in test_stop_job.py.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ from amperity_ops.defs.assets import (
     segments,
     workflow_runs,
 )
-from amperity_ops.defs.jobs import stop_amperity_workflow_run, stop_run_config
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.simulator import ManualClock, Simulator
 from amperity_ops_tests.services.helpers import TENANT
@@ -123,94 +125,6 @@ def test_second_poll_is_incremental(
     materialize([workflow_runs], resources={"amperity_ops": runtime}, instance=instance)
     assert log.count("/api/workflow/runs", method="GET") == 1
     assert log.total == 1
-
-
-def _run_stop_job(runtime: OpsRuntime, workflow_id: str, **extra: Any) -> Any:
-    config = stop_run_config(
-        workflow_id=workflow_id,
-        reason=extra.pop("reason", "stuck since midnight"),
-        tenant=extra.pop("tenant", None),
-        requested_by=extra.pop("requested_by", None),  # type: ignore[arg-type]
-        dry_run=extra.pop("dry_run", False),
-    )
-    config["ops"]["stop_workflow_run"]["config"].update(poll_interval_seconds=5.0)
-    if config["ops"]["stop_workflow_run"]["config"]["requested_by"] is None:
-        del config["ops"]["stop_workflow_run"]["config"]["requested_by"]
-    if config["ops"]["stop_workflow_run"]["config"]["tenant"] is None:
-        del config["ops"]["stop_workflow_run"]["config"]["tenant"]
-    return stop_amperity_workflow_run.execute_in_process(
-        run_config=config, resources={"amperity_ops": runtime}, raise_on_error=False, **extra
-    )
-
-
-def _output_metadata(result: Any) -> dict[str, Any]:
-    [event] = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
-    return {k: v.value for k, v in event.event_specific_data.metadata.items()}
-
-
-def test_stop_job_stops_a_running_run_and_records_who_asked(
-    runtime: OpsRuntime, quiet_sim: Simulator
-) -> None:
-    """From the Launchpad (no requester given) the run is stopped and 'launchpad' recorded."""
-    run = quiet_sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(hours=3))
-    result = _run_stop_job(runtime, run.id)
-    assert result.success
-    meta = _output_metadata(result)
-    assert (meta["result"], meta["state_before"], meta["state_after"]) == (
-        "stopped",
-        "running",
-        "stopped",
-    )
-    assert meta["requested_by"] == "launchpad"
-    assert meta["reason"] == "stuck since midnight"
-    assert meta["elapsed_seconds"] >= 30  # the simulator takes 30 s to stop a run
-    [record] = runtime.store.stop_records(TENANT)
-    assert (record.requested_by, record.result) == ("launchpad", "stopped")
-
-
-def test_stop_job_takes_the_requester_from_run_tags(
-    runtime: OpsRuntime, quiet_sim: Simulator
-) -> None:
-    """A `user` tag (set by Dagster+ for a person) is recorded as who asked."""
-    run = quiet_sim.tenant(TENANT).add_run(started_ago=timedelta(hours=3))
-    result = _run_stop_job(runtime, run.id, tags={"user": "oncall@example.com"})
-    assert _output_metadata(result)["requested_by"] == "oncall@example.com"
-
-
-def test_stop_job_succeeds_and_says_so_for_a_finished_run(
-    runtime: OpsRuntime, quiet_sim: Simulator
-) -> None:
-    """An already finished run: the job succeeds and says there was nothing to stop."""
-    run = quiet_sim.tenant(TENANT).add_run(state="succeeded", started_ago=timedelta(hours=1))
-    result = _run_stop_job(runtime, run.id)
-    assert result.success
-    meta = _output_metadata(result)
-    assert meta["result"] == "not_running"
-    assert "nothing to stop" in meta["message"]
-
-
-def test_stop_job_succeeds_for_a_vanished_run(runtime: OpsRuntime) -> None:
-    """A run that does not exist (404): the job succeeds and says it vanished."""
-    result = _run_stop_job(runtime, "wf-20261101-00000-GONE00")
-    assert result.success
-    assert _output_metadata(result)["result"] == "vanished"
-
-
-def test_stop_job_dry_run_sends_nothing(runtime: OpsRuntime, quiet_sim: Simulator) -> None:
-    """A dry run from the Launchpad leaves the run running."""
-    run = quiet_sim.tenant(TENANT).add_run(started_ago=timedelta(hours=3))
-    result = _run_stop_job(runtime, run.id, dry_run=True)
-    assert _output_metadata(result)["result"] == "dry_run"
-    assert quiet_sim.tenant(TENANT).state_of(run.id) == "running"
-
-
-def test_stop_job_fails_for_an_unknown_tenant(runtime: OpsRuntime) -> None:
-    """A tenant the policy file does not list fails the run with a message naming it."""
-    result = _run_stop_job(runtime, "wf-1", tenant="nope")
-    assert not result.success
-    assert "no tenant named 'nope'" in str(
-        result.get_step_failure_events()[0].step_failure_data.error
-    )
 
 
 def test_unreachable_tenant_is_named_without_its_secret(
