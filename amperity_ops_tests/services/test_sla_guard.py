@@ -360,3 +360,26 @@ def test_a_huge_tenant_is_cut_at_the_budget_and_the_next_tenant_goes_first(
     assert [t.tenant for t in second.tenants] == ["acme-sb", "acme"]
     assert all(t.cut_short is None for t in second.tenants)
     assert second.stop_requests == []
+
+
+def test_resolved_alert_names_our_stop_and_the_tick_lists_the_runs(
+    runtime: OpsRuntime, quiet_sim: Simulator, clock: ManualClock
+) -> None:
+    """The sensor's own stop shows in RESOLVED ('stopped by amperity-ops'); logs name runs."""
+    world = quiet_sim.tenant(TENANT)
+    run = world.add_run(name="Courier Group A", started_ago=timedelta(hours=3))
+    first = _tick(runtime)
+    assert any(f"BREACHED Courier Group A {run.id} 3h > 2h (policy:courier-groups) -> "
+               "stop requested" in line for line in first.log_lines())
+    assert "if auto-stop is enabled" not in runtime.store.outbox_items()[0].message.text
+    assert dict(runtime.store.outbox_items()[0].message.facts)["Action"] == "stop requested"
+    world.finish_run(run.id, "stopped")
+    clock.advance(timedelta(minutes=1))
+    second = _tick(runtime, first)
+    [resolved] = [i.message for i in runtime.store.outbox_items()
+                  if i.message.level.value == "resolved"]
+    assert resolved.title == (
+        "RESOLVED: Courier Group A stopped by amperity-ops "
+        "(sensor, SLA policy courier-groups, 1h over) after 3h 00m")
+    assert f"{TENANT}: resolved: Courier Group A {run.id} (stopped by amperity-ops" in "\n".join(
+        second.log_lines())

@@ -108,3 +108,27 @@ def test_unlaunched_stops_are_old_open_real_requests_not_yet_resent(store: Store
     assert store.unlaunched_stops("acme", requested_by="sensor", before=before) == []
     assert (store.stop_records("acme", limit=10)[-1].detail or "").startswith("requested again")
     store.mark_stops_rerequested([], at=before)
+
+
+def test_latest_real_stops_is_the_newest_real_row_per_run(store: Store) -> None:
+    """Per run, the newest real request wins; dry-run notes and other tenants are left out."""
+    record(store, "wf-1", at=T0, by="sensor")
+    record(store, "wf-1", at=T0 + timedelta(minutes=1), by="cli alice")
+    record(store, "wf-2", at=T0, dry_run=True)
+    record(store, "wf-3", at=T0, tenant="other")
+    found = store.latest_real_stops("acme", ["wf-1", "wf-2", "wf-3", "wf-9"])
+    assert {k: v.requested_by for k, v in found.items()} == {"wf-1": "cli alice"}
+    assert store.latest_real_stops("acme", []) == {}
+
+
+def test_stop_records_since_is_the_window_newest_first(store: Store) -> None:
+    """Rows requested since a time, newest first, limited, for the chosen tenants only."""
+    record(store, "wf-old", at=T0 - timedelta(days=2))
+    record(store, "wf-1", at=T0)
+    record(store, "wf-2", at=T0 + timedelta(minutes=5), dry_run=True)
+    record(store, "wf-3", at=T0 + timedelta(minutes=1), tenant="other")
+    since = T0 - timedelta(hours=24)
+    assert [r.workflow_id for r in store.stop_records_since(since, tenants=["acme"])] == [
+        "wf-2", "wf-1"]
+    assert [r.workflow_id for r in store.stop_records_since(since)] == ["wf-2", "wf-3", "wf-1"]
+    assert [r.workflow_id for r in store.stop_records_since(since, limit=1)] == ["wf-2"]
