@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
-from amperity_ops.client import WorkflowRun
+from amperity_ops.client import AmperityClient, WorkflowRun
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.services.stop import StopOutcome, StopResult, stop_workflow_run
-from amperity_ops.simulator import ManualClock, Simulator, TenantSpec
+from amperity_ops.simulator import IN_PROCESS_BASE_URL, ManualClock, Simulator, TenantSpec
 from amperity_ops_tests.services.helpers import TENANT, TOKEN, make_runtime, sqlite_url
 
 
@@ -337,3 +338,40 @@ def test_one_line_says_what_how_long_why_and_who() -> None:
     )
     missing = _outcome(result=StopResult.NOT_FOUND, message="wf-1 does not exist", polls=0)
     assert missing.one_line() == "wf-1 does not exist; reason too slow; requested by tester"
+
+
+class _GoneAfterStop(httpx.BaseTransport):
+    """The simulator, except that the run answers 404 once its stop was sent (it was deleted)."""
+
+    def __init__(self, inner: httpx.BaseTransport, run_id: str) -> None:
+        self.inner, self.run_id, self.stop_sent = inner, run_id, False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.stop_sent and request.method == "GET" and self.run_id in request.url.path:
+            return httpx.Response(404, json={"message": "not found"}, request=request)
+        response = self.inner.handle_request(request)
+        self.stop_sent |= request.method == "POST" and request.url.path.endswith("/stop")
+        return response
+
+
+def test_run_that_disappears_while_stopping_is_vanished(
+    runtime: OpsRuntime, quiet_sim: Simulator, clock: ManualClock
+) -> None:
+    """A run read and stopped that then answers 404 vanished: a success, marked in the store."""
+    run = quiet_sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(hours=3))
+    seen = WorkflowRun.model_validate(quiet_sim.tenant(TENANT).run_json(run.id))
+    runtime.store.upsert_runs(TENANT, [seen], seen_at=clock.now())
+    transport = _GoneAfterStop(quiet_sim.transport(), run.id)
+    with AmperityClient(TENANT, base_url=IN_PROCESS_BASE_URL, access_token=TOKEN,
+                        transport=transport, rate_limit_rps=None, clock=clock.now) as client:
+        outcome = stop_workflow_run(
+            client, runtime.store, tenant=TENANT, workflow_id=run.id, reason="too slow",
+            requested_by="tester", clock=runtime.clock, sleep=runtime.sleep,
+            monotonic=runtime.monotonic,
+        )
+    assert outcome.result is StopResult.VANISHED
+    assert outcome.succeeded
+    assert outcome.message == f"{run.id} (Courier Group A) vanished (404) while stopping"
+    assert (outcome.state_before, outcome.polls) == ("running", 1)
+    assert runtime.store.vanished_run_ids(TENANT) == {run.id}
+    assert runtime.store.stop_records(TENANT)[0].result == "vanished"
