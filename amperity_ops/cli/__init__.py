@@ -45,7 +45,11 @@ _SUBCOMMANDS = {
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None) -> None:
     """Watch and guard Amperity workflows."""
-    ctx.obj = CliContext(config_path=config_path)
+    source = ctx.get_parameter_source("config_path")
+    given_by = "--config" if source is click.core.ParameterSource.COMMANDLINE else None
+    if config_path is not None and source is click.core.ParameterSource.ENVIRONMENT:
+        given_by = "AMPERITY_OPS_CONFIG"
+    ctx.obj = CliContext(config_path=config_path, config_given_by=given_by)
     ctx.call_on_close(ctx.obj.close)
 
 

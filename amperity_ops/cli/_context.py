@@ -36,9 +36,12 @@ class CliContext:
 
     Attributes:
         config_path: The policy file from ``--config`` / ``AMPERITY_OPS_CONFIG`` (None: defaults).
+        config_given_by: ``"--config"`` or ``"AMPERITY_OPS_CONFIG"``: named when the file is
+            missing, so the message points at what the person actually typed.
     """
 
     config_path: Path | None = None
+    config_given_by: str | None = None
     _runtime: OpsRuntime | None = field(default=None, init=False, repr=False)
 
     @property
@@ -51,9 +54,24 @@ class CliContext:
         if self._runtime is None:
             from amperity_ops.services.runtime import OpsRuntime
 
+            self.check_config_path()
             path = str(self.config_path) if self.config_path is not None else None
             self._runtime = OpsRuntime.from_settings(config_path=path)
         return self._runtime
+
+    def check_config_path(self) -> None:
+        """Fails clearly when the policy file named by ``--config`` or the variable is missing.
+
+        Raises:
+            amperity_ops.settings.ConfigError: The file does not exist; the message says whether
+                it came from ``--config`` or ``AMPERITY_OPS_CONFIG``.
+        """
+        if self.config_path is None or self.config_path.is_file():
+            return
+        from amperity_ops.settings import ConfigError
+
+        given = f" (given by {self.config_given_by})" if self.config_given_by else ""
+        raise ConfigError(f"{self.config_path}: policy file not found{given}")
 
     def close(self) -> None:
         """Releases the store's connections, if the runtime was built."""

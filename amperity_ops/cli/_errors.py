@@ -14,7 +14,7 @@ import re
 
 import click
 
-__all__ = ["DEBUG_ENV", "describe_error", "redact"]
+__all__ = ["DEBUG_ENV", "describe_error", "describe_error_lines", "redact"]
 
 DEBUG_ENV = "AMPERITY_OPS_DEBUG"
 """Set to 1 to let unexpected exceptions through with their traceback (for bug reports)."""
@@ -95,6 +95,29 @@ def describe_error(err: BaseException) -> str:
     return redact(f"{_prefix_for(err)}: {message}")
 
 
+def describe_error_lines(err: BaseException) -> list[str]:
+    """Like :func:`describe_error`, but a configuration error keeps every problem it lists.
+
+    A policy file with three mistakes says so in three lines (one per field); fixing them one
+    run at a time would be tedious. Other errors stay one line.
+
+    Args:
+        err: The exception that ended the command.
+
+    Returns:
+        The first line as :func:`describe_error` gives it, then any further problems, redacted.
+    """
+    first = describe_error(err)
+    if type(err).__name__ != "ConfigError":
+        return [first]
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    return [first, *(redact(line) for line in lines[1:])]
+
+
 def as_click_exception(err: Exception) -> click.ClickException:
-    """Wraps an exception as a :class:`click.ClickException` (one line on stderr, exit 1)."""
-    return click.ClickException(describe_error(err))
+    """Wraps an exception as a :class:`click.ClickException` (on stderr, exit 1).
+
+    One line, except for a configuration error with several problems: one indented line each.
+    """
+    first, *more = describe_error_lines(err)
+    return click.ClickException("\n".join([first, *(f"  {line}" for line in more)]))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from rich.console import Console, RenderableType
+from rich.segment import Segment, Segments
 from rich.text import Text
 
 from amperity_ops.client import StateKind, WorkflowState
 from amperity_ops.monitoring.durations import format_duration
 
-__all__ = ["STATE_STYLES", "ago", "short_duration", "state_text", "when"]
+__all__ = ["STATE_STYLES", "ago", "print_trimmed", "short_duration", "state_text", "when"]
 
 STATE_STYLES: dict[StateKind, str] = {
     StateKind.SCHEDULED: "cyan",
@@ -54,3 +56,30 @@ def short_duration(value: timedelta | None) -> str:
     for zero in (" 00s", " 00m", " 00h"):
         text = text.removesuffix(zero)
     return text
+
+
+def _rstrip_line(line: list[Segment]) -> list[Segment]:
+    """One rendered line without its trailing whitespace (padding up to the table's width)."""
+    line = list(line)
+    while line:
+        last = line[-1]
+        if last.control:
+            break
+        text = last.text.rstrip()
+        if text:
+            line[-1] = Segment(text, last.style, last.control)
+            break
+        line.pop()
+    return line
+
+
+def print_trimmed(console: Console, renderable: RenderableType) -> None:
+    """Prints ``renderable`` (a table) with no trailing spaces on any line.
+
+    Rich pads every cell, and so every line, to the column width; the spaces are invisible in a
+    terminal but make a copied or ``grep``-ed line messy.
+    """
+    segments: list[Segment] = []
+    for line in console.render_lines(renderable, console.options, pad=False):
+        segments += [*_rstrip_line(line), Segment.line()]
+    console.print(Segments(segments), end="", soft_wrap=True)

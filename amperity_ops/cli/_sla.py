@@ -11,7 +11,7 @@ from amperity_ops.client import WorkflowRun
 from amperity_ops.monitoring.sla import SlaLevel, evaluate_sla, resolve_sla
 from amperity_ops.settings import OpsConfig
 
-__all__ = ["sla_cell"]
+__all__ = ["runtime_against_sla", "sla_cell"]
 
 _LEVEL_STYLES = {SlaLevel.OK: "green", SlaLevel.WARNING: "yellow", SlaLevel.BREACHED: "bold red"}
 
@@ -53,3 +53,38 @@ def sla_cell(config: OpsConfig, run: WorkflowRun, now: datetime) -> Text:
         limits.append(rule.source)
     text.append(f" ({', '.join(limits)})", style="dim")
     return text
+
+
+def runtime_against_sla(config: OpsConfig, run: WorkflowRun, now: datetime) -> str:
+    """The run's runtime against its SLA, for a sentence: ``runtime 29m, 19m over max 10m``.
+
+    Args:
+        config: The policy file.
+        run: The run (re-read just now).
+        now: The current time (on the SLA clock).
+
+    Returns:
+        ``runtime <runtime>`` and how it stands against its warning line and maximum.
+    """
+    runtime = run.runtime(now)
+    head = f"runtime {short_duration(runtime)}"
+    rule = resolve_sla(run, config)
+    if rule is None:
+        return f"{head}, no SLA applies"
+    verdict = evaluate_sla(run, rule, now)
+    source = f"policy {rule.policy_name}" if rule.source == "policy" else rule.source
+    if verdict.level is SlaLevel.BREACHED and rule.max_runtime is not None:
+        over = short_duration(runtime - rule.max_runtime)
+        return f"{head}, {over} over max {short_duration(rule.max_runtime)}; {source}"
+    limits = []
+    if rule.warn_after is not None:
+        limits.append(f"warn {short_duration(rule.warn_after)}")
+    if rule.max_runtime is not None:
+        limits.append(f"max {short_duration(rule.max_runtime)}")
+    if verdict.level is SlaLevel.WARNING and rule.warn_after is not None:
+        past = f"{short_duration(runtime - rule.warn_after)} past its warning line"
+        if rule.max_runtime is not None:
+            left = short_duration(rule.max_runtime - runtime)
+            return f"{head}, {past}, {left} before max {short_duration(rule.max_runtime)}; {source}"
+        return f"{head}, {past}; {source}"
+    return f"{head}, within SLA ({', '.join(limits)}); {source}"

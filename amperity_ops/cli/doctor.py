@@ -12,7 +12,7 @@ import click
 from rich.text import Text
 
 from amperity_ops.cli._context import CliContext, make_console
-from amperity_ops.cli._errors import describe_error
+from amperity_ops.cli._errors import describe_error, describe_error_lines
 from amperity_ops.monitoring.durations import format_duration
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ __all__ = ["Check", "doctor"]
 
 Status = Literal["ok", "warn", "fail"]
 _STYLES: dict[Status, str] = {"ok": "bold green", "warn": "bold yellow", "fail": "bold red"}
-_SUBJECT_WIDTH = 26  # "tenant <name> rate budget" for short names; longer ones push right
+_MIN_SUBJECT_WIDTH = 13  # "history store"; the column widens to the longest subject
 TOKEN_WARN_WITHIN = timedelta(days=7)
 """A static token expiring sooner than this is a warning: someone must generate a new one."""
 
@@ -34,6 +34,8 @@ class Check:
     status: Status
     subject: str
     detail: str
+    more: tuple[str, ...] = ()
+    """Further lines under the detail (every problem of an invalid policy file)."""
 
 
 @click.command()
@@ -44,12 +46,18 @@ def doctor(obj: CliContext) -> None:
     Prints one line per check (ok / warn / fail) and exits 1 if any check failed.
     """
     console = make_console()
+    # Collected first (each check is quick and bounded by the client's timeouts), so that the
+    # subject column fits the longest subject, e.g. "tenant acme-demo rate budget".
+    checks = list(run_checks(obj))
+    width = max([_MIN_SUBJECT_WIDTH, *(len(check.subject) for check in checks)])
     failed = 0
-    for check in run_checks(obj):
+    for check in checks:
         line = Text(f"{check.status:<5}", style=_STYLES[check.status])
-        line.append(f"{check.subject:<{_SUBJECT_WIDTH}}  ", style="bold")
+        line.append(f"{check.subject:<{width}}  ", style="bold")
         line.append(check.detail)
         console.print(line, soft_wrap=True)  # one line per check, whatever the width
+        for more in check.more:
+            console.print(Text(f"{'':<5}{'':<{width}}  {more}"), soft_wrap=True)
         failed += check.status == "fail"
     if failed:
         raise click.ClickException(f"{failed} check{'s' if failed > 1 else ''} failed")
@@ -81,11 +89,13 @@ def _check_config(obj: CliContext) -> tuple[Check, OpsConfig | None]:
     path = str(obj.config_path) if obj.config_path is not None else None
     source = path or "no policy file (AMPERITY_* environment)"
     try:
+        obj.check_config_path()
         config = load_ops_config(path)
     except Exception as err:
-        lines = str(err).strip().splitlines()
-        more = f" (+{len(lines) - 1} more problems)" if len(lines) > 1 else ""
-        return Check("fail", "policy file", describe_error(err) + more), None
+        first, *more = describe_error_lines(err)
+        if more:
+            first += f" ({len(more) + 1} problems)"
+        return Check("fail", "policy file", first, tuple(more)), None
     policies = len(config.policies)
     sinks = ", ".join(sorted({s.kind for s in config.alerts})) or "none"
     stop = "on" if config.auto_stop.enabled else "off"
@@ -170,7 +180,7 @@ def _check_tenant(tenant: TenantConfig, now: datetime) -> Iterator[Check]:
             first = next(iter(client.list_workflow_runs(limit=1)), None)
             budget = _budget_description(client, tenant)
     except Exception as err:
-        yield Check("fail", f"{subject} API", describe_error(err))
+        yield Check("fail", f"{subject} API", describe_error(err) + _auth_hint(err, tenant))
         return
     took = (time.monotonic() - started) * 1000
     where = tenant.base_url or "default base URL"
@@ -178,6 +188,37 @@ def _check_tenant(tenant: TenantConfig, now: datetime) -> Iterator[Check]:
     auth = "OAuth client credentials, " if tenant.access_token is None else ""
     yield Check("ok", f"{subject} API", f"{where}: {auth}answered in {took:.0f} ms ({seen})")
     yield Check("ok", f"{subject} rate budget", budget)
+    yield _check_links(tenant)
+
+
+def _auth_hint(err: Exception, tenant: TenantConfig) -> str:
+    """What to check after a 401/403: the variable or policy-file entry holding the credential."""
+    from amperity_ops.client.errors import AuthenticationError, PermissionDeniedError
+
+    if not isinstance(err, AuthenticationError | PermissionDeniedError):
+        return ""
+    refs = [tenant.access_token] if tenant.access_token is not None else [
+        tenant.client_id, tenant.client_secret
+    ]
+    names = [ref.env for ref in refs if ref is not None and ref.env]
+    where = " / ".join(names) if names else "the credentials"
+    what = "token" if tenant.access_token is not None else "OAuth client"
+    if isinstance(err, PermissionDeniedError):
+        return f"; the {what} may be read-only or lack this tenant's permissions ({where})"
+    return f"; check {where} (the tenant's {what} in the policy file or environment)"
+
+
+def _check_links(tenant: TenantConfig) -> Check:
+    """Whether runs get "Open in Amperity" links: they need the tenant's ``app_url``."""
+    link = tenant.run_link("<id>")
+    if link is None:
+        return Check(
+            "warn",
+            f"tenant {tenant.name} links",
+            "no app_url: alerts and tables will have no 'Open in Amperity' links "
+            "(set app_url for the tenant in the policy file, or AMPERITY_APP_URL)",
+        )
+    return Check("ok", f"tenant {tenant.name} links", f"runs link to {link}")
 
 
 def _budget_description(client: object, tenant: TenantConfig) -> str:

@@ -11,10 +11,9 @@ from rich.text import Text
 
 from amperity_ops.cli._context import CliContext, make_console
 from amperity_ops.cli._params import SINCE, STATE, STATE_GROUPS, resolve_since
-from amperity_ops.cli._render import short_duration, state_text, when
-from amperity_ops.cli._sla import sla_cell
-from amperity_ops.client import StateKind, WorkflowRun
-from amperity_ops.monitoring.durations import format_duration
+from amperity_ops.cli._render import print_trimmed, short_duration, state_text, when
+from amperity_ops.cli._sla import runtime_against_sla, sla_cell
+from amperity_ops.client import AmperityClient, AmperityError, StateKind, WorkflowRun
 from amperity_ops.services.stop import StopOutcome, StopResult, stop_workflow_run
 
 __all__ = ["runs"]
@@ -80,6 +79,11 @@ def list_runs(
                     rows.append((tenant_name, run))
     rows.sort(key=lambda row: row[1].created_at, reverse=True)
     shown = rows[:limit]
+    console = make_console()
+    if not rows:  # a header over nothing reads like a broken table: just say so
+        which = f"{'/'.join(s.lower() for s in states)} " if states else ""
+        console.print(f"No {which}runs created since {created_from:%Y-%m-%d %H:%MZ}.")
+        return
 
     several_tenants = len({name for name, _ in rows}) > 1 or len(runtime.tenants) > 1
     table = Table(
@@ -112,12 +116,10 @@ def list_runs(
             sla_cell(runtime.config, run, now),
         ]
         table.add_row(*cells)
-    make_console().print(table)
+    print_trimmed(console, table)
 
 
 def _caption(shown: int, total: int, limit: int) -> str:
-    if total == 0:
-        return "no runs match"
     if total > shown:
         return f"{shown} of {total} runs (newest first; --limit {limit})"
     return f"{total} run{'s' if total != 1 else ''}"
@@ -176,23 +178,38 @@ def stop_run(
             clock=runtime.clock,
             sleep=runtime.sleep,
         )
-    console.print(Text(outcome.message, style=_RESULT_STYLES.get(outcome.result, "")))
-    console.print(_outcome_table(outcome))
-    if not outcome.succeeded:
+        standing = _standing(obj, client, outcome) if outcome.result is StopResult.DRY_RUN else None
+    if outcome.result is StopResult.NOT_FOUND:  # nothing was read: the sentence says it all
         raise click.ClickException(outcome.message)
+    message = f"{outcome.message} ({standing})" if standing else outcome.message
+    if outcome.succeeded:
+        console.print(Text(message, style=_RESULT_STYLES.get(outcome.result, "")), soft_wrap=True)
+    print_trimmed(console, _outcome_table(outcome, standing))
+    if not outcome.succeeded:
+        raise click.ClickException(message)
+
+
+def _standing(obj: CliContext, client: AmperityClient, outcome: StopOutcome) -> str | None:
+    """For a dry run: the run's runtime against its SLA (one more read), or None if unreadable."""
+    try:
+        run = client.get_workflow_run(outcome.workflow_id)
+    except AmperityError:
+        return None  # the dry run's own answer stands; this is a nicety
+    return runtime_against_sla(obj.runtime.config, run, obj.runtime.clock())
 
 
 _RESULT_STYLES = {
     StopResult.STOPPED: "bold green",
     StopResult.DRY_RUN: "bold yellow",
     StopResult.NOT_RUNNING: "cyan",
-    StopResult.NOT_FOUND: "yellow",
+    StopResult.NOT_FOUND: "bold red",
+    StopResult.VANISHED: "yellow",
     StopResult.UNKNOWN_STATE: "bold red",
     StopResult.STILL_STOPPING: "bold red",
 }
 
 
-def _outcome_table(outcome: StopOutcome) -> Table:
+def _outcome_table(outcome: StopOutcome, standing: str | None = None) -> Table:
     """Before/after, timings and the ledger entry of one stop, as a two-column table."""
     table = Table(show_header=False, box=None, padding=(0, 2))
     table.add_column(style="dim", no_wrap=True)
@@ -200,6 +217,8 @@ def _outcome_table(outcome: StopOutcome) -> Table:
     table.add_row("tenant", outcome.tenant)
     table.add_row("workflow", f"{outcome.workflow_id}  {outcome.workflow_name or ''}".rstrip())
     table.add_row("state before", outcome.state_before or "-")
+    if standing:
+        table.add_row("vs SLA", standing)
     table.add_row("state after", outcome.state_after or "-")
     table.add_row(
         "result", Text(outcome.result.value, style=_RESULT_STYLES.get(outcome.result, ""))
@@ -207,5 +226,5 @@ def _outcome_table(outcome: StopOutcome) -> Table:
     table.add_row("reason", outcome.reason)
     table.add_row("requested by", outcome.requested_by)
     table.add_row("stop sent", when(outcome.stop_sent_at) if outcome.stop_sent_at else "no")
-    table.add_row("took", f"{format_duration(outcome.elapsed)} ({outcome.polls} re-reads)")
+    table.add_row("took", outcome.waited)
     return table

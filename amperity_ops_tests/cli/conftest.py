@@ -82,7 +82,8 @@ def cli_env(
         "DAGSTER_HOME": str(tmp_path),
         "COLUMNS": "200",
     }
-    for name in ("AMPERITY_CLIENT_ID", "AMPERITY_CLIENT_SECRET", "AMPERITY_OPS_DEBUG"):
+    for name in ("AMPERITY_CLIENT_ID", "AMPERITY_CLIENT_SECRET", "AMPERITY_OPS_DEBUG",
+                 "AMPERITY_APP_URL"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)

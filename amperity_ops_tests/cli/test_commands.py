@@ -171,9 +171,21 @@ def test_invalid_policy_file_names_file_and_field(
 
 
 def test_missing_policy_file_is_one_line(cli_env: dict[str, str], run_cli: RunCli) -> None:
-    """AMPERITY_OPS_CONFIG pointing nowhere is a configuration error naming the path."""
+    """--config pointing nowhere is a configuration error naming the path and --config only."""
     result = run_cli("--config", "/nonexistent/policy.yaml", "runs", "list")
-    assert_one_line_error(result, "configuration error", "/nonexistent/policy.yaml")
+    line = assert_one_line_error(
+        result, "configuration error", "/nonexistent/policy.yaml", "given by --config"
+    )
+    assert "AMPERITY_OPS_CONFIG" not in line
+
+
+def test_missing_policy_file_from_the_variable_names_the_variable(
+    cli_env: dict[str, str], run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AMPERITY_OPS_CONFIG pointing nowhere says the path came from that variable."""
+    monkeypatch.setenv("AMPERITY_OPS_CONFIG", "/nonexistent/env-policy.yaml")
+    result = run_cli("runs", "list")
+    assert_one_line_error(result, "/nonexistent/env-policy.yaml", "given by AMPERITY_OPS_CONFIG")
 
 
 def test_rejected_token_is_one_line_without_the_token(
@@ -288,6 +300,7 @@ def test_doctor_all_ok(
     """With a valid policy, store and token, every line is ok or warn, and the exit is 0."""
     token = sim.mint_token(TENANT, expires_in=timedelta(days=30))
     monkeypatch.setenv("AMPERITY_ACCESS_TOKEN", token)
+    monkeypatch.setenv("AMPERITY_APP_URL", "https://acme.example.com")
     result = run_cli("doctor")
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
@@ -298,6 +311,7 @@ def test_doctor_all_ok(
         f"tenant {TENANT} token",
         f"tenant {TENANT} API",
         f"tenant {TENANT} rate budget",
+        f"tenant {TENANT} links",
     ]
     assert all(line.startswith("ok") for line in lines), result.stdout
     assert token not in result.output

@@ -77,12 +77,12 @@ def test_runs_list_covers_every_tenant_with_a_tenant_column(
 def test_runs_stop_acts_on_the_named_tenant_only(
     two_tenants: tuple[Simulator, str], multi_policy: Path, run_cli: RunCli
 ) -> None:
-    """--tenant picks whose run is stopped; asking the wrong tenant finds nothing to stop."""
+    """--tenant picks whose run is stopped; the wrong tenant is a not-found error (exit 1)."""
     sim, _ = two_tenants
     run = sim.tenant("acme-sb-123").add_run(state="running")
     wrong = run_cli("runs", "stop", run.id, "--reason", "test", "--tenant", "prod")
-    assert wrong.exit_code == 0, wrong.output
-    assert "not found" in wrong.stdout
+    assert wrong.exit_code == 1, wrong.output
+    assert f"{run.id} does not exist in tenant prod" in wrong.stderr
     assert sim.tenant("acme-sb-123").state_of(run.id) == "running"
     right = run_cli(
         "runs", "stop", run.id, "--reason", "test", "--tenant", "sandbox", "--wait", "0"
