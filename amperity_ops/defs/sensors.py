@@ -8,9 +8,11 @@ starting fresh is always safe.
 
 # No `from __future__ import annotations`: Dagster reads these annotations at decoration time.
 
+import warnings
 from datetime import datetime, timedelta
 
 from dagster import (
+    BetaWarning,
     DagsterInvariantViolationError,
     DefaultSensorStatus,
     ResourceParam,
@@ -42,6 +44,7 @@ __all__ = [
     "amperity_workflow_sla_sensor",
     "not_due_yet",
     "read_cursor",
+    "silence_owners_beta_warning",
 ]
 
 SLA_SENSOR_NAME = "amperity_workflow_sla_sensor"
@@ -51,6 +54,25 @@ DEFAULT_INTERVAL_S = 60
 read, so the SLA sensor is evaluated every 60 s (the ingest sensor every 120 s). A longer
 ``sensor.interval`` in the policy file is honoured at tick time (:func:`not_due_yet`); a
 shorter one cannot be, and 60 s remains the floor."""
+OWNERS = ["team:data-platform"]
+"""The same owners as the assets, so the sensors show who to call."""
+
+
+def silence_owners_beta_warning() -> None:
+    """Ignore Dagster's BetaWarning about ``owners`` on sensors, and nothing else.
+
+    ``owners`` on a sensor is a Dagster beta parameter: Dagster warns on every load and every
+    run (an on-call's dagster.log filled with it). Installed when this module is imported.
+    """
+    warnings.filterwarnings(
+        "ignore",
+        message=r"Parameter `owners` of (function `sensor`|initializer "
+        r"`SensorDefinition.__init__`)",
+        category=BetaWarning,
+    )
+
+
+silence_owners_beta_warning()
 INTERVAL_SLACK = timedelta(seconds=5)
 """Dagster's evaluations drift by a second or two: a tick this close to due counts as due."""
 
@@ -108,6 +130,7 @@ def read_cursor(context: SensorEvaluationContext) -> SensorCursor:
     job=stop_amperity_workflow_run,
     minimum_interval_seconds=DEFAULT_INTERVAL_S,
     default_status=DefaultSensorStatus.RUNNING,
+    owners=OWNERS,
     description=(
         "Reads only the active workflow runs of every tenant, measures them against their SLA, "
         "sends warning / breached / resolved alerts through the outbox, and requests the stop "
@@ -185,6 +208,7 @@ def _lost_stops(
     name=INGEST_SENSOR_NAME,
     minimum_interval_seconds=DEFAULT_INTERVAL_S * 2,
     default_status=DefaultSensorStatus.RUNNING,
+    owners=OWNERS,
     description=(
         "Reads ingest jobs created since its last tick and alerts (through the outbox) on "
         "failed feeds and on error / reject rates over ingest_thresholds."

@@ -15,6 +15,7 @@ from amperity_ops.defs.sensors import (
     SensorCursor,
     amperity_ingest_sensor,
     amperity_workflow_sla_sensor,
+    silence_owners_beta_warning,
 )
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.simulator import ManualClock, Simulator
@@ -244,3 +245,23 @@ def test_a_recorded_stop_whose_job_exists_is_not_requested_again(
     assert not later.run_requests
     [open_row] = [r for r in runtime.store.stop_records(TENANT) if not r.dry_run]
     assert open_row.result is None
+
+
+def test_sensors_have_owners_without_a_beta_warning() -> None:
+    """Both sensors name their owners, like the assets, and building one warns about nothing."""
+    import warnings
+
+    from dagster import sensor
+
+    assert amperity_workflow_sla_sensor.owners == ["team:data-platform"]
+    assert amperity_ingest_sensor.owners == ["team:data-platform"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        silence_owners_beta_warning()  # what importing the sensors module does
+
+        @sensor(name="owned", owners=["team:data-platform"])
+        def owned() -> SkipReason:
+            return SkipReason("test")
+
+    assert owned.owners == ["team:data-platform"]
+    assert not [w for w in caught if "owners" in str(w.message)]
