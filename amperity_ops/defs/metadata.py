@@ -354,7 +354,7 @@ def ingest_metadata(
                     [
                         "; ".join(f.problems) if f.problems else "ok",
                         f.table,
-                        f"`{f.job_id}`",
+                        run_link(f.job_id, f.link),
                         f.tenant,
                         f.state,
                         f.read,

@@ -8,7 +8,7 @@ judgements come from ``amperity_ops.monitoring`` (explicit policy > Amperity ``w
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -245,6 +245,10 @@ def summarize_runs(
     return summary
 
 
+def _no_link(_: str) -> str | None:
+    return None
+
+
 @dataclass(frozen=True)
 class FeedRow:
     """One ingest feed with its error and reject rates."""
@@ -260,6 +264,8 @@ class FeedRow:
     error_rate: float
     reject_rate: float
     problems: tuple[str, ...]
+    link: str | None = None
+    """The job's workflow run in the Amperity app (the tenant's ``app_url``), if known."""
 
 
 @dataclass
@@ -292,7 +298,13 @@ def summarize_ingest(
     summary = IngestSummary(generated_at=now)
     for tenant, jobs in jobs_by_tenant.items():
         summary.jobs += len(jobs)
+        link_for: Callable[[str], str | None]
+        try:
+            link_for = config.tenant(tenant).run_link
+        except KeyError:
+            link_for = _no_link
         for job in jobs:
+            link = link_for(job.workflow_id) if job.workflow_id else None
             health = evaluate_ingest_job(job, config.ingest_thresholds)
             problems: dict[str, list[str]] = defaultdict(list)
             for problem in health.problems:
@@ -312,6 +324,7 @@ def summarize_ingest(
                         error_rate=feed.errors / read if read else 0.0,
                         reject_rate=feed.rejected / read if read else 0.0,
                         problems=tuple(problems.get(feed.feed_id, [])),
+                        link=link,
                     )
                 )
     return summary

@@ -11,11 +11,18 @@ from amperity_ops.defs.checks import runs_check_results
 from amperity_ops.defs.metadata import (
     attention_text,
     fmt_duration,
+    ingest_metadata,
     runs_metadata,
     short_time,
     sla_cell,
 )
-from amperity_ops.services.summary import ActiveRunRow, RunsSummary, StopRow
+from amperity_ops.services.summary import (
+    ActiveRunRow,
+    FeedRow,
+    IngestSummary,
+    RunsSummary,
+    StopRow,
+)
 
 NOW = datetime(2026, 11, 22, 19, 50, tzinfo=UTC)
 LINK = "https://acme.amperity.test/#/workflows/"
@@ -169,3 +176,18 @@ def test_breached_runs_check_links_each_run() -> None:
     assert "BREACHED +15m 34s (max 10m, stop)" in table
     failed = next(r for r in results if r.check_name == "no_failed_runs_in_window")
     assert failed.description == "no failed runs in the last 24h"
+
+
+def test_feed_table_links_the_job_when_the_tenant_has_app_url() -> None:
+    """The ingest feed table links each job to its workflow run in Amperity, when known."""
+    def feed(job_id: str, link: str | None) -> FeedRow:
+        return FeedRow(tenant="acme", job_id=job_id, workflow_id="wf-1", table="orders",
+                       state="succeeded", read=1000, errors=0, rejected=0, error_rate=0.0,
+                       reject_rate=0.0, problems=(), link=link)
+
+    meta = values(ingest_metadata(
+        IngestSummary(generated_at=NOW, jobs=2,
+                      feeds=[feed("isj-1", f"{LINK}wf-1"), feed("isj-2", None)]),
+        polled={}, errors={}))
+    assert f"[isj-1]({LINK}wf-1)" in meta["feed_table"]
+    assert "`isj-2`" in meta["feed_table"]
