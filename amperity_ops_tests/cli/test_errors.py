@@ -6,7 +6,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from amperity_ops.cli._errors import describe_error, redact
+from amperity_ops.cli._errors import describe_error, describe_error_lines, redact
 from amperity_ops.client import AuthenticationError, NotFoundError
 from amperity_ops.settings import ConfigError
 
@@ -66,3 +66,13 @@ def test_connection_and_value_errors_get_their_own_labels() -> None:
         "invalid value: workflow_id 'a/b' is not a valid id"
     )
     assert describe_error(KeyError("x")).startswith("unexpected KeyError")
+
+
+def test_config_error_lines_keep_every_problem() -> None:
+    """describe_error_lines lists each problem of a ConfigError; other errors stay one line."""
+    err = ConfigError("p.yaml: policies[0].warn_after: bad\np.yaml: alerts[1]: unknown kind\n")
+    assert describe_error_lines(err) == [
+        "configuration error: p.yaml: policies[0].warn_after: bad",
+        "p.yaml: alerts[1]: unknown kind",
+    ]
+    assert describe_error_lines(ValueError("a\nb")) == ["invalid value: a"]
