@@ -7,25 +7,14 @@ from typing import Any
 
 import click
 
-from amperity_ops.client import StateKind
+from amperity_ops.client import ACTIVE_KINDS, TERMINAL_KINDS, StateKind
 from amperity_ops.monitoring.durations import parse_duration
 
 __all__ = ["SINCE", "STATE", "STATE_GROUPS", "Since", "resolve_since"]
 
 STATE_GROUPS: dict[str, frozenset[StateKind]] = {
-    "active": frozenset(
-        {
-            StateKind.SCHEDULED,
-            StateKind.RUNNING,
-            StateKind.RUNNING_WITH_FAILURES,
-            StateKind.PAUSED,
-            StateKind.FINALIZING,
-            StateKind.STOPPING,
-        }
-    ),
-    "ended": frozenset(
-        {StateKind.STOPPED, StateKind.SUCCEEDED, StateKind.FAILED, StateKind.SKIPPED}
-    ),
+    "active": ACTIVE_KINDS,
+    "ended": TERMINAL_KINDS,
     **{kind.value: frozenset({kind}) for kind in StateKind},
 }
 """``--state`` values: every normalised state, plus ``active`` and ``ended``."""

@@ -28,6 +28,9 @@ from amperity_ops.client.errors import (
     TokenExpiredError,
 )
 from amperity_ops.client.models import (
+    ACTIVE_KINDS,
+    STOPPABLE_KINDS,
+    TERMINAL_KINDS,
     AuditEvent,
     Campaign,
     CampaignDraft,
@@ -50,6 +53,9 @@ from amperity_ops.client.models import (
 )
 
 __all__ = [
+    "ACTIVE_KINDS",
+    "STOPPABLE_KINDS",
+    "TERMINAL_KINDS",
     "APIConnectionError",
     "APIResponseValidationError",
     "APIStatusError",

@@ -32,6 +32,9 @@ from pydantic import (
 from pydantic_core import core_schema
 
 __all__ = [
+    "ACTIVE_KINDS",
+    "STOPPABLE_KINDS",
+    "TERMINAL_KINDS",
     "AuditEvent",
     "AuditEventList",
     "Campaign",
@@ -185,7 +188,7 @@ class StateKind(StrEnum):
     UNKNOWN = "unknown"
 
 
-_ACTIVE = frozenset(
+ACTIVE_KINDS = frozenset(
     {
         StateKind.SCHEDULED,
         StateKind.RUNNING,
@@ -195,10 +198,15 @@ _ACTIVE = frozenset(
         StateKind.STOPPING,
     }
 )
-_STOPPABLE = frozenset({StateKind.RUNNING, StateKind.RUNNING_WITH_FAILURES, StateKind.PAUSED})
-_TERMINAL = frozenset(
+"""States of a run that still occupies the tenant (``WorkflowState.is_active``)."""
+STOPPABLE_KINDS = frozenset(
+    {StateKind.RUNNING, StateKind.RUNNING_WITH_FAILURES, StateKind.PAUSED}
+)
+"""Recognised running states a stop may be sent in (``WorkflowState.is_stoppable``)."""
+TERMINAL_KINDS = frozenset(
     {StateKind.STOPPED, StateKind.SUCCEEDED, StateKind.FAILED, StateKind.SKIPPED}
 )
+"""States of a run that has ended (``WorkflowState.is_terminal``)."""
 
 # Every spelling the documents use (after normalising case and separators). Only documented
 # values and their plain spelling variants are listed: guessing at others would risk calling
@@ -311,17 +319,17 @@ class WorkflowState:
     @property
     def is_active(self) -> bool:
         """True while the run still occupies the tenant (scheduled up to stopping)."""
-        return self.kind in _ACTIVE
+        return self.kind in ACTIVE_KINDS
 
     @property
     def is_terminal(self) -> bool:
         """True once the run has ended (stopped, succeeded, failed, skipped)."""
-        return self.kind in _TERMINAL
+        return self.kind in TERMINAL_KINDS
 
     @property
     def is_stoppable(self) -> bool:
         """True only for a *recognised* running state; never for unknown ones."""
-        return self.kind in _STOPPABLE
+        return self.kind in STOPPABLE_KINDS
 
     @property
     def is_unknown(self) -> bool:

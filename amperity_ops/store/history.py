@@ -8,14 +8,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, update
 
-from amperity_ops.client.models import IngestJob, StateKind, WorkflowRun
+from amperity_ops.client.models import TERMINAL_KINDS, IngestJob, StateKind, WorkflowRun
 from amperity_ops.store._sql import upsert
 from amperity_ops.store.schema import ingest_feeds, ingest_jobs, watermarks, workflow_runs
 
 __all__ = ["VANISHED", "HistoryMixin"]
 
-_TERMINAL = [k.value for k in (StateKind.STOPPED, StateKind.SUCCEEDED, StateKind.FAILED,
-                               StateKind.SKIPPED)]
+_TERMINAL = sorted(k.value for k in TERMINAL_KINDS)
 VANISHED = "vanished"
 """The store's own ``state_kind`` for a run the API answered 404 for. Not a wire state: the
 row keeps the run as last seen (``state_raw``), but it is no longer active, so it is neither
