@@ -14,7 +14,7 @@ from amperity_ops.cli._params import SINCE, STATE, STATE_GROUPS, resolve_since
 from amperity_ops.cli._render import print_trimmed, short_duration, state_text, when
 from amperity_ops.cli._sla import runtime_against_sla, sla_cell
 from amperity_ops.client import AmperityClient, AmperityError, StateKind, WorkflowRun
-from amperity_ops.services.stop import StopOutcome, StopResult, stop_workflow_run
+from amperity_ops.services.stop import StopOutcome, StopResult, stop_with_runtime
 
 __all__ = ["runs"]
 
@@ -165,9 +165,9 @@ def stop_run(
     tenant = runtime.tenant(tenant_name)
     console = make_console()
     with runtime.client(tenant.name) as client:
-        outcome = stop_workflow_run(
+        outcome = stop_with_runtime(
+            runtime,
             client,
-            runtime.store,
             tenant=tenant.name,
             workflow_id=workflow_id,
             reason=reason,
@@ -175,8 +175,6 @@ def stop_run(
             dry_run=dry_run,
             wait_timeout=timedelta(seconds=wait_seconds),
             poll_interval=timedelta(seconds=poll_seconds),
-            clock=runtime.clock,
-            sleep=runtime.sleep,
         )
         standing = _standing(obj, client, outcome) if outcome.result is StopResult.DRY_RUN else None
     if outcome.result is StopResult.NOT_FOUND:  # nothing was read: the sentence says it all

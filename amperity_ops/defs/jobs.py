@@ -32,7 +32,7 @@ from amperity_ops.client import AmperityError
 from amperity_ops.client._params import check_id
 from amperity_ops.services.clock import SimulatorClock
 from amperity_ops.services.runtime import OpsRuntime, UnknownTenantError
-from amperity_ops.services.stop import StopOutcome, StopResult, stop_workflow_run
+from amperity_ops.services.stop import StopOutcome, StopResult, stop_with_runtime
 from amperity_ops.settings import TenantConfig
 
 __all__ = [
@@ -240,9 +240,9 @@ def stop_workflow_run_op(
     )
     try:
         with amperity_ops.client(tenant.name) as client:
-            outcome = stop_workflow_run(
+            outcome = stop_with_runtime(
+                amperity_ops,
                 client,
-                amperity_ops.store,
                 tenant=tenant.name,
                 workflow_id=workflow_id,
                 reason=config.reason.strip(),
@@ -250,9 +250,6 @@ def stop_workflow_run_op(
                 dry_run=config.dry_run,
                 wait_timeout=timedelta(seconds=config.wait_timeout_seconds),
                 poll_interval=timedelta(seconds=config.poll_interval_seconds),
-                clock=amperity_ops.clock,
-                sleep=amperity_ops.sleep,
-                monotonic=amperity_ops.monotonic,
             )
     except AmperityError as err:
         # The client's messages name the status and request id, never a credential.

@@ -29,16 +29,18 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from amperity_ops.client import ConflictError, NotFoundError, WorkflowRun
 from amperity_ops.client._params import check_id
 from amperity_ops.monitoring import stop_run_key
+from amperity_ops.services.clock import utc_now
 
 if TYPE_CHECKING:
     from amperity_ops.client import AmperityClient
+    from amperity_ops.services.runtime import OpsRuntime
     from amperity_ops.store import Store
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "DEFAULT_WAIT_TIMEOUT",
     "StopOutcome",
     "StopResult",
+    "stop_with_runtime",
     "stop_workflow_run",
 ]
 
@@ -163,10 +166,6 @@ class StopOutcome:
         }
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def stop_workflow_run(
     client: AmperityClient,
     store: Store | None,
@@ -178,7 +177,7 @@ def stop_workflow_run(
     dry_run: bool = False,
     wait_timeout: timedelta = DEFAULT_WAIT_TIMEOUT,
     poll_interval: timedelta = DEFAULT_POLL_INTERVAL,
-    clock: Callable[[], datetime] = _utc_now,
+    clock: Callable[[], datetime] = utc_now,
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> StopOutcome:
@@ -397,6 +396,53 @@ def stop_workflow_run(
         current,
         stop_sent_at=stop_sent_at,
         polls=polls,
+    )
+
+
+def stop_with_runtime(
+    runtime: OpsRuntime,
+    client: AmperityClient,
+    *,
+    tenant: str,
+    workflow_id: str,
+    reason: str,
+    requested_by: str,
+    dry_run: bool = False,
+    wait_timeout: timedelta = DEFAULT_WAIT_TIMEOUT,
+    poll_interval: timedelta = DEFAULT_POLL_INTERVAL,
+) -> StopOutcome:
+    """:func:`stop_workflow_run` with the runtime's store, clock, sleep and monotonic clock.
+
+    The stop job and the CLI both stop through this, so neither can forget one of the
+    runtime's injected clocks.
+
+    Args:
+        runtime: Supplies the store and the three clocks.
+        client: The tenant's API client (opened by the caller, who may read more with it).
+        tenant: The tenant name (as in the policy file).
+        workflow_id: The run to stop.
+        reason: Why; required.
+        requested_by: Who asked.
+        dry_run: Re-read and decide, but send nothing.
+        wait_timeout: How long to wait (real time) for the run to end.
+        poll_interval: Time between re-reads while waiting.
+
+    Returns:
+        The outcome (see :func:`stop_workflow_run`).
+    """
+    return stop_workflow_run(
+        client,
+        runtime.store,
+        tenant=tenant,
+        workflow_id=workflow_id,
+        reason=reason,
+        requested_by=requested_by,
+        dry_run=dry_run,
+        wait_timeout=wait_timeout,
+        poll_interval=poll_interval,
+        clock=runtime.clock,
+        sleep=runtime.sleep,
+        monotonic=runtime.monotonic,
     )
 
 
