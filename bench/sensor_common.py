@@ -5,15 +5,13 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from amperity_ops.client import AmperityClient
 from amperity_ops.services.runtime import OpsRuntime
-from amperity_ops.settings import OpsConfig, TenantConfig
-from amperity_ops.simulator import IN_PROCESS_BASE_URL, ManualClock, Simulator, TenantSpec
-from amperity_ops.store import Store
+from amperity_ops.services.simulated import simulated_runtime
+from amperity_ops.settings import OpsConfig
+from amperity_ops.simulator import ManualClock, Simulator, TenantSpec
 
 TOKEN = "bench-token"
 
@@ -62,28 +60,7 @@ def make_runtime(
     )
     if store_url is None:
         store_url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-store-')) / 'store.sqlite'}"
-    transport = sim.transport()
-
-    def factory(tenant: TenantConfig) -> AmperityClient:
-        return AmperityClient(
-            tenant.tenant_id,
-            base_url=IN_PROCESS_BASE_URL,
-            access_token=TOKEN,
-            transport=transport,
-            rate_limit_rps=None,
-            clock=clock.now,
-        )
-
-    def sleep(seconds: float) -> None:
-        clock.advance(timedelta(seconds=seconds))
-
-    return OpsRuntime(
-        config=config,
-        store=Store.from_url(store_url),
-        client_factory=factory,
-        clock=clock.now,
-        sleep=sleep,
-    )
+    return simulated_runtime(sim, clock, config=config, store_url=store_url, token=TOKEN)
 
 
 def requests_by_tenant(sim: Simulator, tenants: Sequence[str]) -> dict[str, int]:

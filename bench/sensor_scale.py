@@ -26,9 +26,8 @@ from datetime import timedelta
 
 from sensor_common import TOKEN, make_runtime, make_sim
 
-from amperity_ops.client import AmperityClient
+from amperity_ops.services.simulated import simulator_client_factory
 from amperity_ops.services.sla_guard import run_sla_tick
-from amperity_ops.settings import TenantConfig
 from amperity_ops.simulator import ManualClock
 
 
@@ -76,17 +75,9 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         if args.socket:
             base_url = stack.enter_context(sim.serve())
-
-            def factory(tenant: TenantConfig) -> AmperityClient:
-                return AmperityClient(
-                    tenant.tenant_id,
-                    base_url=base_url,
-                    access_token=TOKEN,
-                    rate_limit_rps=None,
-                    clock=clock.now,
-                )
-
-            runtime.client_factory = factory
+            runtime.client_factory = simulator_client_factory(
+                clock, token=TOKEN, base_url=base_url
+            )
 
         timings = []
         results = []

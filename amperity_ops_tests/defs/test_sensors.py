@@ -116,22 +116,11 @@ def test_sla_sensor_over_a_real_socket(
     sim: Simulator, sim_server: str, clock: ManualClock, store_url: str
 ) -> None:
     """The same tick over HTTP (uvicorn on a free port): one stop requested, two requests."""
-    from amperity_ops.client import AmperityClient
-    from amperity_ops.settings import TenantConfig
+    from amperity_ops.services.simulated import simulator_client_factory
     from amperity_ops_tests.services.helpers import TOKEN
 
     runtime = make_runtime(sim, clock, store_url)
-
-    def factory(tenant: TenantConfig) -> AmperityClient:
-        return AmperityClient(
-            tenant.tenant_id,
-            base_url=sim_server,
-            access_token=TOKEN,
-            rate_limit_rps=None,
-            clock=clock.now,
-        )
-
-    runtime.client_factory = factory
+    runtime.client_factory = simulator_client_factory(clock, token=TOKEN, base_url=sim_server)
     run = sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(hours=3))
     sim.request_log(TENANT).reset()
     result = _evaluate(runtime)

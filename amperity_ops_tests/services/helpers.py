@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from amperity_ops.client import AmperityClient
 from amperity_ops.services.runtime import OpsRuntime
-from amperity_ops.settings import OpsConfig, TenantConfig
+from amperity_ops.services.simulated import simulated_runtime
+from amperity_ops.settings import OpsConfig
 from amperity_ops.simulator import IN_PROCESS_BASE_URL, ManualClock, Simulator
-from amperity_ops.store import Store
 
 TENANT = "acme"
 TOKEN = "test-token"
@@ -65,25 +63,6 @@ def make_runtime(
     config: OpsConfig | None = None,
 ) -> OpsRuntime:
     """A runtime whose clients talk to ``sim`` in-process and whose time is ``clock``."""
-    transport = sim.transport()
-
-    def factory(tenant: TenantConfig) -> AmperityClient:
-        return AmperityClient(
-            tenant.tenant_id,
-            base_url=IN_PROCESS_BASE_URL,
-            access_token=TOKEN,
-            transport=transport,
-            rate_limit_rps=None,
-            clock=clock.now,
-        )
-
-    def sleep(seconds: float) -> None:
-        clock.advance(timedelta(seconds=seconds))
-
-    return OpsRuntime(
-        config=config or make_config(),
-        store=Store.from_url(store_url),
-        client_factory=factory,
-        clock=clock.now,
-        sleep=sleep,
+    return simulated_runtime(
+        sim, clock, config=config or make_config(), store_url=store_url, token=TOKEN
     )
