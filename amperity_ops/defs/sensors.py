@@ -28,6 +28,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from amperity_ops.defs.jobs import (
     REQUESTED_BY_TAG,
     STOP_JOB_NAME,
+    TENANT_TAG,
+    WORKFLOW_ID_TAG,
     stop_amperity_workflow_run,
     stop_run_config,
 )
@@ -160,6 +162,7 @@ def amperity_workflow_sla_sensor(
     new_cursor = SensorCursor(
         resume_tenant=result.resume_tenant, last_tick_at=now, ticks=cursor.ticks + 1
     ).model_dump_json()
+    requested_by = f"sensor {SLA_SENSOR_NAME}"
     requests = [
         RunRequest(
             run_key=stop.run_key,
@@ -168,12 +171,12 @@ def amperity_workflow_sla_sensor(
                 workflow_id=stop.workflow_id,
                 reason=stop.reason,
                 tenant=stop.tenant,
-                requested_by=f"sensor {SLA_SENSOR_NAME}",
+                requested_by=requested_by,
             ),
             tags={
-                REQUESTED_BY_TAG: f"sensor {SLA_SENSOR_NAME}",
-                "amperity-ops/tenant": stop.tenant,
-                "amperity-ops/workflow-id": stop.workflow_id,
+                REQUESTED_BY_TAG: requested_by,
+                TENANT_TAG: stop.tenant,
+                WORKFLOW_ID_TAG: stop.workflow_id,
             },
         )
         for stop in stops
