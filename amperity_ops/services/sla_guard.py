@@ -48,12 +48,12 @@ from amperity_ops.monitoring.durations import format_duration
 from amperity_ops.services.delivery import DeliverySummary, deliver_outbox, outbox_sink_ids
 from amperity_ops.services.poll import PAGE_SIZE
 from amperity_ops.settings import ConfigError
-from amperity_ops.store import NewStop
 
 if TYPE_CHECKING:
     from amperity_ops.client import AmperityClient
     from amperity_ops.services.runtime import OpsRuntime
     from amperity_ops.settings import TenantConfig
+    from amperity_ops.store import NewStop
 
 __all__ = [
     "ENDED_OVERLAP",
@@ -382,6 +382,8 @@ def _ledger_row(
     evaluations: dict[str, SlaEvaluation],
     now: datetime,
 ) -> NewStop:
+    from amperity_ops.store import NewStop  # SQLAlchemy stays out of code-location load time
+
     evaluation = evaluations.get(request.workflow_id)
     return NewStop(
         run_key=request.run_key,

@@ -88,6 +88,26 @@ def test_dagster_validates_the_workspace_in_a_bare_environment(tmp_path: Path) -
     assert "Validation successful" in done.stdout + done.stderr
 
 
+@pytest.mark.slow
+def test_loading_the_code_location_leaves_the_store_and_simulator_unimported() -> None:
+    """Loading `defs` imports neither SQLAlchemy (the store) nor the simulator: load stays fast."""
+    probe = (
+        "import sys, amperity_ops.definitions; "
+        "print(sorted(m for m in ('sqlalchemy', 'amperity_ops.store', 'amperity_ops.simulator',"
+        " 'starlette') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 def test_resource_reads_the_policy_file_and_opens_the_store(tmp_path: Path) -> None:
     """The amperity_ops resource yields an OpsRuntime from its config, making no API call."""
     from dagster import build_init_resource_context
