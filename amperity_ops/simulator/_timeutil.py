@@ -94,8 +94,3 @@ def to_epoch(moment: datetime) -> float:
     if moment.tzinfo is None:
         raise ValueError(f"datetime must be timezone-aware, got {moment.isoformat()}")
     return moment.timestamp()
-
-
-def from_epoch(ts: float) -> datetime:
-    """A UTC datetime from epoch seconds."""
-    return datetime.fromtimestamp(ts, UTC)
