@@ -187,12 +187,14 @@ def summarize_runs(
             )
         )
     for tenant in tenants:
+        # One read: runs_since already holds every active run (as active_runs would, minus
+        # the vanished ones, which both leave out), so the active ones are filtered from it.
         recent = store.runs_since(tenant.name, now - window)
-        active = store.active_runs(tenant.name)
+        active = [run for run in recent if not run.state.is_terminal]
         summary.counts_by_state.update(run.state.kind.value for run in recent)
         names = sorted({run.name for run in recent} | {run.name for run in active})
         baselines = store.successful_runtimes(tenant.name, names, limit=config.baseline.window)
-        for run in sorted(active, key=lambda r: r.created_at):
+        for run in active:  # oldest first, as stored
             rule = resolve_sla(run, config, baselines.get(run.name, ()))
             evaluation = evaluate_sla(run, rule, now)
             summary.active.append(
