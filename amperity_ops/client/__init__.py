@@ -5,7 +5,7 @@ Imports no Dagster: this package could ship on its own.
 
 from amperity_ops.client import errors
 from amperity_ops.client._auth import TokenExpiryWarning
-from amperity_ops.client._client import AmperityClient, ApiDeprecationWarning
+from amperity_ops.client._client import INGEST_WINDOW, AmperityClient, ApiDeprecationWarning
 from amperity_ops.client._pagination import PageIterator
 from amperity_ops.client._ratelimit import RateLimiter
 from amperity_ops.client._retry import RetryPolicy
@@ -54,6 +54,7 @@ from amperity_ops.client.models import (
 
 __all__ = [
     "ACTIVE_KINDS",
+    "INGEST_WINDOW",
     "STOPPABLE_KINDS",
     "TERMINAL_KINDS",
     "APIConnectionError",

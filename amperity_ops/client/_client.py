@@ -84,7 +84,7 @@ from amperity_ops.client.models import (
     WorkflowRunRequest,
 )
 
-__all__ = ["AmperityClient", "ApiDeprecationWarning"]
+__all__ = ["INGEST_WINDOW", "AmperityClient", "ApiDeprecationWarning"]
 
 logger = logging.getLogger("amperity_ops.client")
 

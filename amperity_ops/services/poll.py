@@ -26,12 +26,13 @@ poll. Should the API list it again, the upsert brings it back.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from amperity_ops.client import IngestJob, NotFoundError, WorkflowRun
+from amperity_ops.client import INGEST_WINDOW, IngestJob, NotFoundError, WorkflowRun
 
 if TYPE_CHECKING:
     from amperity_ops.client import AmperityClient
@@ -72,8 +73,6 @@ long-running runs does not spend its rate budget, shared with the SLA sensor, on
 INGEST_REFRESH = timedelta(hours=6)
 """Ingest jobs created this recently are re-read on every poll (their feeds may still change);
 still one request, since the window is within the API's 7 days."""
-INGEST_WINDOW = timedelta(days=7)
-"""The API's maximum ``created_from``..``created_to`` window for ``GET /ingest/jobs``."""
 
 
 @dataclass
@@ -199,16 +198,6 @@ def poll_workflow_runs(
     return report
 
 
-def _windows(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-    """Split ``start``..``end`` into the API's 7-day windows."""
-    out = []
-    while start < end:
-        stop = min(start + INGEST_WINDOW, end)
-        out.append((start, stop))
-        start = stop
-    return out
-
-
 def poll_ingest_jobs(
     client: AmperityClient, store: Store, *, tenant: str, now: datetime
 ) -> IngestPollReport:
@@ -228,11 +217,10 @@ def poll_ingest_jobs(
     # Feeds finish (or fail) hours after their job was created: keep re-reading recent jobs.
     since = min(since, now - INGEST_REFRESH)
     report = IngestPollReport(tenant=tenant, polled_at=now, listed_from=since)
-    jobs: dict[str, IngestJob] = {}
-    for window_from, window_to in _windows(since, now + timedelta(seconds=1)):
-        report.windows += 1
-        for job in client.list_ingest_jobs(created_from=window_from, created_to=window_to):
-            jobs[job.id] = job
+    end = now + timedelta(seconds=1)
+    # The client splits the span into the API's 7-day windows (one request each).
+    jobs = {job.id: job for job in client.list_ingest_jobs(created_from=since, created_to=end)}
+    report.windows = math.ceil((end - since) / INGEST_WINDOW)
     report.jobs = list(jobs.values())
     store.upsert_ingest_jobs(tenant, report.jobs, seen_at=now)
     store.set_watermark(tenant, INGEST_WATERMARK, now)
