@@ -9,44 +9,14 @@ the first line, and scrubs anything that looks like a credential as a second lin
 
 from __future__ import annotations
 
-import os
-import re
-
 import click
+
+from amperity_ops.redaction import redact
 
 __all__ = ["DEBUG_ENV", "describe_error", "describe_error_lines", "redact"]
 
 DEBUG_ENV = "AMPERITY_OPS_DEBUG"
 """Set to 1 to let unexpected exceptions through with their traceback (for bug reports)."""
-
-# Credentials inside URLs (``postgresql://user:password@host``) and bearer tokens.
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]+@")
-_BEARER = re.compile(r"(?i)(bearer\s+)[\w.~+/=-]+")
-_JWT = re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]*")
-_SECRET_ENV_HINTS = ("TOKEN", "SECRET", "PASSWORD", "ROUTING_KEY", "WEBHOOK")
-_MIN_SECRET_LEN = 6  # shorter values would blank out ordinary words
-
-
-def redact(text: str) -> str:
-    """Removes credentials from a message.
-
-    Scrubs passwords in URLs, bearer tokens, JWT-shaped strings and the value of every
-    environment variable whose name says it holds a secret (``*_TOKEN``, ``*_SECRET``, ...).
-
-    Args:
-        text: Any message about to be shown to a person.
-
-    Returns:
-        The message with each credential replaced by ``***``.
-    """
-    for name, value in os.environ.items():
-        if len(value) >= _MIN_SECRET_LEN and any(
-            hint in name.upper() for hint in _SECRET_ENV_HINTS
-        ):
-            text = text.replace(value, "***")
-    text = _URL_PASSWORD.sub(r"\g<scheme>\g<user>:***@", text)
-    text = _BEARER.sub(r"\g<1>***", text)
-    return _JWT.sub("***", text)
 
 
 def _first_line(text: str) -> str:

@@ -33,6 +33,7 @@ from amperity_ops.client._params import check_id
 from amperity_ops.services.clock import SimulatorClock
 from amperity_ops.services.runtime import OpsRuntime, UnknownTenantError
 from amperity_ops.services.stop import StopOutcome, StopResult, stop_with_runtime
+from amperity_ops.services.tenants import describe_tenant_error
 from amperity_ops.settings import TenantConfig
 
 __all__ = [
@@ -252,9 +253,10 @@ def stop_workflow_run_op(
                 poll_interval=timedelta(seconds=config.poll_interval_seconds),
             )
     except AmperityError as err:
-        # The client's messages name the status and request id, never a credential.
+        # The client's messages name the status and request id; scrubbed all the same.
         raise Failure(
-            description=f"The Amperity API failed for tenant {tenant.name}: {err}"
+            description=f"The Amperity API failed for tenant {tenant.name}: "
+            f"{describe_tenant_error(tenant, err)}"
         ) from err
     clock_note = " (simulator clock)" if isinstance(amperity_ops.clock, SimulatorClock) else ""
     metadata = _metadata(outcome, tenant.run_link(workflow_id), clock_note)

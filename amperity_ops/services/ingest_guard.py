@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from amperity_ops.client import AmperityError
 from amperity_ops.monitoring import evaluate_ingest_job, ingest_alert_message
 from amperity_ops.services.delivery import DeliverySummary, deliver_outbox, outbox_sink_ids
+from amperity_ops.services.tenants import describe_tenant_error
 from amperity_ops.settings import ConfigError
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ def run_ingest_tick(
             with runtime.client_factory(tenant) as client:
                 jobs = list(client.list_ingest_jobs(created_from=now - LOOKBACK, created_to=now))
         except (AmperityError, ConfigError) as err:
-            result.errors[name] = f"{type(err).__name__}: {err}"
+            result.errors[name] = describe_tenant_error(tenant, err)
             continue
         result.jobs[name] = len(jobs)
         store.upsert_ingest_jobs(name, jobs, seen_at=now)

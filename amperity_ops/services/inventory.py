@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from amperity_ops.client import APIStatusError, AuditEvent, Campaign, CampaignDraft, Segment
+from amperity_ops.redaction import redact
 
 if TYPE_CHECKING:
     from amperity_ops.client import AmperityClient
@@ -49,7 +50,7 @@ def list_campaigns(client: AmperityClient) -> CampaignInventory:
     try:
         inventory.drafts = list(client.list_campaign_drafts())
     except APIStatusError as err:
-        inventory.drafts_note = f"drafts unavailable: {err}"
+        inventory.drafts_note = redact(f"drafts unavailable: {err}")
     return inventory
 
 

@@ -47,6 +47,7 @@ from amperity_ops.monitoring import (
 from amperity_ops.monitoring.durations import format_duration
 from amperity_ops.services.delivery import DeliverySummary, deliver_outbox, outbox_sink_ids
 from amperity_ops.services.poll import PAGE_SIZE
+from amperity_ops.services.tenants import describe_tenant_error
 from amperity_ops.settings import ConfigError
 
 if TYPE_CHECKING:
@@ -508,7 +509,7 @@ def run_sla_tick(
                     out_of_time=out_of_time,
                 )
         except (AmperityError, ConfigError) as err:  # one tenant down must not silence others
-            result.errors[name] = f"{type(err).__name__}: {err}"
+            result.errors[name] = describe_tenant_error(tenant, err)
             log.warning("SLA tick: tenant %s: %s", name, result.errors[name])
             continue
         result.tenants.append(tick)

@@ -8,6 +8,7 @@ from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from amperity_ops.client import AmperityClient, AmperityError
+from amperity_ops.redaction import redact
 from amperity_ops.settings import ConfigError
 
 if TYPE_CHECKING:
@@ -15,7 +16,13 @@ if TYPE_CHECKING:
 
     from amperity_ops.settings import TenantConfig
 
-__all__ = ["ClientFactory", "for_each_tenant", "make_client", "open_clients"]
+__all__ = [
+    "ClientFactory",
+    "describe_tenant_error",
+    "for_each_tenant",
+    "make_client",
+    "open_clients",
+]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +37,28 @@ def _secret(value: Any) -> str | None:
     if isinstance(value, str):
         return value
     return str(value.reveal())
+
+
+def describe_tenant_error(tenant: TenantConfig, err: BaseException) -> str:
+    """One line naming what failed for a tenant, safe for logs, metadata and run pages.
+
+    Our exceptions carry no secret; this still scrubs the tenant's own credentials (wherever
+    they came from) and anything credential-shaped, because the line is shown to people.
+
+    Args:
+        tenant: The tenant whose call failed.
+        err: The exception.
+
+    Returns:
+        ``"<ExceptionClass>: <message>"``, redacted.
+    """
+    secrets: list[str | None] = []
+    for ref in (tenant.access_token, tenant.client_secret):
+        try:
+            secrets.append(_secret(ref))
+        except ConfigError:  # an unset variable: nothing to scrub
+            continue
+    return redact(f"{type(err).__name__}: {err}", *secrets)
 
 
 def make_client(
@@ -107,6 +136,6 @@ def for_each_tenant(
             with factory(tenant) as client:
                 results[tenant.name] = work(tenant, client)
         except (AmperityError, ConfigError) as err:
-            log.warning("tenant %s: %s: %s", tenant.name, type(err).__name__, err)
-            errors[tenant.name] = f"{type(err).__name__}: {err}"
+            errors[tenant.name] = describe_tenant_error(tenant, err)
+            log.warning("tenant %s: %s", tenant.name, errors[tenant.name])
     return results, errors

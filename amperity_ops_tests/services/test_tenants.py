@@ -48,3 +48,42 @@ def test_policy_file_rate_limit_backend_is_validated_per_tenant(tmp_path: Path) 
     with make_client(tenants[0]) as client:
         assert client._limiter is not None
         assert client._limiter.window == pytest.approx(1.025)  # the default 25 ms margin
+
+
+def test_tenant_error_line_scrubs_the_tenants_own_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tenant error line never shows the tenant's token, even from a variable named oddly."""
+    from amperity_ops.services.tenants import describe_tenant_error
+    from amperity_ops.settings import TenantConfig
+
+    secret = "plain-looking-value-0451"
+    monkeypatch.setenv("ACME_KEY", secret)  # a name the generic scrubber would not recognise
+    tenant = TenantConfig.model_validate(
+        {"name": "acme", "tenant_id": "acme", "access_token": {"env": "ACME_KEY"}}
+    )
+    line = describe_tenant_error(
+        tenant, RuntimeError(f"refused {secret} at postgresql://ops:hunter22@db/ops")
+    )
+    assert line == "RuntimeError: refused *** at postgresql://ops:***@db/ops"
+
+
+def test_for_each_tenant_reports_a_failing_tenant_in_one_scrubbed_line(sim: Simulator) -> None:
+    """A refused tenant becomes one line naming the error class; the token it sent is absent."""
+    from amperity_ops.services.tenants import for_each_tenant
+    from amperity_ops.settings import TenantConfig
+
+    secret = "wrong-token-never-shown-77"
+    tenants = [
+        TenantConfig.model_validate(
+            {"name": "bad", "tenant_id": "acme", "base_url": IN_PROCESS_BASE_URL,
+             "access_token": secret}
+        )
+    ]
+    transport = sim.transport()
+    results, errors = for_each_tenant(
+        tenants,
+        lambda _t, client: list(client.list_segments()),
+        lambda t: make_client(t, transport=transport, rate_limit_rps=0),
+    )
+    assert results == {}
+    assert errors["bad"].startswith("AuthenticationError: ")
+    assert secret not in errors["bad"]
