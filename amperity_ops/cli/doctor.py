@@ -14,6 +14,7 @@ from rich.text import Text
 from amperity_ops.cli._context import CliContext, make_console
 from amperity_ops.cli._errors import describe_error, describe_error_lines
 from amperity_ops.monitoring.durations import format_duration
+from amperity_ops.redaction import redact
 
 if TYPE_CHECKING:
     from amperity_ops.settings import OpsConfig, SecretRef, TenantConfig
@@ -183,7 +184,7 @@ def _check_tenant(tenant: TenantConfig, now: datetime) -> Iterator[Check]:
         yield Check("fail", f"{subject} API", describe_error(err) + _auth_hint(err, tenant))
         return
     took = (time.monotonic() - started) * 1000
-    where = tenant.base_url or "default base URL"
+    where = redact(tenant.base_url) if tenant.base_url else "default base URL"
     seen = f"latest run {first.id}" if first is not None else "no runs yet"
     auth = "OAuth client credentials, " if tenant.access_token is None else ""
     yield Check("ok", f"{subject} API", f"{where}: {auth}answered in {took:.0f} ms ({seen})")
