@@ -87,13 +87,7 @@ def workflow_runs(
         ),
         runtime.client_factory,
     )
-    polled = {
-        name: f"{r.listed} listed since {r.listed_from:%Y-%m-%d %H:%M} UTC, {r.reread} re-read"
-        + (f" (+{r.running_pages} running-list pages)" if r.running_pages else "")
-        + (f", {len(r.vanished)} vanished (404)" if r.vanished else "")
-        + f", {r.new_runs} new, {len(r.ended)} ended, {len(r.active)} active"
-        for name, r in reports.items()
-    }
+    polled = {name: report.summary() for name, report in reports.items()}
     for line in (f"{n}: {p}" for n, p in polled.items()):
         context.log.info(line)
     summary = summarize_runs(runtime.store, runtime.config, runtime.tenants, now=now)

@@ -98,6 +98,16 @@ class PollReport:
     active: list[WorkflowRun] = field(default_factory=list)
     """Every run active at the end of the poll."""
 
+    def summary(self) -> str:
+        """One line saying what the poll read (the asset's ``polled`` cell and the log line)."""
+        return (
+            f"{self.listed} listed since {self.listed_from:%Y-%m-%d %H:%M} UTC, "
+            f"{self.reread} re-read"
+            + (f" (+{self.running_pages} running-list pages)" if self.running_pages else "")
+            + (f", {len(self.vanished)} vanished (404)" if self.vanished else "")
+            + f", {self.new_runs} new, {len(self.ended)} ended, {len(self.active)} active"
+        )
+
 
 @dataclass
 class IngestPollReport:
@@ -185,16 +195,7 @@ def poll_workflow_runs(
     report.active = [run for run in seen.values() if run.state.is_active]
     if report.vanished:
         log.warning("polled %s: vanished (404): %s", tenant, ", ".join(report.vanished))
-    log.info(
-        "polled %s: %d listed from %s, %d re-read, %d new, %d ended, %d active",
-        tenant,
-        report.listed,
-        start.isoformat(),
-        report.reread,
-        report.new_runs,
-        len(report.ended),
-        len(report.active),
-    )
+    log.info("polled %s: %s", tenant, report.summary())
     return report
 
 
