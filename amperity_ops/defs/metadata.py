@@ -305,15 +305,20 @@ def runs_metadata(
                 tenants=many,
             )
         ),
-        "polled": MetadataValue.md(
-            md_table(
-                ["tenant", "result"],
-                [[t, line] for t, line in polled.items()]
-                + [[t, f"**failed**: {msg}"] for t, msg in errors.items()],
-                empty="no tenants",
-            )
-        ),
+        "polled": _polled_table(polled, errors),
     }
+
+
+def _polled_table(polled: Mapping[str, str], errors: Mapping[str, str]) -> MetadataValue:
+    """What each tenant's poll read, and which tenants failed (both polling assets)."""
+    return MetadataValue.md(
+        md_table(
+            ["tenant", "result"],
+            [[t, line] for t, line in polled.items()]
+            + [[t, f"**failed**: {msg}"] for t, msg in errors.items()],
+            empty="no tenants",
+        )
+    )
 
 
 def ingest_metadata(
@@ -368,12 +373,5 @@ def ingest_metadata(
                 empty="no ingest jobs in the window",
             )
         ),
-        "polled": MetadataValue.md(
-            md_table(
-                ["tenant", "result"],
-                [[t, line] for t, line in polled.items()]
-                + [[t, f"**failed**: {msg}"] for t, msg in errors.items()],
-                empty="no tenants",
-            )
-        ),
+        "polled": _polled_table(polled, errors),
     }
