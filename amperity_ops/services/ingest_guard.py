@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from amperity_ops.client import AmperityError
 from amperity_ops.monitoring import evaluate_ingest_job, ingest_alert_message
 from amperity_ops.services.delivery import DeliverySummary, deliver_outbox, outbox_sink_ids
-from amperity_ops.services.tenants import describe_tenant_error
+from amperity_ops.services.tenants import describe_tenant_error, rotate
 from amperity_ops.settings import ConfigError
 
 if TYPE_CHECKING:
@@ -68,13 +68,6 @@ class IngestTickResult:
         return [f"alert: {title}" for title in self.alerted] + [self.summary()]
 
 
-def _rotate(names: Sequence[str], first: str | None) -> list[str]:
-    if first is None or first not in names:
-        return list(names)
-    i = list(names).index(first)
-    return [*names[i:], *names[:i]]
-
-
 def run_ingest_tick(
     runtime: OpsRuntime,
     *,
@@ -98,7 +91,7 @@ def run_ingest_tick(
     start = monotonic()
     store, config = runtime.store, runtime.config
     result = IngestTickResult(started_at=now)
-    names = _rotate([t.name for t in runtime.tenants], resume_tenant)
+    names = rotate([t.name for t in runtime.tenants], resume_tenant)
     for index, name in enumerate(names):
         if index > 0 and monotonic() - start > budget_s:
             result.resume_tenant = name

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -47,7 +47,7 @@ from amperity_ops.monitoring import (
 from amperity_ops.monitoring.durations import format_duration
 from amperity_ops.services.delivery import DeliverySummary, deliver_outbox, outbox_sink_ids
 from amperity_ops.services.poll import PAGE_SIZE
-from amperity_ops.services.tenants import describe_tenant_error
+from amperity_ops.services.tenants import describe_tenant_error, rotate
 from amperity_ops.settings import ConfigError
 
 if TYPE_CHECKING:
@@ -452,14 +452,6 @@ def lost_stop_requests(
     return again
 
 
-def _rotate(names: Sequence[str], first: str | None) -> list[str]:
-    """The tenant names starting with ``first`` (a tick that ran out of time resumes there)."""
-    if first is None or first not in names:
-        return list(names)
-    i = list(names).index(first)
-    return [*names[i:], *names[:i]]
-
-
 def run_sla_tick(
     runtime: OpsRuntime,
     *,
@@ -491,7 +483,7 @@ def run_sla_tick(
         return monotonic() - start > budget_s
 
     result = SlaTickResult(started_at=now)
-    names = _rotate([t.name for t in runtime.tenants], resume_tenant)
+    names = rotate([t.name for t in runtime.tenants], resume_tenant)
     for index, name in enumerate(names):
         if index > 0 and out_of_time():
             result.resume_tenant = name

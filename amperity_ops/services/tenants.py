@@ -22,6 +22,7 @@ __all__ = [
     "for_each_tenant",
     "make_client",
     "open_clients",
+    "rotate",
 ]
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,17 @@ def _secret(value: Any) -> str | None:
     if isinstance(value, str):
         return value
     return str(value.reveal())
+
+
+def rotate(names: Sequence[str], first: str | None) -> list[str]:
+    """The tenant names starting with ``first`` (a tick that ran out of time resumes there).
+
+    An unknown or missing ``first`` (a tenant removed from the policy file) means the usual order.
+    """
+    if first is None or first not in names:
+        return list(names)
+    i = list(names).index(first)
+    return [*names[i:], *names[:i]]
 
 
 def describe_tenant_error(tenant: TenantConfig, err: BaseException) -> str:
