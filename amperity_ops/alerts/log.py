@@ -12,12 +12,15 @@ __all__ = ["LogSink"]
 
 logger = logging.getLogger("amperity_ops.alerts")
 
+# Every kind at WARNING or above: the level says "this is an alert", not how bad it is. A
+# RESOLVED at INFO would be dropped by the default (WARNING) level while the outbox marked it
+# delivered, so the on-call would never learn from this channel that the run ended.
 _LEVELS = {AlertLevel.WARNING: logging.WARNING, AlertLevel.BREACHED: logging.ERROR,
-           AlertLevel.RESOLVED: logging.INFO, AlertLevel.INGEST: logging.WARNING}
+           AlertLevel.RESOLVED: logging.WARNING, AlertLevel.INGEST: logging.WARNING}
 
 
 class LogSink:
-    """Logs the message text at WARNING (warning, ingest), ERROR (breached) or INFO (resolved)."""
+    """Logs the message text at ERROR (breached) or WARNING (warning, resolved, ingest)."""
 
     def __init__(self, sink_id: str = "log", *, log: logging.Logger | None = None) -> None:
         self.sink_id = sink_id

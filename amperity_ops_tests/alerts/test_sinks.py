@@ -105,13 +105,21 @@ def test_missing_secret_is_a_delivery_error_naming_the_variable(
 @pytest.mark.parametrize(
     ("level", "log_level"),
     [(AlertLevel.WARNING, logging.WARNING), (AlertLevel.BREACHED, logging.ERROR),
-     (AlertLevel.RESOLVED, logging.INFO), (AlertLevel.INGEST, logging.WARNING)],
+     (AlertLevel.RESOLVED, logging.WARNING), (AlertLevel.INGEST, logging.WARNING)],
 )
 def test_log_sink_levels(level: AlertLevel, log_level: int,
                          caplog: pytest.LogCaptureFixture) -> None:
-    """The log sink logs the text and dedup key at a level matching the severity."""
+    """The log sink logs the text and dedup key at ERROR for a breach, else WARNING."""
     with caplog.at_level(logging.INFO, logger="amperity_ops.alerts"):
         LogSink().send(message(level=level), None)  # type: ignore[arg-type]
     (record,) = caplog.records
     assert record.levelno == log_level
     assert "amperity-ops:acme:wf-1" in record.getMessage()
+
+
+def test_log_sink_every_kind_passes_the_default_level(caplog: pytest.LogCaptureFixture) -> None:
+    """At the default (WARNING) level all four alert kinds reach the log, RESOLVED included."""
+    for level in AlertLevel:
+        LogSink().send(message(level=level), None)  # type: ignore[arg-type]
+    assert [r.levelno >= logging.WARNING for r in caplog.records] == [True] * len(AlertLevel)
+    assert len(caplog.records) == len(AlertLevel) == 4
