@@ -262,6 +262,9 @@ class LogSinkConfig(_SinkBase):
     """Python logging (logger ``amperity_ops.alerts``): handy in the demo and as a fallback."""
 
     kind: Literal["log"]
+    file: str | None = None
+    """Also append each alert to this file (``$VAR`` and ``~`` are expanded; the directory is
+    created), so alerts can be read apart from the process's busy log."""
 
 
 AlertSinkConfig = Annotated[

@@ -37,5 +37,5 @@ def build_sinks(configs: Sequence[AlertSinkConfig]) -> dict[str, AlertSink]:
         elif config.kind == "webhook":
             sinks[sink_id] = WebhookSink(sink_id, config.url)
         else:
-            sinks[sink_id] = LogSink(sink_id)
+            sinks[sink_id] = LogSink(sink_id, file=config.file)
     return sinks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -15,11 +16,12 @@ from amperity_ops.alerts import (
     TeamsSink,
     WebhookSink,
     adaptive_card,
+    build_sinks,
     message_card,
     pagerduty_event,
     slack_body,
 )
-from amperity_ops.settings import SecretRef
+from amperity_ops.settings import LogSinkConfig, SecretRef
 from amperity_ops_tests.alerts.conftest import TestClient, message
 from amperity_ops_tests.alerts.receiver import Receiver
 
@@ -123,3 +125,24 @@ def test_log_sink_every_kind_passes_the_default_level(caplog: pytest.LogCaptureF
         LogSink().send(message(level=level), None)  # type: ignore[arg-type]
     assert [r.levelno >= logging.WARNING for r in caplog.records] == [True] * len(AlertLevel)
     assert len(caplog.records) == len(AlertLevel) == 4
+
+
+def test_log_sink_appends_every_alert_to_its_file(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``file`` (env vars expanded, directory created) each alert is appended, in order."""
+    monkeypatch.setenv("ALERTS_HOME", str(tmp_path))
+    sink = LogSink(file="$ALERTS_HOME/logs/alerts.log")
+    for level in (AlertLevel.WARNING, AlertLevel.BREACHED, AlertLevel.RESOLVED):
+        sink.send(message(level=level), None)  # type: ignore[arg-type]
+    text = (tmp_path / "logs" / "alerts.log").read_text()
+    assert [line.split(" ", 3)[-1] for line in text.splitlines() if line.endswith(
+        ("WARNING", "BREACHED", "RESOLVED"))] == ["WARNING", "BREACHED", "RESOLVED"]
+    assert text.count("Courier Group Nightly has run 2h 05m\n[amperity-ops:acme:wf-1]") == 3
+
+
+def test_log_sink_file_comes_from_the_policy(tmp_path: Path) -> None:
+    """A ``log`` entry's ``file`` reaches the sink the factory builds."""
+    config = LogSinkConfig(kind="log", file=str(tmp_path / "alerts.log"))
+    (sink,) = build_sinks([config]).values()
+    sink.send(message(level=AlertLevel.BREACHED), None)  # type: ignore[arg-type]
+    assert "BREACHED\nCourier Group Nightly" in (tmp_path / "alerts.log").read_text()
