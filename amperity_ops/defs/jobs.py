@@ -231,14 +231,17 @@ def stop_workflow_run_op(
 ) -> None:
     """Stop one workflow run, the same way whoever asks."""
     tags = context.run.tags
-    tenant = _checked_tenant(config, amperity_ops)
     workflow_id = config.workflow_id.strip()
     requested_by = (config.requested_by or "").strip() or requested_by_from_tags(tags)
-    # Every stop run carries the same tags, however it was launched (Runs list filters).
-    context.instance.add_run_tags(
-        context.run_id,
-        {WORKFLOW_ID_TAG: workflow_id, TENANT_TAG: tenant.name, REQUESTED_BY_TAG: requested_by},
-    )
+    # Every stop run carries the same tags, however it was launched (Runs list filters), a
+    # refused one too: whatever was filled in is tagged before the checks, so the Runs list
+    # says which run a refused attempt was about.
+    given = {WORKFLOW_ID_TAG: workflow_id, TENANT_TAG: (config.tenant or "").strip(),
+             REQUESTED_BY_TAG: requested_by}
+    context.instance.add_run_tags(context.run_id, {k: v for k, v in given.items() if v})
+    tenant = _checked_tenant(config, amperity_ops)
+    if tenant.name != given[TENANT_TAG]:  # an empty `tenant` means the first one
+        context.instance.add_run_tags(context.run_id, {TENANT_TAG: tenant.name})
     try:
         with amperity_ops.client(tenant.name) as client:
             outcome = stop_with_runtime(

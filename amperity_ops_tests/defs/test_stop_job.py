@@ -202,6 +202,31 @@ def test_bad_config_is_refused_in_one_sentence_before_any_request(
     assert runtime.store.stop_records(TENANT) == []
 
 
+def test_a_refused_run_is_tagged_with_what_was_filled_in(
+    runtime: OpsRuntime, quiet_sim: Simulator, instance: DagsterInstance
+) -> None:
+    """A run refused for an empty reason still carries the workflow id, tenant and requester."""
+    result = _run(runtime, instance, "wf-20261101-00001-AAAAAA", reason="", tenant=TENANT,
+                  requested_by="jane@example.com")
+    assert not result.success
+    tags = instance.get_run_by_id(result.run_id).tags  # type: ignore[union-attr]
+    assert tags[WORKFLOW_ID_TAG] == "wf-20261101-00001-AAAAAA"
+    assert tags[TENANT_TAG] == TENANT
+    assert tags[REQUESTED_BY_TAG] == "jane@example.com"
+
+
+def test_a_refused_run_tags_only_the_fields_given(
+    runtime: OpsRuntime, quiet_sim: Simulator, instance: DagsterInstance
+) -> None:
+    """An empty workflow id and tenant are not tagged; the requester (anonymous) still is."""
+    result = _run(runtime, instance, "")
+    assert not result.success
+    tags = instance.get_run_by_id(result.run_id).tags  # type: ignore[union-attr]
+    assert WORKFLOW_ID_TAG not in tags
+    assert TENANT_TAG not in tags
+    assert tags[REQUESTED_BY_TAG] == ANONYMOUS_REQUESTER
+
+
 def test_a_persons_typo_fails_the_run_and_leaves_no_trace(
     runtime: OpsRuntime, quiet_sim: Simulator, instance: DagsterInstance
 ) -> None:
