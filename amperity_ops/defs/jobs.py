@@ -262,7 +262,9 @@ def stop_workflow_run_op(
             f"{describe_tenant_error(tenant, err)}"
         ) from err
     clock_note = " (simulator clock)" if isinstance(amperity_ops.clock, SimulatorClock) else ""
-    metadata = _metadata(outcome, tenant.run_link(workflow_id), clock_note)
+    # No link to a run that does not exist (a typo'd id): it would open an error page.
+    link = None if outcome.result is StopResult.NOT_FOUND else tenant.run_link(workflow_id)
+    metadata = _metadata(outcome, link, clock_note)
     if outcome.succeeded:
         context.log.info(outcome.one_line())
     else:

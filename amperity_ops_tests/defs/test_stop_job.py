@@ -238,6 +238,8 @@ def test_a_persons_typo_fails_the_run_and_leaves_no_trace(
         "wf-typo-123 does not exist in tenant acme (404): check the id; nothing was stopped"
     )
     assert failure.metadata["result"].value == "not_found"
+    assert "amperity_link" not in failure.metadata
+    assert "](" not in failure.metadata["summary"].value  # the id is not a link either
     assert runtime.store.stop_records(TENANT) == []
     assert runtime.store.vanished_run_ids(TENANT) == set()
 
