@@ -7,12 +7,13 @@ to it and costs no extra API call.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Literal
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 
 from amperity_ops.defs.metadata import fmt_duration, md_table, run_link, sla_cell
-from amperity_ops.services.summary import IngestSummary, RunsSummary
+from amperity_ops.services.summary import FeedRow, IngestSummary, RunsSummary
 from amperity_ops.settings import IngestThresholds
 
 __all__ = [
@@ -175,42 +176,24 @@ def ingest_check_results(
     Returns:
         One result per spec of :func:`ingest_check_specs`.
     """
-    over_error = [f for f in summary.feeds if f.error_rate > thresholds.max_error_rate]
-    over_reject = [f for f in summary.feeds if f.reject_rate > thresholds.max_reject_rate]
     failed = [f for f in summary.feeds if f.state.lower() == "failed"]
     note = f" (not polled: {', '.join(errors)})" if errors else ""
-
-    def listing(feeds: list, attr: str) -> str:
-        return ", ".join(
-            f"{f.table} in {f.job_id}: {100 * getattr(f, attr):.2f}%" for f in feeds[:5]
-        )
-
     return [
-        AssetCheckResult(
-            asset_key=INGEST_JOBS_KEY,
-            check_name="ingest_error_rate_within_threshold",
-            passed=not over_error,
-            severity=AssetCheckSeverity.WARN,
-            description=(
-                f"every feed under {100 * thresholds.max_error_rate:g}% errors{note}"
-                if not over_error
-                else f"{len(over_error)} feed(s) over {100 * thresholds.max_error_rate:g}% "
-                f"errors: {listing(over_error, 'error_rate')}{note}"
-            ),
-            metadata={"feeds_over": MetadataValue.int(len(over_error))},
+        _rate_check(
+            "ingest_error_rate_within_threshold",
+            summary.feeds,
+            rate="error_rate",
+            limit=thresholds.max_error_rate,
+            noun="errors",
+            note=note,
         ),
-        AssetCheckResult(
-            asset_key=INGEST_JOBS_KEY,
-            check_name="ingest_reject_rate_within_threshold",
-            passed=not over_reject,
-            severity=AssetCheckSeverity.WARN,
-            description=(
-                f"every feed under {100 * thresholds.max_reject_rate:g}% rejects{note}"
-                if not over_reject
-                else f"{len(over_reject)} feed(s) over {100 * thresholds.max_reject_rate:g}% "
-                f"rejects: {listing(over_reject, 'reject_rate')}{note}"
-            ),
-            metadata={"feeds_over": MetadataValue.int(len(over_reject))},
+        _rate_check(
+            "ingest_reject_rate_within_threshold",
+            summary.feeds,
+            rate="reject_rate",
+            limit=thresholds.max_reject_rate,
+            noun="rejects",
+            note=note,
         ),
         AssetCheckResult(
             asset_key=INGEST_JOBS_KEY,
@@ -227,3 +210,29 @@ def ingest_check_results(
             metadata={"failed_feeds": MetadataValue.int(len(failed))},
         ),
     ]
+
+
+def _rate_check(
+    check_name: str,
+    feeds: Sequence[FeedRow],
+    *,
+    rate: Literal["error_rate", "reject_rate"],
+    limit: float,
+    noun: str,
+    note: str,
+) -> AssetCheckResult:
+    """One rate check: passes when no feed's ``rate`` is over ``limit``; names the first five."""
+    over = [f for f in feeds if getattr(f, rate) > limit]
+    listing = ", ".join(f"{f.table} in {f.job_id}: {100 * getattr(f, rate):.2f}%" for f in over[:5])
+    return AssetCheckResult(
+        asset_key=INGEST_JOBS_KEY,
+        check_name=check_name,
+        passed=not over,
+        severity=AssetCheckSeverity.WARN,
+        description=(
+            f"every feed under {100 * limit:g}% {noun}{note}"
+            if not over
+            else f"{len(over)} feed(s) over {100 * limit:g}% {noun}: {listing}{note}"
+        ),
+        metadata={"feeds_over": MetadataValue.int(len(over))},
+    )
