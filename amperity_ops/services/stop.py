@@ -321,9 +321,11 @@ def stop_workflow_run(
             before,
         )
     if not before.state.is_stoppable:
+        where = (f"already ended ({before.state.raw})" if before.state.is_terminal
+                 else f"is {before.state.raw}, not running")
         return finish(
             StopResult.NOT_RUNNING,
-            f"{label} is {before.state.raw}, not running: nothing to stop",
+            f"{label} {where}: nothing to stop",
             before,
             before,
         )

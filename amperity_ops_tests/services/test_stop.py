@@ -73,12 +73,12 @@ def test_running_run_is_stopped_waited_for_and_recorded(
 
 
 def test_finished_run_is_not_stopped(runtime: OpsRuntime, quiet_sim: Simulator) -> None:
-    """A run that already ended is reported as not running; no stop is sent."""
+    """A run that already ended is reported as not running ("already ended"); no stop is sent."""
     run = quiet_sim.tenant(TENANT).add_run(state="succeeded", started_ago=timedelta(hours=1))
     outcome = _stop(runtime, run.id)
     assert outcome.result is StopResult.NOT_RUNNING
     assert outcome.succeeded
-    assert "not running" in outcome.message
+    assert outcome.message.endswith(" already ended (succeeded): nothing to stop")
     assert _stop_posts(quiet_sim) == 0
     assert runtime.store.stop_records(TENANT)[0].result == "not_running"
 
