@@ -163,6 +163,17 @@ def _stop_result(row: StopRow) -> str:
     return row.result or "in flight"
 
 
+def _dry_run_source(row: StopRow) -> str:
+    """Whose dry run: a sensor's is the policy's auto_stop.dry_run; anyone else was checking.
+
+    A person's ``--dry-run`` must not read as "auto_stop.dry_run held it back": that sends the
+    on-call to look for a misconfigured policy.
+    """
+    if row.requested_by.startswith("sensor "):
+        return f"held back by auto_stop.dry_run ({row.requested_by})"
+    return f"dry run by {row.requested_by}"
+
+
 def _states(row: StopRow) -> str:
     return f"{row.state_before or '?'} -> {row.state_after or '?'}"
 
@@ -240,15 +251,16 @@ def runs_metadata(
         **(
             {
                 "dry_run_notes": MetadataValue.md(
-                    "_Dry run: these runs were **not** stopped; auto_stop.dry_run held "
-                    "each stop back._\n\n"
+                    "_Dry runs: these runs were **not** stopped (`dry run` says whose)._\n\n"
                     + _table(
-                        ["run", "name", "tenant", "would have stopped because", "when"],
+                        ["run", "name", "tenant", "dry run", "would have stopped because",
+                         "when"],
                         (
                             [
                                 run_link(r.workflow_id, r.link),
                                 r.name or "-",
                                 r.tenant,
+                                _dry_run_source(r),
                                 r.reason,
                                 short_time(r.requested_at, now),
                             ]

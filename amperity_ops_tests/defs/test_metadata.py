@@ -51,11 +51,12 @@ def active(
 
 
 def stop(run_id: str = "wf-1", *, dry_run: bool = False, result: str | None = "stopped",
-         tenant: str = "acme") -> StopRow:
+         tenant: str = "acme",
+         requested_by: str = "sensor amperity_workflow_sla_sensor") -> StopRow:
     """A stop-ledger row requested ten minutes before NOW."""
     return StopRow(
         tenant=tenant, workflow_id=run_id, name="Daily Ecommerce Sources",
-        requested_by="sensor amperity_workflow_sla_sensor",
+        requested_by=requested_by,
         reason="SLA policy ecommerce-sources: runtime 29m 29s over max 10m 00s",
         dry_run=dry_run, requested_at=NOW - timedelta(minutes=10), result=result,
         state_before="running", state_after="stopped" if result == "stopped" else None,
@@ -164,6 +165,22 @@ def test_recent_stops_table_and_dry_run_notes_apart() -> None:
     quiet = values(runs_metadata(summary(), polled={}, errors={}))
     assert quiet["recent_stops"] == "_amperity-ops stopped no runs in the last 24h_"
     assert "dry_run_notes" not in quiet
+
+
+def test_dry_run_notes_say_whose_dry_run_it_was() -> None:
+    """A person's dry run is labelled with who ran it, never as auto_stop.dry_run's doing."""
+    meta = values(runs_metadata(
+        summary(stops=(stop("wf-3", dry_run=True, requested_by="cli:root"),
+                       stop("wf-4", dry_run=True))),
+        polled={}, errors={}))
+    notes = meta["dry_run_notes"]
+    assert "| run | name | dry run | would have stopped because | when |" in notes
+    person = next(line for line in notes.splitlines() if "wf-3" in line)
+    assert "| dry run by cli:root |" in person
+    assert "auto_stop" not in person
+    sensor = next(line for line in notes.splitlines() if "wf-4" in line)
+    assert ("| held back by auto_stop.dry_run (sensor amperity_workflow_sla_sensor) |"
+            in sensor)
 
 
 def test_breached_runs_check_links_each_run() -> None:
