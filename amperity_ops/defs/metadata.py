@@ -23,6 +23,7 @@ __all__ = [
     "md_table",
     "run_link",
     "runs_metadata",
+    "short_run_id",
     "short_time",
     "sla_cell",
 ]
@@ -118,11 +119,24 @@ MAX_ATTENTION_RUNS = 5
 """The top-level ``attention`` line names at most this many runs, then ``+N more``."""
 
 
+def short_run_id(workflow_id: str) -> str:
+    """``…6UhqSe`` for a long id (its random tail tells runs apart), else the id itself."""
+    return workflow_id if len(workflow_id) <= 12 else "…" + workflow_id[-6:]
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def attention_text(summary: RunsSummary) -> str:
     """One short line naming the breached and warning runs (shown without opening a table).
 
-    E.g. ``BREACHED: Daily Ecommerce Sources (wf-1) +15m 34s over max 10m. WARNING: ...``;
-    ``all 3 active run(s) within SLA`` when nothing is late.
+    Names and how far over come first, the id shortened last, so a narrow column still shows
+    what matters: ``BREACHED 1: Daily Ecommerce Sources +15m 34s (…6UhqSe). WARNING 1: ...``.
+    When nothing is late: ``all 3 active runs within SLA`` or ``no active runs``, followed by
+    the stops amperity-ops made in the window (``amperity-ops stopped 1 in the last 24h
+    (latest: Daily Ecommerce Sources, 17:13Z)``), so a quiet line right after a stop does not
+    read as "nothing happened".
     """
     parts = []
     for label, rows, limit_of in (
@@ -136,13 +150,21 @@ def attention_text(summary: RunsSummary) -> str:
         for row in ordered[:MAX_ATTENTION_RUNS]:
             limit = limit_of(row)
             over = f" +{fmt_duration(row.runtime - limit)}" if limit is not None else ""
-            names.append(f"{row.name} ({row.workflow_id}){over}")
+            names.append(f"{row.name}{over} ({short_run_id(row.workflow_id)})")
         more = len(ordered) - MAX_ATTENTION_RUNS
         parts.append(f"{label} {len(rows)}: " + ", ".join(names)
                      + (f", +{more} more" if more > 0 else ""))
-    if not parts:
-        return f"all {len(summary.active)} active run(s) within SLA"
-    return ". ".join(parts)
+    if parts:
+        return ". ".join(parts)
+    line = (f"all {_plural(len(summary.active), 'active run')} within SLA" if summary.active
+            else "no active runs")
+    stopped = [row for row in summary.real_stops if row.result == "stopped"]
+    if stopped:
+        latest = stopped[0]  # newest first
+        line += (f"; amperity-ops stopped {len(stopped)} in the last "
+                 f"{fmt_duration(summary.window)} (latest: {latest.name or latest.workflow_id}, "
+                 f"{short_time(latest.requested_at, summary.generated_at)})")
+    return line
 
 
 def _without_tenant(headers: list[str], rows: list[list[Any]], keep: bool) -> tuple[

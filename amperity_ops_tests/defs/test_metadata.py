@@ -128,9 +128,26 @@ def test_attention_names_late_runs_and_is_bounded() -> None:
     rows.append(active("wf-w", name="Nightly", level="warning",
                        runtime=timedelta(minutes=6)))
     text = attention_text(summary(*rows))
-    assert text.startswith("BREACHED 7: Daily Ecommerce Sources (wf-6) +16m 00s")
-    assert ", +2 more. WARNING 1: Nightly (wf-w) +1m 00s" in text
-    assert attention_text(summary(active(level="ok"))) == "all 1 active run(s) within SLA"
+    assert text.startswith("BREACHED 7: Daily Ecommerce Sources +16m 00s (wf-6)")
+    assert ", +2 more. WARNING 1: Nightly +1m 00s (wf-w)" in text
+    assert attention_text(summary(active(level="ok"))) == "all 1 active run within SLA"
+    assert attention_text(summary(active(level="ok"), active("wf-2", level="ok"))) == (
+        "all 2 active runs within SLA")
+
+
+def test_attention_shortens_long_ids_after_the_name_and_overrun() -> None:
+    """A real run id is cut to its tail, after the name and how far over (cut off last)."""
+    text = attention_text(summary(active("wf-20240619-14418-6UhqSe")))
+    assert text == "BREACHED 1: Daily Ecommerce Sources +15m 34s (…6UhqSe)"
+
+
+def test_attention_after_a_stop_names_it_instead_of_all_is_well() -> None:
+    """No active runs right after our stop: 'no active runs' plus the stop, not 'all 0'."""
+    assert attention_text(summary()) == "no active runs"
+    text = attention_text(summary(stops=(stop("wf-1"), stop("wf-2", result="not_running"),
+                                         stop("wf-3", dry_run=True))))
+    assert text == ("no active runs; amperity-ops stopped 1 in the last 24h "
+                    "(latest: Daily Ecommerce Sources, 19:40Z)")
 
 
 def test_active_runs_table_has_the_sla_cell_links_and_no_tenant_column_for_one_tenant() -> None:
@@ -140,7 +157,7 @@ def test_active_runs_table_has_the_sla_cell_links_and_no_tenant_column_for_one_t
     assert table.splitlines()[0] == "| SLA | run | name | state | started | runtime | rule |"
     assert "| BREACHED +15m 34s (max 10m, stop) | [wf-1](" + LINK + "wf-1) |" in table
     assert "| 19:24Z |" in table
-    assert meta["attention"].startswith("BREACHED 1: Daily Ecommerce Sources (wf-1)")
+    assert meta["attention"].startswith("BREACHED 1: Daily Ecommerce Sources +15m 34s (wf-1)")
     two = values(runs_metadata(summary(active(), tenants=("acme", "beta")), polled={},
                                errors={}))
     assert "| tenant |" in two["active_runs"].splitlines()[0]

@@ -36,7 +36,8 @@ def test_materialization_shows_the_stops_we_made_and_names_late_runs(
     [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == RUNS]
     meta = {k: v.value for k, v in event.materialization.metadata.items()}
     assert next(iter(meta)) == "attention"
-    assert meta["attention"].startswith(f"BREACHED 1: Courier Group Late ({late.id}) +1h 00m")
+    assert meta["attention"].startswith(
+        f"BREACHED 1: Courier Group Late +1h 00m (…{late.id[-6:]})")
     stops = meta["recent_stops"]
     assert f"[{gone.id}](https://acme.amperity.example/#/workflows/{gone.id})" in stops
     assert "| sensor amperity_workflow_sla_sensor | SLA policy courier-groups" in stops
