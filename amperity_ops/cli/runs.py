@@ -14,6 +14,7 @@ from amperity_ops.cli._params import SINCE, STATE, STATE_GROUPS, resolve_since
 from amperity_ops.cli._render import print_trimmed, short_duration, state_text, when
 from amperity_ops.cli._sla import runtime_against_sla, sla_cell
 from amperity_ops.client import AmperityClient, AmperityError, StateKind, WorkflowRun
+from amperity_ops.services.clock import SIM_MARK, clock_note
 from amperity_ops.services.stop import StopOutcome, StopResult, stop_with_runtime
 
 __all__ = ["runs"]
@@ -71,6 +72,10 @@ def list_runs(
         since = ACTIVE_SINCE if only_active else DEFAULT_SINCE
     now = runtime.clock()
     created_from = resolve_since(since, now)
+    # The demo's simulated times run ahead of real ones: say so wherever one is printed.
+    note = clock_note(runtime.clock, now)
+    sim = SIM_MARK if note else ""
+    since_text = f"{created_from:%Y-%m-%d %H:%MZ}{sim}"
     rows: list[tuple[str, WorkflowRun]] = []
     with runtime.clients(list(tenant_names) or None) as clients:
         for tenant_name, client in clients.items():
@@ -80,9 +85,11 @@ def list_runs(
     rows.sort(key=lambda row: row[1].created_at, reverse=True)
     shown = rows[:limit]
     console = make_console()
+    if note:
+        console.print(f"Clock: {note}.", style="dim")
     if not rows:  # a header over nothing reads like a broken table: just say so
         which = f"{'/'.join(s.lower() for s in states)} " if states else ""
-        console.print(f"No {which}runs created since {created_from:%Y-%m-%d %H:%MZ}.")
+        console.print(f"No {which}runs created since {since_text}.")
         return
 
     several_tenants = len({name for name, _ in rows}) > 1 or len(runtime.tenants) > 1
@@ -90,7 +97,7 @@ def list_runs(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         padding=(0, 1, 0, 0),
-        title=f"Workflow runs created since {created_from:%Y-%m-%d %H:%MZ}",
+        title=f"Workflow runs created since {since_text}",
         caption=_caption(len(shown), len(rows), limit),
         title_justify="left",
         caption_justify="left",
@@ -101,7 +108,7 @@ def list_runs(
     table.add_column("name", overflow="fold", min_width=20)
     table.add_column("type", no_wrap=True, style="dim")
     table.add_column("state", no_wrap=True)
-    table.add_column("started", no_wrap=True)
+    table.add_column(f"started{sim}", no_wrap=True)
     table.add_column("runtime", no_wrap=True, justify="right")
     table.add_column("SLA", no_wrap=True)
     for tenant_name, run in shown:

@@ -32,6 +32,7 @@ from amperity_ops.defs.checks import (
 )
 from amperity_ops.defs.metadata import ingest_metadata, md_table, runs_metadata
 from amperity_ops.services import inventory
+from amperity_ops.services.clock import clock_note
 from amperity_ops.services.poll import poll_ingest_jobs, poll_workflow_runs
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.services.summary import summarize_ingest, summarize_runs
@@ -92,7 +93,8 @@ def workflow_runs(
         context.log.info(line)
     summary = summarize_runs(runtime.store, runtime.config, runtime.tenants, now=now)
     return MaterializeResult(
-        metadata=runs_metadata(summary, polled=polled, errors=errors),
+        metadata=runs_metadata(summary, polled=polled, errors=errors,
+                               clock=clock_note(runtime.clock, now)),
         check_results=runs_check_results(summary, errors=errors),
     )
 
@@ -126,7 +128,8 @@ def ingest_jobs(
         "%d jobs, %d feeds, %d unhealthy", summary.jobs, len(summary.feeds), len(summary.unhealthy)
     )
     return MaterializeResult(
-        metadata=ingest_metadata(summary, polled=polled, errors=errors),
+        metadata=ingest_metadata(summary, polled=polled, errors=errors,
+                                 clock=clock_note(runtime.clock, now)),
         check_results=ingest_check_results(
             summary, runtime.config.ingest_thresholds, errors=errors
         ),

@@ -14,6 +14,7 @@ from typing import Any
 from dagster import MetadataValue
 
 from amperity_ops.monitoring.durations import short_duration
+from amperity_ops.services.clock import SIM_MARK
 from amperity_ops.services.summary import ActiveRunRow, IngestSummary, RunsSummary, StopRow
 
 __all__ = [
@@ -200,8 +201,17 @@ def _states(row: StopRow) -> str:
     return f"{row.state_before or '?'} -> {row.state_after or '?'}"
 
 
+def _clock_entry(clock: str | None) -> dict[str, Any]:
+    """The ``clock`` entry, only when times are not real ones (the demo's simulator)."""
+    return {"clock": MetadataValue.text(clock)} if clock else {}
+
+
 def runs_metadata(
-    summary: RunsSummary, *, polled: Mapping[str, str], errors: Mapping[str, str]
+    summary: RunsSummary,
+    *,
+    polled: Mapping[str, str],
+    errors: Mapping[str, str],
+    clock: str | None = None,
 ) -> dict[str, Any]:
     """Metadata of one ``amperity/workflow_runs`` materialization.
 
@@ -209,6 +219,8 @@ def runs_metadata(
         summary: The summary from ``summarize_runs``.
         polled: Tenant -> one line about what its poll read.
         errors: Tenant -> why its poll failed (tenants that could not be reached).
+        clock: ``services.clock.clock_note`` when the times are simulated: shown as a
+            ``clock`` entry, and every time column's header is marked `` (sim)``.
 
     Returns:
         Metadata values: the ``attention`` line, numbers to plot, then markdown tables.
@@ -218,8 +230,10 @@ def runs_metadata(
     window = fmt_duration(summary.window)
     now = summary.generated_at
     many = len(summary.tenants) != 1
+    sim = SIM_MARK if clock else ""
     return {
         "attention": MetadataValue.text(attention_text(summary)),
+        **_clock_entry(clock),
         "active": MetadataValue.int(len(summary.active)),
         "breached": MetadataValue.int(len(summary.breached)),
         "warning": MetadataValue.int(len(summary.warning)),
@@ -231,7 +245,7 @@ def runs_metadata(
         "tenants_unreachable": MetadataValue.int(len(errors)),
         "active_runs": MetadataValue.md(
             _table(
-                ["SLA", "run", "name", "tenant", "state", "started", "runtime", "rule"],
+                ["SLA", "run", "name", "tenant", "state", f"started{sim}", "runtime", "rule"],
                 (
                     [
                         sla_cell(r),
@@ -252,7 +266,7 @@ def runs_metadata(
         "recent_stops": MetadataValue.md(
             _table(
                 ["run", "name", "tenant", "requested by", "reason", "result", "before -> after",
-                 "when"],
+                 f"when{sim}"],
                 (
                     [
                         run_link(r.workflow_id, r.link),
@@ -276,7 +290,7 @@ def runs_metadata(
                     "_Dry runs: these runs were **not** stopped (`dry run` says whose)._\n\n"
                     + _table(
                         ["run", "name", "tenant", "dry run", "would have stopped because",
-                         "when"],
+                         f"when{sim}"],
                         (
                             [
                                 run_link(r.workflow_id, r.link),
@@ -305,7 +319,7 @@ def runs_metadata(
         ),
         "failures": MetadataValue.md(
             _table(
-                ["run", "name", "tenant", "ended", "attribution", "error"],
+                ["run", "name", "tenant", f"ended{sim}", "attribution", "error"],
                 (
                     [
                         run_link(f.workflow_id, f.link),
@@ -356,14 +370,19 @@ def _polled_table(polled: Mapping[str, str], errors: Mapping[str, str]) -> Metad
 
 
 def ingest_metadata(
-    summary: IngestSummary, *, polled: Mapping[str, str], errors: Mapping[str, str]
+    summary: IngestSummary,
+    *,
+    polled: Mapping[str, str],
+    errors: Mapping[str, str],
+    clock: str | None = None,
 ) -> dict[str, Any]:
-    """Metadata of one ``amperity/ingest_jobs`` materialization."""
+    """Metadata of one ``amperity/ingest_jobs`` materialization (``clock``: see runs_metadata)."""
     feeds = sorted(summary.feeds, key=lambda f: (not f.problems, -f.error_rate, -f.reject_rate))
     rows = sum(f.read for f in summary.feeds)
     errors_total = sum(f.errors for f in summary.feeds)
     rejected_total = sum(f.rejected for f in summary.feeds)
     return {
+        **_clock_entry(clock),
         "jobs": MetadataValue.int(summary.jobs),
         "feeds": MetadataValue.int(len(summary.feeds)),
         "unhealthy_feeds": MetadataValue.int(len(summary.unhealthy)),

@@ -85,7 +85,10 @@ def control_routes(sim: Simulator) -> list[BaseRoute]:
 
     async def health(request: Request) -> Any:
         return {"ok": True, "tenants": list(sim.tenant_ids), "now": iso(sim.now().timestamp()),
-                "rate_limit_rps": sim.rate_limit_rps}
+                "rate_limit_rps": sim.rate_limit_rps,
+                # Simulated seconds per real second (None for a manual clock), so clients can
+                # say how fast the times they show run.
+                "speed": getattr(sim.clock, "speed", None)}
 
     async def faults(request: Request) -> Any:
         runtime = _runtime(sim, request)

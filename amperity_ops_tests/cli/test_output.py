@@ -120,3 +120,21 @@ def test_doctor_warns_without_app_url_and_aligns_columns(
     detail_column = re.compile(r"^\S+\s+\S.*?\S\s{2,}(?=\S)")  # status, subject, gap
     starts = {match.end() for line in lines if (match := detail_column.search(line))}
     assert len(starts) == 1, result.stdout
+
+
+def test_simulated_times_are_marked_in_runs_list(
+    sim: Simulator, cli_env: dict[str, str], run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the simulator's clock, `runs list` says so and marks its since/started times (sim)."""
+    monkeypatch.setenv("AMPERITY_OPS_CLOCK", "simulator")
+    empty = run_cli("runs", "list", "--state", "active")
+    assert empty.exit_code == 0, empty.output
+    lines = empty.stdout.strip().splitlines()
+    assert lines[0].startswith("Clock: simulator clock; times marked (sim) are simulated (sim now ")
+    assert re.fullmatch(r"No active runs created since \S+ \d\d:\d\dZ \(sim\)\.", lines[1])
+    sim.tenant(TENANT).add_run(name="A", type="courier.group/run", state="running",
+                               started_ago=timedelta(minutes=2))
+    listed = run_cli("runs", "list")
+    assert listed.exit_code == 0, listed.output
+    assert re.search(r"Workflow runs created since \S+ \d\d:\d\dZ \(sim\)", listed.stdout)
+    assert "started (sim)" in listed.stdout

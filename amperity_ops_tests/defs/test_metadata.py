@@ -225,3 +225,21 @@ def test_feed_table_links_the_job_when_the_tenant_has_app_url() -> None:
         polled={}, errors={}))
     assert f"[isj-1]({LINK}wf-1)" in meta["feed_table"]
     assert "`isj-2`" in meta["feed_table"]
+
+
+def test_simulated_times_get_a_clock_entry_and_sim_headers() -> None:
+    """With a clock note, a `clock` entry says so and every time column reads '(sim)'."""
+    note = "simulator clock, 10x faster than real time; times marked (sim) are simulated"
+    meta = values(runs_metadata(
+        summary(active(), stops=(stop("wf-1"), stop("wf-3", dry_run=True))),
+        polled={}, errors={}, clock=note))
+    assert meta["clock"] == note
+    assert "| started (sim) |" in meta["active_runs"].splitlines()[0]
+    assert meta["recent_stops"].splitlines()[0].endswith("| when (sim) |")
+    assert "| when (sim) |" in meta["dry_run_notes"]
+    real = values(runs_metadata(summary(active()), polled={}, errors={}))
+    assert "clock" not in real
+    assert "(sim)" not in real["active_runs"]
+    ingest = values(ingest_metadata(IngestSummary(generated_at=NOW), polled={}, errors={},
+                                    clock=note))
+    assert ingest["clock"] == note

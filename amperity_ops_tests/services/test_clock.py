@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 
-from amperity_ops.services.clock import SimulatorClock, clock_from_env, utc_now
-from amperity_ops.simulator import IN_PROCESS_BASE_URL, ManualClock, Simulator
+from amperity_ops.services.clock import SimulatorClock, clock_from_env, clock_note, utc_now
+from amperity_ops.simulator import IN_PROCESS_BASE_URL, ManualClock, Simulator, SystemClock
+from amperity_ops_tests.conftest import _spec
 
 
 def test_simulator_clock_reads_the_simulated_time(sim: Simulator, clock: ManualClock) -> None:
@@ -33,3 +35,19 @@ def test_clock_choice_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("AMPERITY_OPS_CLOCK", "sundial")
     with pytest.raises(ValueError, match="AMPERITY_OPS_CLOCK"):
         clock_from_env(None)
+
+
+def test_simulator_times_are_labelled_with_speed_and_offset() -> None:
+    """The note names the simulator clock, its speed, the (sim) mark and sim vs real now."""
+    sim = Simulator([_spec(schedules=False)], clock=SystemClock(speed=10), rate_limit_rps=None)
+    read = SimulatorClock(IN_PROCESS_BASE_URL, transport=sim.transport())
+    now = read()
+    note = clock_note(read, now)
+    assert note is not None
+    assert note.startswith("simulator clock, 10x faster than real time; times marked (sim) ")
+    assert re.search(rf"\(sim now {now:%H:%M}Z = real \d\d:\d\dZ\)$", note)
+
+
+def test_system_clock_times_need_no_label() -> None:
+    """Real times are not labelled: no note for the system clock."""
+    assert clock_note(utc_now, utc_now()) is None
