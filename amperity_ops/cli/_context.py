@@ -59,6 +59,11 @@ class CliContext:
             self._runtime = OpsRuntime.from_settings(config_path=path)
         return self._runtime
 
+    @property
+    def built_runtime(self) -> OpsRuntime | None:
+        """The runtime if a command already built it, else None (never builds it)."""
+        return self._runtime
+
     def check_config_path(self) -> None:
         """Fails clearly when the policy file named by ``--config`` or the variable is missing.
 

@@ -9,11 +9,17 @@ the first line, and scrubs anything that looks like a credential as a second lin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import click
 
 from amperity_ops.redaction import redact
 
-__all__ = ["DEBUG_ENV", "describe_error", "describe_error_lines", "redact"]
+if TYPE_CHECKING:
+    from amperity_ops.settings import TenantConfig
+
+__all__ = ["DEBUG_ENV", "auth_hint", "describe_error", "describe_error_lines", "redact"]
 
 DEBUG_ENV = "AMPERITY_OPS_DEBUG"
 """Set to 1 to let unexpected exceptions through with their traceback (for bug reports)."""
@@ -84,10 +90,42 @@ def describe_error_lines(err: BaseException) -> list[str]:
     return [first, *(redact(line) for line in lines[1:])]
 
 
-def as_click_exception(err: Exception) -> click.ClickException:
+def auth_hint(err: BaseException, tenants: Sequence[TenantConfig]) -> str:
+    """What to check after a 401/403: the variables or policy entries holding the credentials.
+
+    Shared by ``doctor`` and every other command (through :func:`as_click_exception`), so a
+    bad token reads the same wherever it is met.
+
+    Args:
+        err: The exception that ended the command (or the check).
+        tenants: The tenants whose credentials may be at fault.
+
+    Returns:
+        ``"; check AMPERITY_ACCESS_TOKEN (...)"``, or ``""`` for any other error.
+    """
+    from amperity_ops.client.errors import AuthenticationError, PermissionDeniedError
+
+    if not isinstance(err, AuthenticationError | PermissionDeniedError) or not tenants:
+        return ""
+    names: list[str] = []
+    for tenant in tenants:
+        refs = [tenant.access_token] if tenant.access_token is not None else [
+            tenant.client_id, tenant.client_secret
+        ]
+        names += [ref.env for ref in refs if ref is not None and ref.env and ref.env not in names]
+    where = " / ".join(names) if names else "the credentials"
+    token = all(tenant.access_token is not None for tenant in tenants)
+    what = "token" if token else "OAuth client"
+    if isinstance(err, PermissionDeniedError):
+        return f"; the {what} may be read-only or lack this tenant's permissions ({where})"
+    return f"; check {where} (the tenant's {what} in the policy file or environment)"
+
+
+def as_click_exception(err: Exception, *, hint: str = "") -> click.ClickException:
     """Wraps an exception as a :class:`click.ClickException` (on stderr, exit 1).
 
-    One line, except for a configuration error with several problems: one indented line each.
+    One line (plus ``hint``, e.g. :func:`auth_hint`), except for a configuration error with
+    several problems: one indented line each.
     """
     first, *more = describe_error_lines(err)
-    return click.ClickException("\n".join([first, *(f"  {line}" for line in more)]))
+    return click.ClickException("\n".join([first + hint, *(f"  {line}" for line in more)]))

@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-from amperity_ops.cli._errors import DEBUG_ENV, as_click_exception
+from amperity_ops.cli._context import CliContext
+from amperity_ops.cli._errors import DEBUG_ENV, as_click_exception, auth_hint
 
 
 class LazyGroup(click.Group):
@@ -72,4 +73,7 @@ class LazyGroup(click.Group):
         except Exception as err:
             if os.environ.get(DEBUG_ENV):
                 raise
-            raise as_click_exception(err) from None
+            # A 401 says which variable to check, as doctor does, if the tenants are known.
+            runtime = getattr(ctx.find_object(CliContext), "built_runtime", None)
+            hint = auth_hint(err, runtime.tenants) if runtime is not None else ""
+            raise as_click_exception(err, hint=hint) from None

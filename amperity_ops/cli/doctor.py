@@ -12,7 +12,7 @@ import click
 from rich.text import Text
 
 from amperity_ops.cli._context import CliContext, make_console
-from amperity_ops.cli._errors import describe_error, describe_error_lines
+from amperity_ops.cli._errors import auth_hint, describe_error, describe_error_lines
 from amperity_ops.monitoring.durations import format_duration
 from amperity_ops.redaction import redact
 
@@ -181,7 +181,7 @@ def _check_tenant(tenant: TenantConfig, now: datetime) -> Iterator[Check]:
             first = next(iter(client.list_workflow_runs(limit=1)), None)
             budget = _budget_description(client, tenant)
     except Exception as err:
-        yield Check("fail", f"{subject} API", describe_error(err) + _auth_hint(err, tenant))
+        yield Check("fail", f"{subject} API", describe_error(err) + auth_hint(err, [tenant]))
         return
     took = (time.monotonic() - started) * 1000
     where = redact(tenant.base_url) if tenant.base_url else "default base URL"
@@ -190,23 +190,6 @@ def _check_tenant(tenant: TenantConfig, now: datetime) -> Iterator[Check]:
     yield Check("ok", f"{subject} API", f"{where}: {auth}answered in {took:.0f} ms ({seen})")
     yield Check("ok", f"{subject} rate budget", budget)
     yield _check_links(tenant)
-
-
-def _auth_hint(err: Exception, tenant: TenantConfig) -> str:
-    """What to check after a 401/403: the variable or policy-file entry holding the credential."""
-    from amperity_ops.client.errors import AuthenticationError, PermissionDeniedError
-
-    if not isinstance(err, AuthenticationError | PermissionDeniedError):
-        return ""
-    refs = [tenant.access_token] if tenant.access_token is not None else [
-        tenant.client_id, tenant.client_secret
-    ]
-    names = [ref.env for ref in refs if ref is not None and ref.env]
-    where = " / ".join(names) if names else "the credentials"
-    what = "token" if tenant.access_token is not None else "OAuth client"
-    if isinstance(err, PermissionDeniedError):
-        return f"; the {what} may be read-only or lack this tenant's permissions ({where})"
-    return f"; check {where} (the tenant's {what} in the policy file or environment)"
 
 
 def _check_links(tenant: TenantConfig) -> Check:

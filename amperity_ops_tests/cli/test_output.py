@@ -106,6 +106,21 @@ def test_doctor_bad_token_hint_and_aligned_columns(
     assert "wrong-token-0123456789" not in result.output
 
 
+def test_runs_list_bad_token_gives_the_same_hint_as_doctor(
+    cli_env: dict[str, str], run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 401 from `runs list` is one line naming the variable to check, like doctor's."""
+    monkeypatch.setenv("AMPERITY_ACCESS_TOKEN", "wrong-token-0123456789")
+    result = run_cli("runs", "list")
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("Error: Amperity API error: ")
+    assert "401" in line
+    assert line.endswith("; check AMPERITY_ACCESS_TOKEN (the tenant's token in the policy file "
+                         "or environment)")
+    assert "wrong-token-0123456789" not in result.output
+
+
 def test_doctor_warns_without_app_url_and_aligns_columns(
     sim: Simulator, cli_env: dict[str, str], run_cli: RunCli
 ) -> None:
