@@ -37,6 +37,8 @@ SUMMARY_WINDOW = timedelta(hours=24)
 """Counts by state, failures and stops cover runs that started or ended in this window."""
 MAX_STOP_ROWS = 200
 """The stop ledger is read at most this far (newest first): a table, not an archive."""
+NOTHING_TO_STOP_RESULTS = frozenset({"not_running", "not_found"})
+"""Stop results (``StopResult`` values) of requests that found nothing to stop."""
 
 
 @dataclass(frozen=True)
@@ -123,8 +125,14 @@ class RunsSummary:
 
     @property
     def real_stops(self) -> list[StopRow]:
-        """Stops amperity-ops actually requested in the window, newest first."""
-        return [row for row in self.stops if not row.dry_run]
+        """Stops amperity-ops actually requested in the window, newest first.
+
+        Requests that found nothing to stop (the run had already ended, or no such run) are
+        left out: they sent no stop, and listing them under "the stops amperity-ops requested"
+        would read as if they had. The stop ledger keeps them.
+        """
+        return [row for row in self.stops
+                if not row.dry_run and row.result not in NOTHING_TO_STOP_RESULTS]
 
     @property
     def dry_run_notes(self) -> list[StopRow]:

@@ -184,6 +184,18 @@ def test_recent_stops_table_and_dry_run_notes_apart() -> None:
     assert "dry_run_notes" not in quiet
 
 
+def test_recent_stops_leave_out_requests_that_found_nothing_to_stop() -> None:
+    """A stop asked for a finished (or unknown) run sent nothing: not listed, not counted."""
+    meta = values(runs_metadata(
+        summary(stops=(stop("wf-1"), stop("wf-8", result="not_running"),
+                       stop("wf-9", result="not_found"))),
+        polled={}, errors={}))
+    assert "wf-1" in meta["recent_stops"]
+    assert "wf-8" not in meta["recent_stops"]
+    assert "wf-9" not in meta["recent_stops"]
+    assert meta["stops_requested"] == 1
+
+
 def test_dry_run_notes_say_whose_dry_run_it_was() -> None:
     """A person's dry run is labelled with who ran it, never as auto_stop.dry_run's doing."""
     meta = values(runs_metadata(
