@@ -395,7 +395,7 @@ def ingest_metadata(
         ),
         "tenants_unreachable": MetadataValue.int(len(errors)),
         "feed_table": MetadataValue.md(
-            md_table(
+            _table(
                 [
                     "health",
                     "table",
@@ -415,15 +415,17 @@ def ingest_metadata(
                         run_link(f.job_id, f.link),
                         f.tenant,
                         f.state,
-                        f.read,
-                        f.errors,
-                        f.rejected,
+                        f"{f.read:,}",  # as the alerts write them
+                        f"{f.errors:,}",
+                        f"{f.rejected:,}",
                         f"{100 * f.error_rate:.2f}",
                         f"{100 * f.reject_rate:.2f}",
                     ]
                     for f in feeds
                 ),
                 empty="no ingest jobs in the window",
+                # One tenant polled: no tenant column (as on workflow_runs).
+                tenants=len({*polled, *errors}) > 1,
             )
         ),
         "polled": _polled_table(polled, errors),

@@ -255,3 +255,18 @@ def test_simulated_times_get_a_clock_entry_and_sim_headers() -> None:
     ingest = values(ingest_metadata(IngestSummary(generated_at=NOW), polled={}, errors={},
                                     clock=note))
     assert ingest["clock"] == note
+
+
+def test_feed_table_has_thousands_separators_and_no_tenant_column_for_one_tenant() -> None:
+    """Row counts read 48,129 as in the alerts; one tenant polled means no tenant column."""
+    feed = FeedRow(tenant="acme", job_id="isj-1", workflow_id=None, table="POS_Stores",
+                   state="succeeded", read=48129, errors=1612, rejected=0,
+                   error_rate=1612 / 48129, reject_rate=0.0, problems=())
+    one = values(ingest_metadata(IngestSummary(generated_at=NOW, jobs=1, feeds=[feed]),
+                                 polled={"acme": "1 jobs read"}, errors={}))
+    header, _, row = one["feed_table"].splitlines()
+    assert "tenant" not in header
+    assert "| 48,129 | 1,612 | 0 | 3.35 |" in row
+    two = values(ingest_metadata(IngestSummary(generated_at=NOW, jobs=1, feeds=[feed]),
+                                 polled={"acme": "1 jobs read"}, errors={"beta": "down"}))
+    assert "| tenant |" in two["feed_table"].splitlines()[0]
