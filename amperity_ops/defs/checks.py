@@ -12,7 +12,7 @@ from typing import Literal
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 
-from amperity_ops.defs.metadata import fmt_duration, md_table, run_link, sla_cell
+from amperity_ops.defs.metadata import fmt_duration, md_table, plural, run_link, sla_cell
 from amperity_ops.services.summary import FeedRow, IngestSummary, RunsSummary
 from amperity_ops.settings import IngestThresholds
 
@@ -111,10 +111,11 @@ def runs_check_results(
             passed=not breached,
             severity=AssetCheckSeverity.ERROR,
             description=(
-                f"{len(summary.active)} active runs within SLA"
-                f" ({len(summary.warning)} past their warning line)"
+                f"{plural(len(summary.active), 'active run')} within SLA"
+                f" ({len(summary.warning)} past "
+                f"{'its' if len(summary.active) == 1 else 'their'} warning line)"
                 if not breached
-                else f"{len(breached)} run(s) over max runtime: "
+                else f"{plural(len(breached), 'run')} over max runtime: "
                 + ", ".join(
                     f"{r.name} ({r.workflow_id}) {fmt_duration(r.runtime)} > "
                     f"{fmt_duration(r.max_runtime)}"

@@ -22,6 +22,7 @@ __all__ = [
     "fmt_duration",
     "ingest_metadata",
     "md_table",
+    "plural",
     "run_link",
     "runs_metadata",
     "short_run_id",
@@ -125,7 +126,8 @@ def short_run_id(workflow_id: str) -> str:
     return workflow_id if len(workflow_id) <= 12 else "…" + workflow_id[-6:]
 
 
-def _plural(count: int, noun: str) -> str:
+def plural(count: int, noun: str) -> str:
+    """``1 active run``, ``2 active runs``, ``0 active runs``."""
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
@@ -157,7 +159,7 @@ def attention_text(summary: RunsSummary) -> str:
                      + (f", +{more} more" if more > 0 else ""))
     if parts:
         return ". ".join(parts)
-    line = (f"all {_plural(len(summary.active), 'active run')} within SLA" if summary.active
+    line = (f"all {plural(len(summary.active), 'active run')} within SLA" if summary.active
             else "no active runs")
     stopped = [row for row in summary.real_stops if row.result == "stopped"]
     if stopped:

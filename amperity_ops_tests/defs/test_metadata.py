@@ -270,3 +270,22 @@ def test_feed_table_has_thousands_separators_and_no_tenant_column_for_one_tenant
     two = values(ingest_metadata(IngestSummary(generated_at=NOW, jobs=1, feeds=[feed]),
                                  polled={"acme": "1 jobs read"}, errors={"beta": "down"}))
     assert "| tenant |" in two["feed_table"].splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ((), "0 active runs within SLA (0 past their warning line)"),
+        ((active(level="ok"),), "1 active run within SLA (0 past its warning line)"),
+        ((active(level="warning"), active("wf-2", level="ok")),
+         "2 active runs within SLA (1 past their warning line)"),
+        ((active(),), "1 run over max runtime: Daily Ecommerce Sources (wf-1) 25m 34s > 10m 00s"),
+    ],
+)
+def test_runs_within_sla_check_text_agrees_in_number(
+    rows: tuple[ActiveRunRow, ...], expected: str
+) -> None:
+    """The check's description says '1 active run', '2 active runs', '1 run over'."""
+    results = runs_check_results(summary(*rows), errors={})
+    check = next(r for r in results if r.check_name == "runs_within_sla")
+    assert check.description == expected
