@@ -11,7 +11,7 @@ The sequence is re-read, decide, stop, wait, record:
    409 (the run ended in between) is read back and reported, not raised.
 4. Wait until the run is terminal or ``wait_timeout`` passes. The wait and its timeout are
    real waiting, so they are measured on a monotonic clock (injected in tests), never on the
-   SLA clock: the demo's SLA clock runs 30 times faster than real time.
+   SLA clock: the demo's SLA clock runs 10 times faster than real time.
 5. Record who asked and why in the store's stop ledger as soon as the run has been re-read
    (``record_stop``; or, for the SLA sensor's own request, the row it already wrote), and the
    result at the end (``finish_stop``). A dry run is recorded too, as a dry-run note: the
