@@ -131,7 +131,7 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
-def attention_text(summary: RunsSummary) -> str:
+def attention_text(summary: RunsSummary, *, time_mark: str = "") -> str:
     """One short line naming the breached and warning runs (shown without opening a table).
 
     Names and how far over come first, the id shortened last, so a narrow column still shows
@@ -139,7 +139,8 @@ def attention_text(summary: RunsSummary) -> str:
     When nothing is late: ``all 3 active runs within SLA`` or ``no active runs``, followed by
     the stops amperity-ops made in the window (``amperity-ops stopped 1 in the last 24h
     (latest: Daily Ecommerce Sources, 17:13Z)``), so a quiet line right after a stop does not
-    read as "nothing happened".
+    read as "nothing happened". ``time_mark`` follows that time (`` (sim)`` for the demo's
+    simulated clock).
     """
     parts = []
     for label, rows, limit_of in (
@@ -166,7 +167,7 @@ def attention_text(summary: RunsSummary) -> str:
         latest = stopped[0]  # newest first
         line += (f"; amperity-ops stopped {len(stopped)} in the last "
                  f"{fmt_duration(summary.window)} (latest: {latest.name or latest.workflow_id}, "
-                 f"{short_time(latest.requested_at, summary.generated_at)})")
+                 f"{short_time(latest.requested_at, summary.generated_at)}{time_mark})")
     return line
 
 
@@ -234,7 +235,7 @@ def runs_metadata(
     many = len(summary.tenants) != 1
     sim = SIM_MARK if clock else ""
     return {
-        "attention": MetadataValue.text(attention_text(summary)),
+        "attention": MetadataValue.text(attention_text(summary, time_mark=sim)),
         **_clock_entry(clock),
         "active": MetadataValue.int(len(summary.active)),
         "breached": MetadataValue.int(len(summary.breached)),

@@ -246,6 +246,9 @@ def test_simulated_times_get_a_clock_entry_and_sim_headers() -> None:
         summary(active(), stops=(stop("wf-1"), stop("wf-3", dry_run=True))),
         polled={}, errors={}, clock=note))
     assert meta["clock"] == note
+    quiet = values(runs_metadata(summary(stops=(stop("wf-1"),)), polled={}, errors={},
+                                 clock=note))
+    assert quiet["attention"].endswith("(latest: Daily Ecommerce Sources, 19:40Z (sim))")
     assert "| started (sim) |" in meta["active_runs"].splitlines()[0]
     assert meta["recent_stops"].splitlines()[0].endswith("| when (sim) |")
     assert "| when (sim) |" in meta["dry_run_notes"]
