@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -30,6 +29,7 @@ from amperity_ops.settings import TenantConfig
 from amperity_ops.simulator import IN_PROCESS_BASE_URL, ManualClock, Simulator, TenantSpec
 from amperity_ops.store import Store
 from amperity_ops.store.schema import metadata
+from amperity_ops_tests.receiver import serving
 from amperity_ops_tests.services.helpers import STOP_POLICY, make_config
 
 TENANT = "acme"
@@ -66,14 +66,8 @@ class _Hook(BaseHTTPRequestHandler):
 def hook() -> Iterator[tuple[str, type[_Hook]]]:
     """A receiver on a free port (down until the test raises it); its base URL."""
     handler = type("Hook", (_Hook,), {"up": False, "received": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(handler) as base_url:
+        yield f"{base_url}", handler
 
 
 def _store_text(store: Store) -> str:

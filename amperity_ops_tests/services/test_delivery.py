@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from amperity_ops.services.sla_guard import run_sla_tick
 from amperity_ops.simulator import ManualClock, Simulator
+from amperity_ops_tests.receiver import serving
 from amperity_ops_tests.services.helpers import TENANT, make_config, make_runtime
 
 
@@ -37,14 +37,8 @@ class _Hook(BaseHTTPRequestHandler):
 def hook() -> Iterator[tuple[str, type[_Hook]]]:
     """A webhook receiver on a free port, down until the test raises it."""
     handler = type("Hook", (_Hook,), {"up": False, "received": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", handler
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(handler) as base_url:
+        yield f"{base_url}/hook", handler
 
 
 def test_sink_down_then_up_gets_the_alert_exactly_once(
