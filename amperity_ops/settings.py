@@ -39,7 +39,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from amperity_ops.monitoring.durations import parse_duration
+from amperity_ops.core.durations import parse_duration
 
 __all__ = [
     "DEFAULT_PAGERDUTY_URL",

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from amperity_ops.client import ACTIVE_KINDS, TERMINAL_KINDS, StateKind
-from amperity_ops.monitoring.durations import parse_duration
+from amperity_ops.core.durations import parse_duration
 
 __all__ = ["SINCE", "STATE", "STATE_GROUPS", "Since", "resolve_since"]
 

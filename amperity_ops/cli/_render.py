@@ -9,7 +9,7 @@ from rich.segment import Segment, Segments
 from rich.text import Text
 
 from amperity_ops.client import StateKind, WorkflowState
-from amperity_ops.monitoring.durations import format_duration
+from amperity_ops.core.durations import format_duration
 
 __all__ = ["STATE_STYLES", "ago", "print_trimmed", "short_duration", "state_text", "when"]
 

@@ -17,7 +17,7 @@ from rich.progress import (
 
 from amperity_ops.cli._context import CliContext, make_console
 from amperity_ops.cli._params import SINCE, resolve_since
-from amperity_ops.monitoring.durations import format_duration
+from amperity_ops.core.durations import format_duration
 from amperity_ops.services.poll import backfill as backfill_runs
 
 __all__ = ["backfill"]

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from amperity_ops.cli._context import CliContext, make_console
 from amperity_ops.cli._errors import auth_hint, describe_error, describe_error_lines
-from amperity_ops.monitoring.durations import format_duration
+from amperity_ops.core.durations import format_duration
 from amperity_ops.redaction import redact
 
 if TYPE_CHECKING:

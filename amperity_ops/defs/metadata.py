@@ -13,7 +13,7 @@ from typing import Any
 
 from dagster import MetadataValue
 
-from amperity_ops.monitoring.durations import short_duration
+from amperity_ops.core.durations import short_duration
 from amperity_ops.services.clock import SIM_MARK
 from amperity_ops.services.summary import ActiveRunRow, IngestSummary, RunsSummary, StopRow
 

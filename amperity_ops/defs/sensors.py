@@ -33,7 +33,7 @@ from amperity_ops.defs.jobs import (
     stop_amperity_workflow_run,
     stop_run_config,
 )
-from amperity_ops.monitoring.durations import format_duration
+from amperity_ops.core.durations import format_duration
 from amperity_ops.services.ingest_guard import run_ingest_tick
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.services.sla_guard import StopToRequest, lost_stop_requests, run_sla_tick

@@ -9,7 +9,7 @@ Nothing here imports :mod:`amperity_ops.settings` at runtime (settings imports
 
 from amperity_ops.monitoring.alert_state import AlertStep, AlertTrack, next_alert
 from amperity_ops.monitoring.alert_text import run_alert_message, vanished_alert_message
-from amperity_ops.monitoring.durations import (
+from amperity_ops.core.durations import (
     compact_duration,
     format_duration,
     parse_duration,

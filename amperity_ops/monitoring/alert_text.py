@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from amperity_ops.alerts.message import AlertLevel, AlertMessage, dedup_key
 from amperity_ops.client.models import WorkflowRun
-from amperity_ops.monitoring.durations import format_duration
+from amperity_ops.core.durations import format_duration
 from amperity_ops.monitoring.sla import SlaEvaluation
 
 __all__ = ["run_alert_message", "vanished_alert_message"]

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 from amperity_ops.client.models import StateKind
-from amperity_ops.monitoring.durations import format_duration, short_duration
+from amperity_ops.core.durations import format_duration, short_duration
 from amperity_ops.monitoring.sla import SlaEvaluation, SlaLevel
 
 if TYPE_CHECKING:

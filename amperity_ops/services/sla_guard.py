@@ -44,7 +44,7 @@ from amperity_ops.monitoring import (
     bounded,
     plan_sla_tick,
 )
-from amperity_ops.monitoring.durations import format_duration
+from amperity_ops.core.durations import format_duration
 from amperity_ops.services.delivery import DeliverySummary, deliver_outbox, outbox_sink_ids
 from amperity_ops.services.poll import PAGE_SIZE
 from amperity_ops.services.tenants import describe_tenant_error, rotate

@@ -1,7 +1,7 @@
 """Durations as people write them in the policy file (``45s``, ``90m``, ``2h``, ``1d``).
 
-Pure functions, no imports from the rest of the package, so both the settings and the alert
-messages can use them without import cycles.
+Pure functions, no imports from the rest of the package (part of the neutral core), so the
+settings, the alerts, the CLI and the metadata all word durations the same way.
 """
 
 from __future__ import annotations
