@@ -14,7 +14,7 @@ from amperity_ops.cli._params import SINCE, STATE, STATE_GROUPS, resolve_since
 from amperity_ops.cli._render import print_trimmed, short_duration, state_text, when
 from amperity_ops.cli._sla import runtime_against_sla, sla_cell
 from amperity_ops.client import AmperityClient, AmperityError, StateKind, WorkflowRun
-from amperity_ops.services.clock import SIM_MARK, clock_note
+from amperity_ops.core.clock import clock_label, clock_mark
 from amperity_ops.services.stop import StopOutcome, StopResult, stop_with_runtime
 
 __all__ = ["runs"]
@@ -73,8 +73,8 @@ def list_runs(
     now = runtime.clock()
     created_from = resolve_since(since, now)
     # The demo's simulated times run ahead of real ones: say so wherever one is printed.
-    note = clock_note(runtime.clock, now)
-    sim = SIM_MARK if note else ""
+    note = clock_label(runtime.clock, now)
+    sim = clock_mark(runtime.clock)
     since_text = f"{created_from:%Y-%m-%d %H:%MZ}{sim}"
     rows: list[tuple[str, WorkflowRun]] = []
     with runtime.clients(list(tenant_names) or None) as clients:

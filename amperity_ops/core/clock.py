@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "SystemClock", "clock_label", "clock_mark", "utc_now"]
+__all__ = ["Clock", "SystemClock", "clock_label", "clock_mark", "clock_name", "utc_now"]
 
 
 def utc_now() -> datetime:
@@ -62,3 +62,19 @@ def clock_mark(clock: object) -> str:
     """``clock.mark`` for a :class:`Clock`; ``""`` for a plain callable (real time)."""
     mark = getattr(clock, "mark", "")
     return mark if isinstance(mark, str) else ""
+
+
+def clock_name(clock: object) -> str | None:
+    """What to call a clock whose times are not real ones, beside a single time.
+
+    A :class:`Clock` may carry an optional ``name`` (the demo's reads ``"simulator clock"``);
+    it is only returned when the clock marks its times, so real time is never annotated.
+
+    Args:
+        clock: A :class:`Clock` or a plain callable.
+
+    Returns:
+        E.g. ``"simulator clock"``; None for real time (the system clock, a plain callable).
+    """
+    name = getattr(clock, "name", None)
+    return name if isinstance(name, str) and name and clock_mark(clock) else None

@@ -22,6 +22,7 @@ from dagster import (
 )
 
 from amperity_ops.client import AmperityClient, IngestJob
+from amperity_ops.core.clock import clock_label, clock_mark
 from amperity_ops.defs.checks import (
     INGEST_JOBS_KEY,
     WORKFLOW_RUNS_KEY,
@@ -32,7 +33,6 @@ from amperity_ops.defs.checks import (
 )
 from amperity_ops.defs.metadata import ingest_metadata, md_table, runs_metadata
 from amperity_ops.services import inventory
-from amperity_ops.services.clock import clock_note
 from amperity_ops.services.poll import poll_ingest_jobs, poll_workflow_runs
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.services.summary import summarize_ingest, summarize_runs
@@ -94,7 +94,8 @@ def workflow_runs(
     summary = summarize_runs(runtime.store, runtime.config, runtime.tenants, now=now)
     return MaterializeResult(
         metadata=runs_metadata(summary, polled=polled, errors=errors,
-                               clock=clock_note(runtime.clock, now)),
+                               clock=clock_label(runtime.clock, now),
+                               time_mark=clock_mark(runtime.clock)),
         check_results=runs_check_results(summary, errors=errors),
     )
 
@@ -129,7 +130,7 @@ def ingest_jobs(
     )
     return MaterializeResult(
         metadata=ingest_metadata(summary, polled=polled, errors=errors,
-                                 clock=clock_note(runtime.clock, now)),
+                                 clock=clock_label(runtime.clock, now)),
         check_results=ingest_check_results(
             summary, runtime.config.ingest_thresholds, errors=errors
         ),

@@ -30,7 +30,7 @@ from pydantic import Field
 
 from amperity_ops.client import AmperityError
 from amperity_ops.client._params import check_id
-from amperity_ops.services.clock import SimulatorClock
+from amperity_ops.core.clock import clock_name
 from amperity_ops.services.runtime import OpsRuntime, UnknownTenantError
 from amperity_ops.services.stop import StopOutcome, StopResult, stop_with_runtime
 from amperity_ops.services.tenants import describe_tenant_error
@@ -261,7 +261,7 @@ def stop_workflow_run_op(
             description=f"The Amperity API failed for tenant {tenant.name}: "
             f"{describe_tenant_error(tenant, err)}"
         ) from err
-    clock_note = " (simulator clock)" if isinstance(amperity_ops.clock, SimulatorClock) else ""
+    clock_note = f" ({name})" if (name := clock_name(amperity_ops.clock)) else ""
     # No link to a run that does not exist (a typo'd id): it would open an error page.
     link = None if outcome.result is StopResult.NOT_FOUND else tenant.run_link(workflow_id)
     metadata = _metadata(outcome, link, clock_note)

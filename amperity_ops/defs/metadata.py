@@ -14,7 +14,6 @@ from typing import Any
 from dagster import MetadataValue
 
 from amperity_ops.core.durations import short_duration
-from amperity_ops.services.clock import SIM_MARK
 from amperity_ops.services.summary import ActiveRunRow, IngestSummary, RunsSummary, StopRow
 
 __all__ = [
@@ -215,6 +214,7 @@ def runs_metadata(
     polled: Mapping[str, str],
     errors: Mapping[str, str],
     clock: str | None = None,
+    time_mark: str = "",
 ) -> dict[str, Any]:
     """Metadata of one ``amperity/workflow_runs`` materialization.
 
@@ -222,8 +222,10 @@ def runs_metadata(
         summary: The summary from ``summarize_runs``.
         polled: Tenant -> one line about what its poll read.
         errors: Tenant -> why its poll failed (tenants that could not be reached).
-        clock: ``services.clock.clock_note`` when the times are simulated: shown as a
-            ``clock`` entry, and every time column's header is marked `` (sim)``.
+        clock: ``core.clock.clock_label`` when the times are not real ones: shown as a
+            ``clock`` entry.
+        time_mark: ``core.clock.clock_mark``: appended to every time column's header and to
+            the attention line's time (`` (sim)`` on the demo's simulator clock).
 
     Returns:
         Metadata values: the ``attention`` line, numbers to plot, then markdown tables.
@@ -233,7 +235,7 @@ def runs_metadata(
     window = fmt_duration(summary.window)
     now = summary.generated_at
     many = len(summary.tenants) != 1
-    sim = SIM_MARK if clock else ""
+    sim = time_mark
     return {
         "attention": MetadataValue.text(attention_text(summary, time_mark=sim)),
         **_clock_entry(clock),

@@ -240,14 +240,14 @@ def test_feed_table_links_the_job_when_the_tenant_has_app_url() -> None:
 
 
 def test_simulated_times_get_a_clock_entry_and_sim_headers() -> None:
-    """With a clock note, a `clock` entry says so and every time column reads '(sim)'."""
+    """With a clock label, a `clock` entry says so; with its mark every time column reads it."""
     note = "simulator clock, 10x faster than real time; times marked (sim) are simulated"
     meta = values(runs_metadata(
         summary(active(), stops=(stop("wf-1"), stop("wf-3", dry_run=True))),
-        polled={}, errors={}, clock=note))
+        polled={}, errors={}, clock=note, time_mark=" (sim)"))
     assert meta["clock"] == note
     quiet = values(runs_metadata(summary(stops=(stop("wf-1"),)), polled={}, errors={},
-                                 clock=note))
+                                 clock=note, time_mark=" (sim)"))
     assert quiet["attention"].endswith("(latest: Daily Ecommerce Sources, 19:40Z (sim))")
     assert "| started (sim) |" in meta["active_runs"].splitlines()[0]
     assert meta["recent_stops"].splitlines()[0].endswith("| when (sim) |")

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from dagster import DagsterInstance
 
-from amperity_ops.client import WorkflowRun
 from amperity_ops.defs.jobs import (
     ANONYMOUS_REQUESTER,
     REQUESTED_BY_TAG,
@@ -19,8 +18,9 @@ from amperity_ops.defs.jobs import (
     stop_run_config,
 )
 from amperity_ops.services.runtime import OpsRuntime
-from amperity_ops.simulator import ManualClock, Simulator
-from amperity_ops_tests.services.helpers import TENANT
+from amperity_ops.simulator import IN_PROCESS_BASE_URL, ManualClock, Simulator
+from amperity_ops.simulator.clock import SimulatorClock
+from amperity_ops_tests.services.helpers import TENANT, remember_ghost_run
 
 SENSOR = "amperity_workflow_sla_sensor"
 
@@ -261,17 +261,7 @@ def test_a_run_the_store_knew_that_answers_404_vanished(
     runtime: OpsRuntime, quiet_sim: Simulator, instance: DagsterInstance
 ) -> None:
     """A run seen before that is gone now is 'vanished': the job succeeds and says so."""
-    ghost = WorkflowRun.model_validate(
-        {
-            "id": "wf-20261031-00001-GHOST1",
-            "state": "running",
-            "type": "courier.group/run",
-            "name": "Ghost",
-            "tenant": TENANT,
-            "created_at": (runtime.clock() - timedelta(hours=3)).isoformat(),
-        }
-    )
-    runtime.store.upsert_runs(TENANT, [ghost], seen_at=runtime.clock())
+    ghost = remember_ghost_run(runtime)
     result = _run(runtime, instance, ghost.id)
     assert result.success
     assert _output_metadata(result)["result"] == "vanished"
@@ -324,3 +314,15 @@ def test_field_descriptions_say_what_to_fill_in() -> None:
     assert "recorded" in (fields["reason"].description or "")
     assert "OSS Dagster" in (fields["requested_by"].description or "")
     assert ANONYMOUS_REQUESTER in (fields["requested_by"].description or "")
+
+
+def test_stop_time_on_the_simulator_clock_says_so(
+    runtime: OpsRuntime, quiet_sim: Simulator, instance: DagsterInstance
+) -> None:
+    """On the demo's simulator clock the summary's stop time reads '(simulator clock)'."""
+    runtime.clock = SimulatorClock(IN_PROCESS_BASE_URL, transport=quiet_sim.transport())
+    run = quiet_sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(hours=3))
+    result = _run(runtime, instance, run.id)
+    assert result.success
+    summary = _output_metadata(result)["summary"]
+    assert "| stop sent at | 2026-11-01 02:00:00 UTC (simulator clock) |" in summary
