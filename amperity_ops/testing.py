@@ -1,8 +1,11 @@
-"""An ``OpsRuntime`` over the simulator: clients that reach it, its clock, a real store.
+"""Test and benchmark harness, not production code: an ``OpsRuntime`` over the simulator.
 
-The tests and the benchmarks both drive the services this way; one definition keeps them from
-drifting apart (a client built one way in the tests and another in a benchmark measures
-something else). Nothing in the code location imports this module.
+Clients that reach the simulator in-process, its clock, a real store. The tests and the
+benchmarks both drive the services this way; one definition keeps them from drifting apart (a
+client built one way in the tests and another in a benchmark measures something else).
+
+Nothing in the code location or the CLI imports this module (a test pins it), and it needs the
+simulator's extra (``pip install 'amperity-ops[simulator]'``), as the tests do.
 """
 
 from __future__ import annotations

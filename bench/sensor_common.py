@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from amperity_ops.services.runtime import OpsRuntime
-from amperity_ops.services.simulated import simulated_runtime
 from amperity_ops.settings import OpsConfig
 from amperity_ops.simulator import ManualClock, Simulator, TenantSpec
+from amperity_ops.testing import simulated_runtime
 
 TOKEN = "bench-token"
 

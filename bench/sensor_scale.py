@@ -26,9 +26,9 @@ from datetime import timedelta
 
 from sensor_common import TOKEN, make_runtime, make_sim
 
-from amperity_ops.services.simulated import simulator_client_factory
 from amperity_ops.services.sla_guard import run_sla_tick
 from amperity_ops.simulator import ManualClock
+from amperity_ops.testing import simulator_client_factory
 
 
 def main() -> None:

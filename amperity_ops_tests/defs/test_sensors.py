@@ -116,7 +116,7 @@ def test_sla_sensor_over_a_real_socket(
     sim: Simulator, sim_server: str, clock: ManualClock, store_url: str
 ) -> None:
     """The same tick over HTTP (uvicorn on a free port): one stop requested, two requests."""
-    from amperity_ops.services.simulated import simulator_client_factory
+    from amperity_ops.testing import simulator_client_factory
     from amperity_ops_tests.services.helpers import TOKEN
 
     runtime = make_runtime(sim, clock, store_url)
