@@ -406,15 +406,41 @@ def test_persistent_5xx_gives_up_after_the_attempt_bound(
 
 
 def test_slow_answers_time_out_and_are_retried_then_reported(
-    api: Simulator, make_client: Callable
+    api: Simulator, make_client: Callable, sleeps: Sleeps
 ) -> None:
     """A read timeout is retried for GETs and finally raises APITimeoutError."""
     api.set_faults(TENANT, Faults(slow_seconds=0.2))
+    # The simulator logs a request when it answers, so a timed-out one is counted as sent.
+    wire = Recording(api.transport())
     with (
-        make_client(timeout=0.02, retry_policy=RetryPolicy(max_attempts=2)) as client,
+        make_client(timeout=0.02, transport=wire,
+                    retry_policy=RetryPolicy(max_attempts=2)) as client,
         pytest.raises(APITimeoutError),
     ):
         list(client.list_segments())
+    assert [r.url.path for r in wire.sent] == ["/api/segments"] * 2  # the first try, the retry
+    assert len(sleeps) == 1  # one back-off wait, between them
+
+
+def test_a_slow_answer_is_retried_and_the_retry_answers(
+    api: Simulator, make_client: Callable, sleeps: Sleeps
+) -> None:
+    """A GET that timed out is sent again after a back-off, and the retry's answer is used."""
+    api.set_faults(TENANT, Faults(slow_seconds=0.2))
+
+    def heal_then_wait(seconds: float) -> None:
+        api.set_faults(TENANT, Faults())  # the tenant is fast again by the time of the retry
+        sleeps(seconds)
+
+    wire = Recording(api.transport())
+    with make_client(timeout=0.02, transport=wire, sleep=heal_then_wait,
+                     retry_policy=RetryPolicy(max_attempts=2)) as client:
+        segments = list(client.list_segments())
+    assert segments
+    assert {s.id for s in segments} == {s["id"] for s in api.tenant(TENANT).segments}
+    assert [r.url.path for r in wire.sent] == ["/api/segments"] * 2
+    assert api.request_log(TENANT).count("/api/segments") == 1  # only the retry was answered
+    assert len(sleeps) == 1
 
 
 def test_client_errors_are_never_retried(api: Simulator, make_client: Callable,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from amperity_ops.client import WorkflowRun
 from amperity_ops.services.runtime import OpsRuntime
-from amperity_ops.services.simulated import simulated_runtime
 from amperity_ops.settings import OpsConfig
 from amperity_ops.simulator import IN_PROCESS_BASE_URL, ManualClock, Simulator
+from amperity_ops.testing import simulated_runtime
 
 TENANT = "acme"
 TOKEN = "test-token"
+GHOST_RUN_ID = "wf-20261031-00001-GHOST1"
 
 STOP_POLICY: dict[str, Any] = {
     "name": "courier-groups",
@@ -66,3 +69,22 @@ def make_runtime(
     return simulated_runtime(
         sim, clock, config=config or make_config(), store_url=store_url, token=TOKEN
     )
+
+
+def remember_ghost_run(runtime: OpsRuntime, *, age: timedelta = timedelta(hours=3)) -> WorkflowRun:
+    """Records in the store a running run the simulator never had: every read of it is a 404.
+
+    The store knew it (a poll saw it ``age`` ago), so the services call it vanished.
+    """
+    ghost = WorkflowRun.model_validate(
+        {
+            "id": GHOST_RUN_ID,
+            "state": "running",
+            "type": "courier.group/run",
+            "name": "Ghost",
+            "tenant": TENANT,
+            "created_at": (runtime.clock() - age).isoformat(),
+        }
+    )
+    runtime.store.upsert_runs(TENANT, [ghost], seen_at=runtime.clock())
+    return ghost

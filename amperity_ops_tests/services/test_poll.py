@@ -7,7 +7,7 @@ from datetime import timedelta
 from amperity_ops.services.poll import poll_ingest_jobs, poll_workflow_runs
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.simulator import ManualClock, Simulator
-from amperity_ops_tests.services.helpers import TENANT
+from amperity_ops_tests.services.helpers import TENANT, remember_ghost_run
 
 RUNS_PATH = "/api/workflow/runs"
 
@@ -73,19 +73,7 @@ def test_vanished_active_run_is_reported(
     runtime: OpsRuntime, quiet_sim: Simulator, clock: ManualClock
 ) -> None:
     """A 404 for an active run is reported, marked vanished, and not re-read by later polls."""
-    from amperity_ops.client import WorkflowRun
-
-    ghost = WorkflowRun.model_validate(
-        {
-            "id": "wf-20261031-00001-GHOST1",
-            "state": "running",
-            "type": "courier.group/run",
-            "name": "Ghost",
-            "tenant": TENANT,
-            "created_at": (clock.now() - timedelta(days=2)).isoformat(),
-        }
-    )
-    runtime.store.upsert_runs(TENANT, [ghost], seen_at=clock.now())
+    ghost = remember_ghost_run(runtime, age=timedelta(days=2))
     report = _poll(runtime)
     assert report.vanished == [ghost.id]
     assert runtime.store.vanished_run_ids(TENANT) == {ghost.id}

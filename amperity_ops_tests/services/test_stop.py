@@ -12,7 +12,13 @@ from amperity_ops.client import AmperityClient, WorkflowRun
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.services.stop import StopOutcome, StopResult, stop_workflow_run
 from amperity_ops.simulator import IN_PROCESS_BASE_URL, ManualClock, Simulator, TenantSpec
-from amperity_ops_tests.services.helpers import TENANT, TOKEN, make_runtime, sqlite_url
+from amperity_ops_tests.services.helpers import (
+    TENANT,
+    TOKEN,
+    make_runtime,
+    remember_ghost_run,
+    sqlite_url,
+)
 
 
 @pytest.fixture
@@ -158,17 +164,7 @@ def test_vanished_run_is_marked_in_the_store(
     runtime: OpsRuntime, quiet_sim: Simulator
 ) -> None:
     """A run the store knew that answers 404 is vanished (a success), marked so in the store."""
-    ghost = WorkflowRun.model_validate(
-        {
-            "id": "wf-20261031-00001-GHOST1",
-            "state": "running",
-            "type": "courier.group/run",
-            "name": "Ghost",
-            "tenant": TENANT,
-            "created_at": (runtime.clock() - timedelta(hours=3)).isoformat(),
-        }
-    )
-    runtime.store.upsert_runs(TENANT, [ghost], seen_at=runtime.clock())
+    ghost = remember_ghost_run(runtime)
     outcome = _stop(runtime, ghost.id)
     assert outcome.result is StopResult.VANISHED
     assert outcome.succeeded

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import amperity_ops.simulator
 from amperity_ops.simulator import ManualClock, Simulator, TenantSpec
 
 SPECS = Path(amperity_ops.simulator.__file__).parent / "specs"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "conformance-token"
 MAX_EXAMPLES = 12
 
@@ -114,12 +116,30 @@ def test_error_bodies_follow_notes_not_spec() -> None:
     assert body["status"] == 404
 
 
+def official_documents() -> Path:
+    """Where the official documents are: ``../shared/amperity-api`` beside the repository.
+
+    In CI that directory is a read-only copy beside the clone. ``AMPERITY_API_DOCS`` points
+    elsewhere (e.g. from a git worktree, whose parent holds no ``shared/``).
+    """
+    given = os.environ.get("AMPERITY_API_DOCS")
+    return Path(given) if given else REPO_ROOT.parent / "shared" / "amperity-api"
+
+
 def test_specs_are_packaged_verbatim() -> None:
     """The packaged documents are the official ones from ../shared/amperity-api (unchanged)."""
-    shared = Path("/work/shared/amperity-api")
-    for name in ("control-plane-2024-04-01.openapi.json", "control-plane-unstable.openapi.json",
-                 "profile-2025-07-31.openapi.json"):
+    shared = official_documents()
+    assert shared.is_dir(), (
+        f"the official Amperity API documents are missing: expected them in {shared} "
+        "(../shared/amperity-api beside the repository, or set AMPERITY_API_DOCS)"
+    )
+    packaged_names = sorted(p.name for p in SPECS.glob("*.json"))
+    assert packaged_names == ["control-plane-2024-04-01.openapi.json",
+                              "control-plane-unstable.openapi.json",
+                              "profile-2025-07-31.openapi.json"]
+    for name in packaged_names:
         packaged = json.loads((SPECS / name).read_text())
         assert packaged["openapi"].startswith("3.")
-        if shared.exists():
-            assert packaged == json.loads((shared / name).read_text())
+        official = shared / name
+        assert official.is_file(), f"{official} is missing: the packaged {name} has no original"
+        assert packaged == json.loads(official.read_text()), f"{name} differs from {official}"
