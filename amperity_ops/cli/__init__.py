@@ -32,7 +32,7 @@ _SUBCOMMANDS = {
 }
 
 
-@click.group(cls=LazyGroup, lazy_commands=_SUBCOMMANDS)
+@click.group(cls=LazyGroup, lazy_commands=_SUBCOMMANDS, command_extras={"simulator": "simulator"})
 @click.option(
     "--config",
     "config_path",

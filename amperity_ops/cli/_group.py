@@ -21,12 +21,16 @@ class LazyGroup(click.Group):
 
     Args:
         lazy_commands: Subcommand name -> ``"module:attribute"`` of a click command.
+        command_extras: Subcommand name -> the package extra its imports need (its error
+            then says what to install instead of which module is missing).
         **kwargs: Passed to :class:`click.Group`.
     """
 
-    def __init__(self, *args: Any, lazy_commands: dict[str, str] | None = None, **kwargs: Any):
+    def __init__(self, *args: Any, lazy_commands: dict[str, str] | None = None,
+                 command_extras: dict[str, str] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.lazy_commands = dict(lazy_commands or {})
+        self.command_extras = dict(command_extras or {})
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Eager and lazy subcommand names, sorted."""
@@ -41,11 +45,18 @@ class LazyGroup(click.Group):
             except Exception as err:
                 if os.environ.get(DEBUG_ENV):
                     raise
-                raise click.ClickException(
-                    f"the `{cmd_name}` command is unavailable: {type(err).__name__}: {err}"
-                ) from None
+                raise click.ClickException(self._unavailable(cmd_name, err)) from None
             self.add_command(command, cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def _unavailable(self, cmd_name: str, err: Exception) -> str:
+        """Why a subcommand cannot be imported: what to install, if an extra is missing."""
+        extra = self.command_extras.get(cmd_name)
+        missing = err.name if isinstance(err, ModuleNotFoundError) else None
+        if extra and missing and not missing.startswith("amperity_ops"):
+            return (f"the `{cmd_name}` command needs the {extra} extra: "
+                    f"pip install 'amperity-ops[{extra}]'")
+        return f"the `{cmd_name}` command is unavailable: {type(err).__name__}: {err}"
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Lists the subcommands in ``--help``; one that cannot be imported says so."""
