@@ -36,6 +36,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from amperity_ops.client import AmperityError, NotFoundError, WorkflowRun
+from amperity_ops.core import Requester, StopResult
+from amperity_ops.core.durations import format_duration
 from amperity_ops.monitoring import (
     OurStop,
     SlaEvaluation,
@@ -44,7 +46,6 @@ from amperity_ops.monitoring import (
     bounded,
     plan_sla_tick,
 )
-from amperity_ops.core.durations import format_duration
 from amperity_ops.services.delivery import DeliverySummary, deliver_outbox, outbox_sink_ids
 from amperity_ops.services.poll import PAGE_SIZE
 from amperity_ops.services.tenants import describe_tenant_error, rotate
@@ -80,7 +81,8 @@ MAX_ENDED_WINDOW = timedelta(hours=1)
 """The ended-runs listing never reaches further back than this."""
 MIN_DELIVERY_S = 5.0
 """Delivery always gets at least this long, even after a slow read: alerts are the point."""
-STOP_REQUESTED_BY = "sensor amperity_workflow_sla_sensor"
+SLA_SENSOR = Requester.sensor("amperity_workflow_sla_sensor")
+"""Who the SLA tick records as asking for its stops (matched by kind, so a rename is safe)."""
 LOST_STOP_AFTER = timedelta(minutes=10)
 """A stop this sensor recorded, for which Dagster has no run with its run key this long after,
 was lost (the tick's result never reached the daemon) and is requested once more."""
@@ -318,7 +320,7 @@ def tick_tenant(
     # Alerted runs that ended: did we stop them? (RESOLVED says "stopped by amperity-ops".)
     ended_alerted = [i for i, r in observed.items() if r.state.is_terminal and i in tracks]
     our_stops = {
-        run_id: OurStop(record.requested_by, record.reason)
+        run_id: OurStop(record.requester, record.reason)
         for run_id, record in store.latest_real_stops(tenant.name, ended_alerted).items()
     }
     plan = plan_sla_tick(
@@ -331,7 +333,7 @@ def tick_tenant(
         stops_in_last_hour=store.stops_since(tenant.name, now - timedelta(hours=1)),
         stops_requested=store.stop_requested_ids(tenant.name, list(observed)),
         dry_runs_noted=store.dry_run_noted_ids(
-            tenant.name, list(observed), requested_by=STOP_REQUESTED_BY
+            tenant.name, list(observed), requester=SLA_SENSOR
         ),
         listing_complete=tick.cut_short is None,
         our_stops=our_stops,
@@ -391,13 +393,14 @@ def _ledger_row(
         tenant=request.tenant,
         workflow_id=request.workflow_id,
         workflow_name=request.workflow_name,
-        requested_by=STOP_REQUESTED_BY,
+        requested_by=SLA_SENSOR.label,
+        requester=SLA_SENSOR,
         reason=reason,
         dry_run=request.dry_run,
         requested_at=now,
         state_before=evaluation.run.state.raw if evaluation else None,
         # A dry-run note is final at once: it must never look like a stop in flight.
-        result="dry_run" if request.dry_run else None,
+        result=StopResult.DRY_RUN if request.dry_run else None,
         finished_at=now if request.dry_run else None,
         detail=f"would have stopped: {reason}" if request.dry_run else None,
     )
@@ -429,7 +432,7 @@ def lost_stop_requests(
     again: list[StopToRequest] = []
     for tenant in runtime.tenants:
         candidates = store.unlaunched_stops(
-            tenant.name, requested_by=STOP_REQUESTED_BY, before=now - LOST_STOP_AFTER
+            tenant.name, requester=SLA_SENSOR, before=now - LOST_STOP_AFTER
         )
         if not candidates:
             continue

@@ -30,11 +30,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from amperity_ops.client import ConflictError, NotFoundError, WorkflowRun
 from amperity_ops.client._params import check_id
+from amperity_ops.core import Requester, StopResult
 from amperity_ops.monitoring import stop_run_key
 from amperity_ops.services.clock import utc_now
 
@@ -59,25 +59,6 @@ DEFAULT_WAIT_TIMEOUT = timedelta(minutes=10)
 DEFAULT_POLL_INTERVAL = timedelta(seconds=10)
 """How often to re-read a stopping run: one request per interval against a 10 rps budget."""
 
-
-class StopResult(StrEnum):
-    """What happened to a stop request."""
-
-    STOPPED = "stopped"
-    """The stop was sent and the run reached a terminal state within the timeout."""
-    STILL_STOPPING = "timeout"
-    """The stop was sent but the run was not terminal when the wait timed out."""
-    NOT_RUNNING = "not_running"
-    """The run had already ended or was already stopping: nothing to do."""
-    UNKNOWN_STATE = "unknown_state"
-    """The run's state is not one we recognise: nothing destructive is done on it."""
-    NOT_FOUND = "not_found"
-    """The first re-read answered 404 and the store never saw the run: a wrong id or tenant.
-    Nothing was stopped, and this is not a success."""
-    VANISHED = "vanished"
-    """The run existed (it was read, or the store knew it) and then answered 404."""
-    DRY_RUN = "dry_run"
-    """The run is stoppable, but this was a dry run: nothing was sent."""
 
 
 _NOT_SUCCEEDED = frozenset({StopResult.STILL_STOPPING, StopResult.NOT_FOUND})
@@ -173,7 +154,7 @@ def stop_workflow_run(
     tenant: str,
     workflow_id: str,
     reason: str,
-    requested_by: str,
+    requester: Requester,
     dry_run: bool = False,
     wait_timeout: timedelta = DEFAULT_WAIT_TIMEOUT,
     poll_interval: timedelta = DEFAULT_POLL_INTERVAL,
@@ -191,7 +172,7 @@ def stop_workflow_run(
         tenant: The tenant name (as in the policy file), recorded with the outcome.
         workflow_id: The run to stop (``wf-…``).
         reason: Why it is being stopped; required, recorded and shown everywhere.
-        requested_by: Who asked (a sensor name, a Dagster user, ``launchpad``, ``cli``).
+        requester: Who asked (the SLA sensor, a person from the Launchpad, the CLI).
         dry_run: Re-read and decide, but send nothing.
         wait_timeout: How long to wait (real time) for the run to end after the stop was sent.
         poll_interval: Time between re-reads while waiting.
@@ -222,7 +203,7 @@ def stop_workflow_run(
         nonlocal ledger_id
         if store is not None:
             pending = (
-                None if dry_run else _pending_request(store, tenant, workflow_id, requested_by)
+                None if dry_run else _pending_request(store, tenant, workflow_id, requester)
             )
             if pending is not None:  # the SLA sensor's request: this job carries it out
                 ledger_id = pending
@@ -232,7 +213,8 @@ def stop_workflow_run(
                 tenant=tenant,
                 workflow_id=workflow_id,
                 workflow_name=before.name if before else "",
-                requested_by=requested_by,
+                requested_by=requester.label,
+                requester=requester,
                 reason=reason,
                 dry_run=dry_run,
                 requested_at=started_at,
@@ -255,7 +237,7 @@ def stop_workflow_run(
             tenant=tenant,
             workflow_id=workflow_id,
             reason=reason,
-            requested_by=requested_by,
+            requested_by=requester.label,
             dry_run=dry_run,
             result=result,
             message=message,
@@ -274,13 +256,13 @@ def stop_workflow_run(
             if result is StopResult.NOT_FOUND:
                 # Only the sensor's own pending row is finished; a typo adds no row.
                 if not dry_run:
-                    ledger_id = _pending_request(store, tenant, workflow_id, requested_by)
+                    ledger_id = _pending_request(store, tenant, workflow_id, requester)
             elif ledger_id is None:
                 open_ledger(before)
             if ledger_id is not None:
                 store.finish_stop(
                     ledger_id,
-                    result=outcome.result.value,
+                    result=outcome.result,
                     state_after=outcome.state_after,
                     finished_at=outcome.finished_at,
                     detail=outcome.message,
@@ -408,7 +390,7 @@ def stop_with_runtime(
     tenant: str,
     workflow_id: str,
     reason: str,
-    requested_by: str,
+    requester: Requester,
     dry_run: bool = False,
     wait_timeout: timedelta = DEFAULT_WAIT_TIMEOUT,
     poll_interval: timedelta = DEFAULT_POLL_INTERVAL,
@@ -424,7 +406,7 @@ def stop_with_runtime(
         tenant: The tenant name (as in the policy file).
         workflow_id: The run to stop.
         reason: Why; required.
-        requested_by: Who asked.
+        requester: Who asked.
         dry_run: Re-read and decide, but send nothing.
         wait_timeout: How long to wait (real time) for the run to end.
         poll_interval: Time between re-reads while waiting.
@@ -438,7 +420,7 @@ def stop_with_runtime(
         tenant=tenant,
         workflow_id=workflow_id,
         reason=reason,
-        requested_by=requested_by,
+        requester=requester,
         dry_run=dry_run,
         wait_timeout=wait_timeout,
         poll_interval=poll_interval,
@@ -448,11 +430,13 @@ def stop_with_runtime(
     )
 
 
-def _pending_request(store: Store, tenant: str, workflow_id: str, requested_by: str) -> int | None:
+def _pending_request(
+    store: Store, tenant: str, workflow_id: str, requester: Requester
+) -> int | None:
     """The ledger row of an unfinished, real stop request for this run by the same requester.
 
     The SLA sensor records its request before Dagster launches the stop job; the job then
     finishes that row instead of adding a second one for the same request (looked up by run,
     however many other stops the ledger holds).
     """
-    return store.pending_stop_id(tenant, workflow_id, requested_by=requested_by)
+    return store.pending_stop_id(tenant, workflow_id, requester=requester)
