@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from amperity_ops.alerts.message import AlertMessage
+from amperity_ops.core.alerts import AlertMessage
 
 __all__ = ["AlertSink", "Secret", "SinkError", "post_json", "redact"]
 

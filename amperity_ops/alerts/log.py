@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from amperity_ops.alerts.message import AlertLevel, AlertMessage
+from amperity_ops.core.alerts import AlertLevel, AlertMessage
 
 __all__ = ["LogSink"]
 

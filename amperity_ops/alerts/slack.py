@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from amperity_ops.alerts._http import Secret, post_json
-from amperity_ops.alerts.message import AlertLevel, AlertMessage
+from amperity_ops.core.alerts import AlertLevel, AlertMessage
 
 __all__ = ["SlackSink", "slack_body"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from amperity_ops.alerts._http import Secret, post_json
-from amperity_ops.alerts.message import AlertMessage
+from amperity_ops.core.alerts import AlertMessage
 
 __all__ = ["WebhookSink"]
 

@@ -14,8 +14,9 @@ from amperity_ops.cli._params import SINCE, STATE, STATE_GROUPS, resolve_since
 from amperity_ops.cli._render import print_trimmed, short_duration, state_text, when
 from amperity_ops.cli._sla import runtime_against_sla, sla_cell
 from amperity_ops.client import AmperityClient, AmperityError, StateKind, WorkflowRun
+from amperity_ops.core import Requester, StopResult
 from amperity_ops.core.clock import clock_label, clock_mark
-from amperity_ops.services.stop import StopOutcome, StopResult, stop_with_runtime
+from amperity_ops.services.stop import StopOutcome, stop_with_runtime
 
 __all__ = ["runs"]
 
@@ -178,7 +179,7 @@ def stop_run(
             tenant=tenant.name,
             workflow_id=workflow_id,
             reason=reason,
-            requested_by=CliContext.requested_by(),
+            requester=Requester.from_text(CliContext.requested_by()),
             dry_run=dry_run,
             wait_timeout=timedelta(seconds=wait_seconds),
             poll_interval=timedelta(seconds=poll_seconds),

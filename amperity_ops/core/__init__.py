@@ -6,6 +6,7 @@ stop results and who asked for a stop live here, so that the settings, the decis
 the CLI all speak of them the same way, and no layer has to reach up to another for a noun.
 """
 
+from amperity_ops.core.alerts import AlertLevel, AlertMessage, AlertTrack, dedup_key
 from amperity_ops.core.clock import Clock, SystemClock, clock_label, clock_mark, utc_now
 from amperity_ops.core.durations import (
     compact_duration,
@@ -13,13 +14,21 @@ from amperity_ops.core.durations import (
     parse_duration,
     short_duration,
 )
+from amperity_ops.core.stops import Requester, RequesterKind, StopResult
 
 __all__ = [
+    "AlertLevel",
+    "AlertMessage",
+    "AlertTrack",
     "Clock",
+    "Requester",
+    "RequesterKind",
+    "StopResult",
     "SystemClock",
     "clock_label",
     "clock_mark",
     "compact_duration",
+    "dedup_key",
     "format_duration",
     "parse_duration",
     "short_duration",

@@ -30,9 +30,10 @@ from pydantic import Field
 
 from amperity_ops.client import AmperityError
 from amperity_ops.client._params import check_id
+from amperity_ops.core import Requester, StopResult
 from amperity_ops.core.clock import clock_name
 from amperity_ops.services.runtime import OpsRuntime, UnknownTenantError
-from amperity_ops.services.stop import StopOutcome, StopResult, stop_with_runtime
+from amperity_ops.services.stop import StopOutcome, stop_with_runtime
 from amperity_ops.services.tenants import describe_tenant_error
 from amperity_ops.settings import TenantConfig
 
@@ -250,7 +251,7 @@ def stop_workflow_run_op(
                 tenant=tenant.name,
                 workflow_id=workflow_id,
                 reason=config.reason.strip(),
-                requested_by=requested_by,
+                requester=Requester.from_text(requested_by),
                 dry_run=config.dry_run,
                 wait_timeout=timedelta(seconds=config.wait_timeout_seconds),
                 poll_interval=timedelta(seconds=config.poll_interval_seconds),

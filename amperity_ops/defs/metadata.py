@@ -13,6 +13,7 @@ from typing import Any
 
 from dagster import MetadataValue
 
+from amperity_ops.core import RequesterKind, StopResult
 from amperity_ops.core.durations import short_duration
 from amperity_ops.services.summary import ActiveRunRow, IngestSummary, RunsSummary, StopRow
 
@@ -161,7 +162,7 @@ def attention_text(summary: RunsSummary, *, time_mark: str = "") -> str:
         return ". ".join(parts)
     line = (f"all {plural(len(summary.active), 'active run')} within SLA" if summary.active
             else "no active runs")
-    stopped = [row for row in summary.real_stops if row.result == "stopped"]
+    stopped = [row for row in summary.real_stops if row.result is StopResult.STOPPED]
     if stopped:
         latest = stopped[0]  # newest first
         line += (f"; amperity-ops stopped {len(stopped)} in the last "
@@ -185,7 +186,7 @@ def _table(headers: list[str], rows: Iterable[list[Any]], *, empty: str, tenants
 
 
 def _stop_result(row: StopRow) -> str:
-    return row.result or "in flight"
+    return row.result.value if row.result is not None else "in flight"
 
 
 def _dry_run_source(row: StopRow) -> str:
@@ -194,7 +195,7 @@ def _dry_run_source(row: StopRow) -> str:
     A person's ``--dry-run`` must not read as "auto_stop.dry_run held it back": that sends the
     on-call to look for a misconfigured policy.
     """
-    if row.requested_by.startswith("sensor "):
+    if row.asked_by.kind is RequesterKind.SENSOR:
         return f"held back by auto_stop.dry_run ({row.requested_by})"
     return f"dry run by {row.requested_by}"
 

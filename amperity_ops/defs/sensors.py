@@ -25,6 +25,8 @@ from dagster import (
 )
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from amperity_ops.core import Requester
+from amperity_ops.core.durations import format_duration
 from amperity_ops.defs.jobs import (
     REQUESTED_BY_TAG,
     STOP_JOB_NAME,
@@ -33,7 +35,6 @@ from amperity_ops.defs.jobs import (
     stop_amperity_workflow_run,
     stop_run_config,
 )
-from amperity_ops.core.durations import format_duration
 from amperity_ops.services.ingest_guard import run_ingest_tick
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.services.sla_guard import StopToRequest, lost_stop_requests, run_sla_tick
@@ -162,7 +163,7 @@ def amperity_workflow_sla_sensor(
     new_cursor = SensorCursor(
         resume_tenant=result.resume_tenant, last_tick_at=now, ticks=cursor.ticks + 1
     ).model_dump_json()
-    requested_by = f"sensor {SLA_SENSOR_NAME}"
+    requested_by = Requester.sensor(SLA_SENSOR_NAME).label
     requests = [
         RunRequest(
             run_key=stop.run_key,

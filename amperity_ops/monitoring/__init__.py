@@ -7,14 +7,14 @@ Nothing here imports :mod:`amperity_ops.settings` at runtime (settings imports
 :mod:`.durations`), only its types for checking.
 """
 
-from amperity_ops.monitoring.alert_state import AlertStep, AlertTrack, next_alert
-from amperity_ops.monitoring.alert_text import run_alert_message, vanished_alert_message
 from amperity_ops.core.durations import (
     compact_duration,
     format_duration,
     parse_duration,
     short_duration,
 )
+from amperity_ops.monitoring.alert_state import AlertStep, AlertTrack, next_alert
+from amperity_ops.monitoring.alert_text import run_alert_message, vanished_alert_message
 from amperity_ops.monitoring.ingest import (
     IngestHealth,
     IngestProblem,

@@ -11,23 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amperity_ops.alerts.message import AlertLevel
+from amperity_ops.core.alerts import AlertLevel, AlertTrack
 from amperity_ops.monitoring.sla import SlaLevel
 
 __all__ = ["AlertStep", "AlertTrack", "next_alert"]
 
 _RANK = {None: 0, AlertLevel.WARNING: 1, AlertLevel.BREACHED: 2, AlertLevel.RESOLVED: 3}
-
-
-@dataclass(frozen=True)
-class AlertTrack:
-    """What is known about one run's alerts (kept in the store per tenant and run id)."""
-
-    level: AlertLevel
-    """The highest level the run has reached: warning, breached, or resolved (final)."""
-    last_sent: AlertLevel | None
-    """The last level queued for delivery (the outbox delivers it at least once)."""
-    workflow_name: str = ""
 
 
 @dataclass(frozen=True)

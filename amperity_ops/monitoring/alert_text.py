@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from amperity_ops.alerts.message import AlertLevel, AlertMessage, dedup_key
 from amperity_ops.client.models import WorkflowRun
+from amperity_ops.core.alerts import AlertLevel, AlertMessage, dedup_key
 from amperity_ops.core.durations import format_duration
 from amperity_ops.monitoring.sla import SlaEvaluation
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from amperity_ops.alerts.message import AlertLevel, AlertMessage, dedup_key
 from amperity_ops.client.models import IngestJob, StateKind
+from amperity_ops.core.alerts import AlertLevel, AlertMessage, dedup_key
 
 if TYPE_CHECKING:
     from amperity_ops.settings import IngestThresholds

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 from amperity_ops.client.models import StateKind
+from amperity_ops.core import Requester, RequesterKind
 from amperity_ops.core.durations import format_duration, short_duration
 from amperity_ops.monitoring.sla import SlaEvaluation, SlaLevel
 
@@ -110,10 +111,12 @@ def _planned(max_runtime: timedelta | None, auto_stop: AutoStopConfig) -> str:
 class OurStop:
     """A real stop amperity-ops requested for a run (from the stop ledger)."""
 
-    requested_by: str
-    """``sensor amperity_workflow_sla_sensor``, ``cli alice``, ``launchpad`` ..."""
+    requester: Requester
+    """Who asked: the SLA sensor, the command line, a person (Launchpad)."""
     reason: str
     """The sensor writes ``SLA policy <name>: runtime X over max Y``; a person, free text."""
+    policy: str | None = None
+    """The policy a sensor stopped the run for (None: the rule the run is measured against)."""
 
 
 _STOPPED_KINDS = frozenset({StateKind.STOPPED, StateKind.STOPPING})
@@ -133,11 +136,10 @@ def ended_reason(evaluation: SlaEvaluation, our_stop: OurStop | None) -> str:
     run, rule = evaluation.run, evaluation.rule
     if our_stop is None or run.state.kind not in _STOPPED_KINDS:
         return f"ended: {run.state.raw}"
-    who = our_stop.requested_by.split(" ", 1)[0] if our_stop.requested_by.startswith(
-        "sensor") else our_stop.requested_by
-    parts = [who or "unknown"]
-    if our_stop.reason.startswith("SLA policy "):
-        parts.append(our_stop.reason.split(":", 1)[0])
+    parts = [our_stop.requester.short or "unknown"]
+    policy = our_stop.policy or (rule.policy_name or rule.label if rule is not None else None)
+    if our_stop.requester.kind is RequesterKind.SENSOR and policy:
+        parts.append(f"SLA policy {policy}")
     elif our_stop.reason:
         parts.append(f"reason: {our_stop.reason}")
     if rule is not None and rule.max_runtime is not None and evaluation.runtime > rule.max_runtime:

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from amperity_ops.alerts.message import AlertLevel, AlertMessage
 from amperity_ops.client.models import WorkflowRun
+from amperity_ops.core.alerts import AlertLevel, AlertMessage
+from amperity_ops.core.durations import compact_duration
 from amperity_ops.monitoring.alert_state import AlertTrack, next_alert
 from amperity_ops.monitoring.alert_text import run_alert_message, vanished_alert_message
-from amperity_ops.core.durations import compact_duration
 from amperity_ops.monitoring.sla import SlaEvaluation, SlaLevel, evaluate_sla, resolve_sla
 from amperity_ops.monitoring.stops import OurStop, decide_stop, ended_reason, stop_run_key
 

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from amperity_ops.alerts import build_sinks, deliver_due
+from amperity_ops.alerts import build_sinks
+from amperity_ops.services.outbox import deliver_due
 from amperity_ops.settings import AlertSinkConfig, LogSinkConfig, OpsConfig, sink_ids
 
 if TYPE_CHECKING:

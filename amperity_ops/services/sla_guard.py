@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from amperity_ops.client import AmperityError, NotFoundError, WorkflowRun
+from amperity_ops.core import Requester
 from amperity_ops.monitoring import (
     OurStop,
     SlaEvaluation,
@@ -44,7 +45,15 @@ from amperity_ops.monitoring import (
     bounded,
     plan_sla_tick,
 )
-from amperity_ops.core.durations import format_duration
+from amperity_ops.monitoring.tick_inputs import (
+    ENDED_OVERLAP,
+    LOST_STOP_AFTER,
+    dry_run_ending,
+    ended_from,
+    lost_stops,
+    plan_rereads,
+    stop_reason,
+)
 from amperity_ops.services.delivery import DeliverySummary, deliver_outbox, outbox_sink_ids
 from amperity_ops.services.poll import PAGE_SIZE
 from amperity_ops.services.tenants import describe_tenant_error, rotate
@@ -72,18 +81,10 @@ log = logging.getLogger(__name__)
 LISTED_STATES: tuple[str, ...] = ("running",)
 """The ``state`` filter values listed each tick. The API filters on one value per request, so
 each value costs a request; other active states are covered as described above."""
-ENDED_OVERLAP = timedelta(minutes=2)
-"""The ended-runs listing reaches this far before the previous tick (clock skew, slow ticks)."""
-FIRST_TICK_ENDED_WINDOW = timedelta(minutes=10)
-"""Without a previous tick, runs that ended this recently are read to resolve their alerts."""
-MAX_ENDED_WINDOW = timedelta(hours=1)
-"""The ended-runs listing never reaches further back than this."""
 MIN_DELIVERY_S = 5.0
 """Delivery always gets at least this long, even after a slow read: alerts are the point."""
-STOP_REQUESTED_BY = "sensor amperity_workflow_sla_sensor"
-LOST_STOP_AFTER = timedelta(minutes=10)
-"""A stop this sensor recorded, for which Dagster has no run with its run key this long after,
-was lost (the tick's result never reached the daemon) and is requested once more."""
+SLA_SENSOR = Requester.sensor("amperity_workflow_sla_sensor")
+"""Who the SLA tick records as asking for its stops (matched by kind, so a rename is safe)."""
 
 
 @dataclass(frozen=True)
@@ -170,18 +171,6 @@ class SlaTickResult:
         return lines
 
 
-def _stop_reason(evaluation: SlaEvaluation | None, fallback: str) -> str:
-    """``SLA policy <name>: runtime X over max Y``, the reason shown on the stop run."""
-    if evaluation is None or evaluation.rule is None or evaluation.rule.max_runtime is None:
-        return fallback
-    rule = evaluation.rule
-    name = rule.policy_name or rule.label
-    return (
-        f"SLA policy {name}: runtime {format_duration(evaluation.runtime)} over max "
-        f"{format_duration(rule.max_runtime)}"
-    )
-
-
 def _never() -> bool:
     return False
 
@@ -264,25 +253,19 @@ def tick_tenant(
     """
     store, config = runtime.store, runtime.config
     tick = TenantTick(tenant=tenant.name)
-    ended_from = (last_tick_at - ENDED_OVERLAP) if last_tick_at else now - FIRST_TICK_ENDED_WINDOW
-    # After a long pause (sensor off for a day) do not page through a day of ended runs: the
-    # few alerted ones that ended meanwhile are re-read by id below instead.
-    ended_from = max(ended_from, now - MAX_ENDED_WINDOW)
     running, ended, complete = _read_runs(
-        client, ended_from=ended_from, tick=tick, out_of_time=out_of_time
+        client, ended_from=ended_from(now, last_tick_at), tick=tick, out_of_time=out_of_time
     )
 
     tracks = store.open_alert_tracks(tenant.name)
     fresh: dict[str, WorkflowRun] = {**ended, **running}
     observed = dict(fresh)
-    skipped_rereads = 0
-    for known in store.active_runs(tenant.name, stalest_first=True):
-        if known.id in observed:
-            continue
-        if known.id in tracks:
-            if complete and not out_of_time():
-                # An alerted run that left the running list without showing up as ended:
-                # re-read it so its alert follows (resolved, escalated or vanished).
+    rereads = plan_rereads(store.active_runs(tenant.name, stalest_first=True), observed,
+                           tracks, listing_complete=complete)
+    skipped_rereads = rereads.skipped
+    for known in rereads.unlisted:
+        if known.id in rereads.reread:
+            if not out_of_time():
                 tick.requests += 1
                 try:
                     fresh[known.id] = observed[known.id] = client.get_workflow_run(known.id)
@@ -318,7 +301,7 @@ def tick_tenant(
     # Alerted runs that ended: did we stop them? (RESOLVED says "stopped by amperity-ops".)
     ended_alerted = [i for i, r in observed.items() if r.state.is_terminal and i in tracks]
     our_stops = {
-        run_id: OurStop(record.requested_by, record.reason)
+        run_id: OurStop(record.requester, record.reason)
         for run_id, record in store.latest_real_stops(tenant.name, ended_alerted).items()
     }
     plan = plan_sla_tick(
@@ -331,7 +314,7 @@ def tick_tenant(
         stops_in_last_hour=store.stops_since(tenant.name, now - timedelta(hours=1)),
         stops_requested=store.stop_requested_ids(tenant.name, list(observed)),
         dry_runs_noted=store.dry_run_noted_ids(
-            tenant.name, list(observed), requested_by=STOP_REQUESTED_BY
+            tenant.name, list(observed), requester=SLA_SENSOR
         ),
         listing_complete=tick.cut_short is None,
         our_stops=our_stops,
@@ -348,7 +331,7 @@ def tick_tenant(
     dry_lines: list[str] = []
     ledger: list[NewStop] = []
     for request in [*plan.stop_requests, *plan.dry_runs]:
-        reason = _stop_reason(evaluations.get(request.workflow_id), request.reason)
+        reason = stop_reason(evaluations.get(request.workflow_id), request.reason)
         ledger.append(_ledger_row(request, reason, evaluations, now))
         if request.dry_run:
             dry_lines.append(
@@ -386,20 +369,21 @@ def _ledger_row(
     from amperity_ops.store import NewStop  # SQLAlchemy stays out of code-location load time
 
     evaluation = evaluations.get(request.workflow_id)
+    ending = dry_run_ending(dry_run=request.dry_run, reason=reason, now=now)
     return NewStop(
         run_key=request.run_key,
         tenant=request.tenant,
         workflow_id=request.workflow_id,
         workflow_name=request.workflow_name,
-        requested_by=STOP_REQUESTED_BY,
+        requested_by=SLA_SENSOR.label,
+        requester=SLA_SENSOR,
         reason=reason,
         dry_run=request.dry_run,
         requested_at=now,
         state_before=evaluation.run.state.raw if evaluation else None,
-        # A dry-run note is final at once: it must never look like a stop in flight.
-        result="dry_run" if request.dry_run else None,
-        finished_at=now if request.dry_run else None,
-        detail=f"would have stopped: {reason}" if request.dry_run else None,
+        result=ending.result,
+        finished_at=ending.finished_at,
+        detail=ending.detail,
     )
 
 
@@ -429,15 +413,13 @@ def lost_stop_requests(
     again: list[StopToRequest] = []
     for tenant in runtime.tenants:
         candidates = store.unlaunched_stops(
-            tenant.name, requested_by=STOP_REQUESTED_BY, before=now - LOST_STOP_AFTER
+            tenant.name, requester=SLA_SENSOR, before=now - LOST_STOP_AFTER
         )
         if not candidates:
             continue
         active = {run.id for run in store.active_runs(tenant.name)}  # not ended, not vanished
         ids: list[int] = []
-        for record in candidates:
-            if record.workflow_id not in active or job_exists(record.run_key):
-                continue
+        for record in lost_stops(candidates, active=active, job_exists=job_exists):
             again.append(
                 StopToRequest(
                     tenant.name, record.workflow_id, record.workflow_name, record.run_key,

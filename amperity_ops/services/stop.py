@@ -28,14 +28,24 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from amperity_ops.client import ConflictError, NotFoundError, WorkflowRun
 from amperity_ops.client._params import check_id
+from amperity_ops.core import Requester, StopResult
 from amperity_ops.monitoring import stop_run_key
+from amperity_ops.monitoring.stop_order import (
+    StopOutcome,
+    StopVerdict,
+    ledger_row_for,
+    verdict_after_conflict,
+    verdict_on_first_read,
+    verdict_on_missing_run,
+    verdict_on_vanishing,
+    verdict_while_waiting,
+)
 from amperity_ops.services.clock import utc_now
 
 if TYPE_CHECKING:
@@ -60,111 +70,6 @@ DEFAULT_POLL_INTERVAL = timedelta(seconds=10)
 """How often to re-read a stopping run: one request per interval against a 10 rps budget."""
 
 
-class StopResult(StrEnum):
-    """What happened to a stop request."""
-
-    STOPPED = "stopped"
-    """The stop was sent and the run reached a terminal state within the timeout."""
-    STILL_STOPPING = "timeout"
-    """The stop was sent but the run was not terminal when the wait timed out."""
-    NOT_RUNNING = "not_running"
-    """The run had already ended or was already stopping: nothing to do."""
-    UNKNOWN_STATE = "unknown_state"
-    """The run's state is not one we recognise: nothing destructive is done on it."""
-    NOT_FOUND = "not_found"
-    """The first re-read answered 404 and the store never saw the run: a wrong id or tenant.
-    Nothing was stopped, and this is not a success."""
-    VANISHED = "vanished"
-    """The run existed (it was read, or the store knew it) and then answered 404."""
-    DRY_RUN = "dry_run"
-    """The run is stoppable, but this was a dry run: nothing was sent."""
-
-
-_NOT_SUCCEEDED = frozenset({StopResult.STILL_STOPPING, StopResult.NOT_FOUND})
-
-
-@dataclass(frozen=True)
-class StopOutcome:
-    """The result of one stop request, with everything a person needs to read back."""
-
-    tenant: str
-    workflow_id: str
-    reason: str
-    requested_by: str
-    dry_run: bool
-    result: StopResult
-    message: str
-    """One human sentence: what was found and what was done."""
-    state_before: str | None
-    """The run's wire state when re-read, or None if it did not exist."""
-    state_after: str | None
-    """The run's wire state at the end, or None if it did not exist."""
-    started_at: datetime
-    """When the request began, on the SLA clock (the same clock as the store's timestamps)."""
-    finished_at: datetime
-    """When it ended, on the SLA clock."""
-    stop_sent_at: datetime | None = None
-    """When the stop was sent, on the SLA clock; None if none was sent."""
-    workflow_name: str | None = None
-    polls: int = 0
-    """How many times the run was re-read while waiting."""
-    elapsed_seconds: float = 0.0
-    """Real seconds from the first re-read to the end, on a monotonic clock."""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def succeeded(self) -> bool:
-        """False when the run was not found (404 on the first read) or did not end in time."""
-        return self.result not in _NOT_SUCCEEDED
-
-    @property
-    def elapsed(self) -> timedelta:
-        """Real time from the first re-read to the end (monotonic, never the SLA clock)."""
-        return timedelta(seconds=self.elapsed_seconds)
-
-    @property
-    def waited(self) -> str:
-        """How long it took, for people: ``10.1 s (1 re-read)``."""
-        noun = "re-read" if self.polls == 1 else "re-reads"
-        return f"{self.elapsed_seconds:.1f} s ({self.polls} {noun})"
-
-    def one_line(self) -> str:
-        """One plain line for a log: what happened, how long it took, why and who asked.
-
-        Returns:
-            E.g. ``stopped wf-… (Daily Ecommerce Sources) running -> stopped in 10.1 s;
-            reason SLA policy …; requested by sensor …``.
-        """
-        if self.result is StopResult.STOPPED:
-            name = f" ({self.workflow_name})" if self.workflow_name else ""
-            what = (
-                f"stopped {self.workflow_id}{name} {self.state_before} -> {self.state_after} "
-                f"in {self.elapsed_seconds:.1f} s"
-            )
-        else:
-            what = self.message
-        return f"{what}; reason {self.reason}; requested by {self.requested_by}"
-
-    def as_metadata(self) -> dict[str, str | float | bool | None]:
-        """Flat, secret-free values for Dagster metadata, logs and the CLI."""
-        return {
-            "tenant": self.tenant,
-            "workflow_id": self.workflow_id,
-            "workflow_name": self.workflow_name,
-            "result": self.result.value,
-            "message": self.message,
-            "reason": self.reason,
-            "requested_by": self.requested_by,
-            "dry_run": self.dry_run,
-            "state_before": self.state_before,
-            "state_after": self.state_after,
-            "started_at": self.started_at.isoformat(),
-            "stop_sent_at": self.stop_sent_at.isoformat() if self.stop_sent_at else None,
-            "finished_at": self.finished_at.isoformat(),
-            "elapsed_seconds": round(self.elapsed_seconds, 3),
-            "polls": self.polls,
-        }
-
 
 def stop_workflow_run(
     client: AmperityClient,
@@ -173,7 +78,7 @@ def stop_workflow_run(
     tenant: str,
     workflow_id: str,
     reason: str,
-    requested_by: str,
+    requester: Requester,
     dry_run: bool = False,
     wait_timeout: timedelta = DEFAULT_WAIT_TIMEOUT,
     poll_interval: timedelta = DEFAULT_POLL_INTERVAL,
@@ -191,7 +96,7 @@ def stop_workflow_run(
         tenant: The tenant name (as in the policy file), recorded with the outcome.
         workflow_id: The run to stop (``wf-…``).
         reason: Why it is being stopped; required, recorded and shown everywhere.
-        requested_by: Who asked (a sensor name, a Dagster user, ``launchpad``, ``cli``).
+        requester: Who asked (the SLA sensor, a person from the Launchpad, the CLI).
         dry_run: Re-read and decide, but send nothing.
         wait_timeout: How long to wait (real time) for the run to end after the stop was sent.
         poll_interval: Time between re-reads while waiting.
@@ -212,131 +117,75 @@ def stop_workflow_run(
     if not reason.strip():
         raise ValueError("reason: a stop needs a reason (it is recorded and shown to people)")
     check_id(workflow_id, "workflow_id")
-    started_at = clock()
+    ledger = _Ledger(store, tenant, workflow_id, requester, reason, dry_run, started_at=clock())
     started_mono = monotonic()
-    ledger_id: int | None = None
+    end = _carry_out(client, store, ledger, wait_timeout=wait_timeout,
+                     poll_interval=poll_interval, clock=clock, sleep=sleep, monotonic=monotonic)
+    subject = end.before or end.after
+    outcome = StopOutcome(
+        tenant=tenant,
+        workflow_id=workflow_id,
+        reason=reason,
+        requested_by=requester.label,
+        dry_run=dry_run,
+        result=end.result,
+        message=end.message,
+        state_before=end.before.state.raw if end.before else None,
+        state_after=end.after.state.raw if end.after else None,
+        started_at=ledger.started_at,
+        finished_at=clock(),
+        stop_sent_at=end.stop_sent_at,
+        workflow_name=subject.name if subject else end.name,
+        polls=end.polls,
+        elapsed_seconds=max(0.0, monotonic() - started_mono),
+    )
+    ledger.finish(outcome, end.before)
+    log.info("stop %s/%s: %s", tenant, workflow_id, outcome.message)
+    return outcome
 
-    def open_ledger(before: WorkflowRun | None) -> None:
-        # Recorded as soon as the run has been re-read, so an interrupted wait still leaves
-        # who asked and why in the store.
-        nonlocal ledger_id
-        if store is not None:
-            pending = (
-                None if dry_run else _pending_request(store, tenant, workflow_id, requested_by)
-            )
-            if pending is not None:  # the SLA sensor's request: this job carries it out
-                ledger_id = pending
-                return
-            ledger_id = store.record_stop(
-                run_key=stop_run_key(tenant, workflow_id),
-                tenant=tenant,
-                workflow_id=workflow_id,
-                workflow_name=before.name if before else "",
-                requested_by=requested_by,
-                reason=reason,
-                dry_run=dry_run,
-                requested_at=started_at,
-                state_before=before.state.raw if before else None,
-            )
 
-    def finish(
-        result: StopResult,
-        message: str,
-        before: WorkflowRun | None,
-        after: WorkflowRun | None,
-        *,
-        stop_sent_at: datetime | None = None,
-        polls: int = 0,
-        name: str | None = None,
-    ) -> StopOutcome:
-        nonlocal ledger_id
-        subject = before or after
-        outcome = StopOutcome(
-            tenant=tenant,
-            workflow_id=workflow_id,
-            reason=reason,
-            requested_by=requested_by,
-            dry_run=dry_run,
-            result=result,
-            message=message,
-            state_before=before.state.raw if before else None,
-            state_after=after.state.raw if after else None,
-            started_at=started_at,
-            finished_at=clock(),
-            stop_sent_at=stop_sent_at,
-            workflow_name=subject.name if subject else name,
-            polls=polls,
-            elapsed_seconds=max(0.0, monotonic() - started_mono),
-        )
-        if store is not None:
-            if result is StopResult.VANISHED:
-                store.mark_runs_vanished(tenant, [workflow_id], at=outcome.finished_at)
-            if result is StopResult.NOT_FOUND:
-                # Only the sensor's own pending row is finished; a typo adds no row.
-                if not dry_run:
-                    ledger_id = _pending_request(store, tenant, workflow_id, requested_by)
-            elif ledger_id is None:
-                open_ledger(before)
-            if ledger_id is not None:
-                store.finish_stop(
-                    ledger_id,
-                    result=outcome.result.value,
-                    state_after=outcome.state_after,
-                    finished_at=outcome.finished_at,
-                    detail=outcome.message,
-                    state_before=outcome.state_before,
-                )
-        log.info("stop %s/%s: %s", tenant, workflow_id, message)
-        return outcome
+@dataclass(frozen=True)
+class _Ending:
+    """How the reads and the stop went: the verdict and the runs it was reached on."""
 
+    result: StopResult
+    message: str
+    before: WorkflowRun | None = None
+    after: WorkflowRun | None = None
+    stop_sent_at: datetime | None = None
+    polls: int = 0
+    name: str | None = None
+
+    @classmethod
+    def of(cls, verdict: StopVerdict, before: WorkflowRun | None, after: WorkflowRun | None,
+           **extra: Any) -> _Ending:
+        assert verdict.result is not None  # a verdict that ends the request
+        return cls(verdict.result, verdict.message, before, after, **extra)
+
+
+def _carry_out(
+    client: AmperityClient,
+    store: Store | None,
+    ledger: _Ledger,
+    *,
+    wait_timeout: timedelta,
+    poll_interval: timedelta,
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], None],
+    monotonic: Callable[[], float],
+) -> _Ending:
+    """Read, ask :mod:`amperity_ops.monitoring.stop_order` at each step, send, wait."""
+    workflow_id = ledger.workflow_id
     try:
         before = client.get_workflow_run(workflow_id)
     except NotFoundError:
-        known = store.get_run(tenant, workflow_id) if store is not None else None
-        if known is None:
-            return finish(
-                StopResult.NOT_FOUND,
-                f"{workflow_id} does not exist in tenant {tenant} (404): check the id; "
-                "nothing was stopped",
-                None,
-                None,
-            )
-        return finish(
-            StopResult.VANISHED,
-            f"{workflow_id} ({known.name}) was last seen {known.state.raw} but answers 404 "
-            "now: it vanished; nothing was stopped",
-            None,
-            None,
-            name=known.name,
-        )
-
-    open_ledger(before)
-    label = f"{workflow_id} ({before.name})"
-    if before.state.is_unknown:
-        return finish(
-            StopResult.UNKNOWN_STATE,
-            f"{label} is in state {before.state.raw!r}, which is not recognised: "
-            "not stopped (nothing destructive is done on an unknown state)",
-            before,
-            before,
-        )
-    if not before.state.is_stoppable:
-        where = (f"already ended ({before.state.raw})" if before.state.is_terminal
-                 else f"is {before.state.raw}, not running")
-        return finish(
-            StopResult.NOT_RUNNING,
-            f"{label} {where}: nothing to stop",
-            before,
-            before,
-        )
-    if dry_run:
-        return finish(
-            StopResult.DRY_RUN,
-            f"dry run: would stop {label}, which is {before.state.raw}",
-            before,
-            before,
-        )
-
+        known = store.get_run(ledger.tenant, workflow_id) if store is not None else None
+        verdict = verdict_on_missing_run(ledger.tenant, workflow_id, known)
+        return _Ending.of(verdict, None, None, name=known.name if known else None)
+    ledger.open(before)
+    verdict = verdict_on_first_read(before, dry_run=ledger.dry_run)
+    if verdict.result is not None:
+        return _Ending.of(verdict, before, before)
     stop_sent_at = clock()
     sent_mono = monotonic()
     try:
@@ -344,61 +193,99 @@ def stop_workflow_run(
     except ConflictError:
         # 409: the run changed state between the re-read and the stop (usually: it ended).
         current = client.get_workflow_run(workflow_id)
-        if not current.state.is_stoppable:
-            return finish(
-                StopResult.NOT_RUNNING,
-                f"{label} ended before the stop took effect (now {current.state.raw})",
-                before,
-                current,
-            )
-        raise
+        conflict = verdict_after_conflict(before, current)
+        if conflict is None:
+            raise
+        return _Ending.of(conflict, before, current)
     except NotFoundError:
-        return finish(
-            StopResult.VANISHED,
-            f"{label} vanished (404) while being stopped",
-            before,
-            None,
-            stop_sent_at=stop_sent_at,
-        )
-
+        vanished = verdict_on_vanishing(before, stop_answered=False)
+        return _Ending.of(vanished, before, None, stop_sent_at=stop_sent_at)
     # Real waiting, so real (monotonic) seconds: the SLA clock may run faster (the demo).
     timeout_s = wait_timeout.total_seconds()
     deadline = sent_mono + timeout_s
     polls = 0
-    while not current.state.is_terminal:
+    while True:
         now = monotonic()
-        if now >= deadline:
-            return finish(
-                StopResult.STILL_STOPPING,
-                f"stop sent to {label}, but it is still {current.state.raw} after "
-                f"{timeout_s:.0f} s",
-                before,
-                current,
-                stop_sent_at=stop_sent_at,
-                polls=polls,
-            )
+        waited = verdict_while_waiting(before, current, now=now, deadline=deadline,
+                                       timeout_s=timeout_s)
+        if waited is not None:
+            return _Ending.of(waited, before, current, stop_sent_at=stop_sent_at, polls=polls)
         sleep(min(poll_interval.total_seconds(), deadline - now))
+        polls += 1
         try:
             current = client.get_workflow_run(workflow_id)
         except NotFoundError:
-            return finish(
-                StopResult.VANISHED,
-                f"{label} vanished (404) while stopping",
-                before,
-                None,
-                stop_sent_at=stop_sent_at,
-                polls=polls + 1,
-            )
-        polls += 1
+            vanished = verdict_on_vanishing(before, stop_answered=True)
+            return _Ending.of(vanished, before, None, stop_sent_at=stop_sent_at, polls=polls)
 
-    return finish(
-        StopResult.STOPPED,
-        f"stopped {label}: {before.state.raw} -> {current.state.raw}",
-        before,
-        current,
-        stop_sent_at=stop_sent_at,
-        polls=polls,
-    )
+
+@dataclass
+class _Ledger:
+    """The stop ledger's row for this request: opened once the run is read, finished at the end."""
+
+    store: Store | None
+    tenant: str
+    workflow_id: str
+    requester: Requester
+    reason: str
+    dry_run: bool
+    started_at: datetime
+    row_id: int | None = None
+
+    def open(self, before: WorkflowRun | None) -> None:
+        """The requester's pending row (the SLA sensor's request), or a new one.
+
+        Recorded as soon as the run has been re-read, so an interrupted wait still leaves who
+        asked and why in the store.
+        """
+        if self.store is None or self.row_id is not None:
+            return
+        self.row_id = self._pending()
+        if self.row_id is None:
+            self.row_id = self.store.record_stop(
+                run_key=stop_run_key(self.tenant, self.workflow_id),
+                tenant=self.tenant,
+                workflow_id=self.workflow_id,
+                workflow_name=before.name if before else "",
+                requested_by=self.requester.label,
+                requester=self.requester,
+                reason=self.reason,
+                dry_run=self.dry_run,
+                requested_at=self.started_at,
+                state_before=before.state.raw if before else None,
+            )
+
+    def finish(self, outcome: StopOutcome, before: WorkflowRun | None) -> None:
+        """Write the outcome to the row :func:`ledger_row_for` names; mark a vanished run."""
+        if self.store is None:
+            return
+        if outcome.result is StopResult.VANISHED:
+            self.store.mark_runs_vanished(self.tenant, [self.workflow_id], at=outcome.finished_at)
+        row = ledger_row_for(outcome.result, dry_run=self.dry_run)
+        if row == "pending":
+            self.row_id = self._pending()
+        elif row == "open":
+            self.open(before)
+        if row != "none" and self.row_id is not None:
+            self.store.finish_stop(
+                self.row_id,
+                result=outcome.result,
+                state_after=outcome.state_after,
+                finished_at=outcome.finished_at,
+                detail=outcome.message,
+                state_before=outcome.state_before,
+            )
+
+    def _pending(self) -> int | None:
+        """An unfinished real request for this run by the same requester (never in dry run).
+
+        The SLA sensor records its request before Dagster launches the stop job; the job then
+        finishes that row instead of adding a second one for the same request. Matched by
+        value: any sensor's row is the sensor's, whatever the sensor is called now.
+        """
+        if self.store is None or self.dry_run:
+            return None
+        return self.store.pending_stop_id(self.tenant, self.workflow_id, requester=self.requester)
 
 
 def stop_with_runtime(
@@ -408,7 +295,7 @@ def stop_with_runtime(
     tenant: str,
     workflow_id: str,
     reason: str,
-    requested_by: str,
+    requester: Requester,
     dry_run: bool = False,
     wait_timeout: timedelta = DEFAULT_WAIT_TIMEOUT,
     poll_interval: timedelta = DEFAULT_POLL_INTERVAL,
@@ -424,7 +311,7 @@ def stop_with_runtime(
         tenant: The tenant name (as in the policy file).
         workflow_id: The run to stop.
         reason: Why; required.
-        requested_by: Who asked.
+        requester: Who asked.
         dry_run: Re-read and decide, but send nothing.
         wait_timeout: How long to wait (real time) for the run to end.
         poll_interval: Time between re-reads while waiting.
@@ -438,7 +325,7 @@ def stop_with_runtime(
         tenant=tenant,
         workflow_id=workflow_id,
         reason=reason,
-        requested_by=requested_by,
+        requester=requester,
         dry_run=dry_run,
         wait_timeout=wait_timeout,
         poll_interval=poll_interval,
@@ -447,12 +334,3 @@ def stop_with_runtime(
         monotonic=runtime.monotonic,
     )
 
-
-def _pending_request(store: Store, tenant: str, workflow_id: str, requested_by: str) -> int | None:
-    """The ledger row of an unfinished, real stop request for this run by the same requester.
-
-    The SLA sensor records its request before Dagster launches the stop job; the job then
-    finishes that row instead of adding a second one for the same request (looked up by run,
-    however many other stops the ledger holds).
-    """
-    return store.pending_stop_id(tenant, workflow_id, requested_by=requested_by)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from amperity_ops.client import IngestJob, StateKind
+from amperity_ops.core import Requester, StopResult
 from amperity_ops.monitoring.ingest import evaluate_ingest_job
 from amperity_ops.monitoring.sla import evaluate_sla, resolve_sla
 from amperity_ops.monitoring.stats import percentile
@@ -37,7 +38,7 @@ SUMMARY_WINDOW = timedelta(hours=24)
 """Counts by state, failures and stops cover runs that started or ended in this window."""
 MAX_STOP_ROWS = 200
 """The stop ledger is read at most this far (newest first): a table, not an archive."""
-NOTHING_TO_STOP_RESULTS = frozenset({"not_running", "not_found"})
+NOTHING_TO_STOP_RESULTS = frozenset({StopResult.NOT_RUNNING, StopResult.NOT_FOUND})
 """Stop results (``StopResult`` values) of requests that found nothing to stop."""
 
 
@@ -74,12 +75,19 @@ class StopRow:
     reason: str
     dry_run: bool
     requested_at: datetime
-    result: str | None
+    result: StopResult | None
     """``stopped``, ``not_running``, ``vanished``, ... ; None while the stop is in flight."""
     state_before: str | None
     state_after: str | None
     finished_at: datetime | None
     link: str | None
+    requester: Requester | None = None
+    """Who asked, typed; None: read from ``requested_by``."""
+
+    @property
+    def asked_by(self) -> Requester:
+        """Who asked, typed (from ``requested_by`` when the row did not say)."""
+        return self.requester or Requester.from_text(self.requested_by)
 
 
 @dataclass(frozen=True)
@@ -192,6 +200,7 @@ def summarize_runs(
                 state_after=record.state_after,
                 finished_at=record.finished_at,
                 link=by_name[record.tenant].run_link(record.workflow_id),
+                requester=record.requester,
             )
         )
     for tenant in tenants:

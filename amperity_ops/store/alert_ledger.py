@@ -17,8 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, select, update
 
-from amperity_ops.alerts.message import AlertLevel, AlertMessage
-from amperity_ops.monitoring.alert_state import AlertTrack
+from amperity_ops.core import AlertLevel, AlertMessage, AlertTrack
 from amperity_ops.store._sql import insert_ignore, upsert
 from amperity_ops.store.schema import alert_outbox, alert_state
 

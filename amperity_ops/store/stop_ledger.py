@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, func, insert, select, update
 
+from amperity_ops.core import Requester, StopResult
 from amperity_ops.store.schema import stop_ledger
 
 __all__ = ["NewStop", "StopLedgerMixin", "StopRecord"]
@@ -37,10 +38,21 @@ class NewStop:
     requested_at: datetime
     workflow_name: str = ""
     state_before: str | None = None
-    result: str | None = None
+    result: StopResult | None = None
     """Set when the row is final at once (a dry-run note: ``dry_run``); None while in flight."""
     finished_at: datetime | None = None
     detail: str | None = None
+    requester: Requester | None = None
+    """Who asked, typed (stored in its own columns); None: read from ``requested_by``."""
+
+    def row(self) -> dict[str, object]:
+        """The table row: the requester's kind and name beside its label."""
+        values = asdict(self)
+        del values["requester"]
+        who = self.requester or Requester.from_text(self.requested_by)
+        values["requester_kind"], values["requester_name"] = who.kind.value, who.name
+        values["result"] = self.result.value if self.result is not None else None
+        return values
 
 
 @dataclass(frozen=True)
@@ -58,11 +70,22 @@ class StopRecord:
     requested_at: datetime
     state_before: str | None
     state_after: str | None
-    result: str | None
-    """E.g. ``stopped``, ``not_running``, ``vanished``, ``timeout``, ``failed``, ``dry_run``;
-    None while the stop is in flight."""
+    result: StopResult | None
+    """E.g. ``stopped``, ``not_running``, ``vanished``, ``timeout``, ``dry_run``; None while
+    the stop is in flight."""
     finished_at: datetime | None
     detail: str | None
+    requester: Requester
+    """Who asked, typed (rows older than the requester columns: read from ``requested_by``)."""
+
+
+def _record(row: object) -> StopRecord:
+    values = dict(row._mapping)  # type: ignore[attr-defined]
+    kind, name = values.pop("requester_kind"), values.pop("requester_name")
+    result = values.pop("result")
+    return StopRecord(
+        **values, result=None if result is None else StopResult(result),
+        requester=Requester.from_columns(kind, name, values["requested_by"]))
 
 
 class StopLedgerMixin:
@@ -73,9 +96,12 @@ class StopLedgerMixin:
     def record_stop(
         self, *, run_key: str, tenant: str, workflow_id: str, requested_by: str, reason: str,
         dry_run: bool, requested_at: datetime, workflow_name: str = "",
-        state_before: str | None = None,
+        state_before: str | None = None, requester: Requester | None = None,
     ) -> int:
         """Add a ledger row when a stop is requested (or noted in dry run).
+
+        ``requested_by`` is the label people read; ``requester`` the typed value rows are
+        matched by (None: read from the label).
 
         Returns:
             The row id, for :meth:`finish_stop`.
@@ -83,7 +109,7 @@ class StopLedgerMixin:
         [stop_id] = self.record_stops([NewStop(
             run_key=run_key, tenant=tenant, workflow_id=workflow_id, requested_by=requested_by,
             reason=reason, dry_run=dry_run, requested_at=requested_at,
-            workflow_name=workflow_name, state_before=state_before)])
+            workflow_name=workflow_name, state_before=state_before, requester=requester)])
         return stop_id
 
     def record_stops(self, stops: Sequence[NewStop]) -> list[int]:
@@ -94,17 +120,18 @@ class StopLedgerMixin:
         """
         if not stops:
             return []
-        rows = [asdict(stop) for stop in stops]
+        rows = [stop.row() for stop in stops]
         stmt = insert(stop_ledger).returning(stop_ledger.c.id, sort_by_parameter_order=True)
         with self._engine.begin() as conn:
             return [int(i) for (i,) in conn.execute(stmt, rows)]
 
     def finish_stop(
-        self, stop_id: int, *, result: str, state_after: str | None, finished_at: datetime,
-        detail: str | None = None, state_before: str | None = None,
+        self, stop_id: int, *, result: StopResult | str, state_after: str | None,
+        finished_at: datetime, detail: str | None = None, state_before: str | None = None,
     ) -> None:
         """Record how a stop ended (and the state before it, if learned only then)."""
-        values: dict[str, object] = {"result": result, "state_after": state_after,
+        values: dict[str, object] = {"result": StopResult(result).value,
+                                     "state_after": state_after,
                                      "finished_at": finished_at, "detail": detail}
         if state_before is not None:
             values["state_before"] = state_before
@@ -132,21 +159,21 @@ class StopLedgerMixin:
         return self._ledger_ids(tenant, workflow_ids, dry_run=False)
 
     def dry_run_noted_ids(
-        self, tenant: str, workflow_ids: Iterable[str], *, requested_by: str | None = None
+        self, tenant: str, workflow_ids: Iterable[str], *, requester: Requester | None = None
     ) -> set[str]:
         """Which of these runs have a dry-run note ("would have stopped") recorded.
 
         Args:
             tenant: The tenant's name.
             workflow_ids: The runs to ask about.
-            requested_by: Only notes by this requester (the sensor asks about its own notes,
+            requester: Only notes by this requester (the sensor asks about its own notes,
                 so a person's dry run from the Launchpad does not silence the sensor's).
         """
-        return self._ledger_ids(tenant, workflow_ids, dry_run=True, requested_by=requested_by)
+        return self._ledger_ids(tenant, workflow_ids, dry_run=True, requester=requester)
 
     def _ledger_ids(
         self, tenant: str, workflow_ids: Iterable[str], *, dry_run: bool,
-        requested_by: str | None = None,
+        requester: Requester | None = None,
     ) -> set[str]:
         ids = sorted(set(workflow_ids))
         if not ids:
@@ -155,33 +182,41 @@ class StopLedgerMixin:
         found: set[str] = set()
         with self._engine.connect() as conn:
             for start in range(0, len(ids), _CHUNK):
-                stmt = select(c.workflow_id).distinct().where(
+                stmt = select(c.workflow_id, c.requester_kind, c.requester_name,
+                              c.requested_by).distinct().where(
                     c.tenant == tenant, c.workflow_id.in_(ids[start:start + _CHUNK]),
                     c.dry_run.is_(dry_run))
-                if requested_by is not None:
-                    stmt = stmt.where(c.requested_by == requested_by)
-                found.update(w for (w,) in conn.execute(stmt))
+                found.update(
+                    w for w, kind, name, label in conn.execute(stmt)
+                    if requester is None
+                    or requester.same_as(Requester.from_columns(kind, name, label)))
         return found
 
-    def pending_stop_id(self, tenant: str, workflow_id: str, *, requested_by: str) -> int | None:
+    def pending_stop_id(
+        self, tenant: str, workflow_id: str, *, requester: Requester
+    ) -> int | None:
         """The newest unfinished real request for this run by this requester, if any.
 
         The SLA sensor records its request before Dagster launches the stop job; the job
-        finishes that row instead of adding a second one for the same request.
+        finishes that row instead of adding a second one for the same request. Matched by
+        value (:meth:`Requester.same_as`): any sensor's row is the sensor's, whatever its name.
         """
         c = stop_ledger.c
-        stmt = (select(c.id)
+        stmt = (select(stop_ledger)
                 .where(c.tenant == tenant, c.workflow_id == workflow_id,
-                       c.requested_by == requested_by, c.dry_run.is_(False), c.result.is_(None))
-                .order_by(c.id.desc()).limit(1))
+                       c.dry_run.is_(False), c.result.is_(None))
+                .order_by(c.id.desc()))
         with self._engine.connect() as conn:
-            found = conn.execute(stmt).scalar_one_or_none()
-        return None if found is None else int(found)
+            for row in conn.execute(stmt):
+                record = _record(row)
+                if requester.same_as(record.requester):
+                    return record.id
+        return None
 
     def unlaunched_stops(
-        self, tenant: str, *, requested_by: str, before: datetime
+        self, tenant: str, *, requester: Requester, before: datetime
     ) -> list[StopRecord]:
-        """Real requests by ``requested_by``, unfinished, made before ``before``, never re-sent.
+        """Real requests by ``requester``, unfinished, made before ``before``, never re-sent.
 
         The SLA sensor records a stop before Dagster launches the job; if that tick's result was
         lost (a tick over Dagster's time limit, a daemon crash) no job ever finishes the row.
@@ -189,12 +224,13 @@ class StopLedgerMixin:
         """
         c = stop_ledger.c
         stmt = (select(stop_ledger)
-                .where(c.tenant == tenant, c.requested_by == requested_by,
+                .where(c.tenant == tenant,
                        c.dry_run.is_(False), c.result.is_(None), c.detail.is_(None),
                        c.requested_at <= before)
                 .order_by(c.id))
         with self._engine.connect() as conn:
-            return [StopRecord(**row._mapping) for row in conn.execute(stmt)]
+            records = [_record(row) for row in conn.execute(stmt)]
+        return [r for r in records if requester.same_as(r.requester)]
 
     def mark_stops_rerequested(self, stop_ids: Sequence[int], *, at: datetime) -> None:
         """Note on unfinished rows that their stop was requested once more (never again)."""
@@ -224,7 +260,7 @@ class StopLedgerMixin:
                                c.dry_run.is_(False))
                         .order_by(c.id))
                 for row in conn.execute(stmt):
-                    record = StopRecord(**row._mapping)
+                    record = _record(row)
                     found[record.workflow_id] = record  # ascending ids: the newest wins
         return found
 
@@ -244,7 +280,7 @@ class StopLedgerMixin:
         if tenants is not None:
             stmt = stmt.where(c.tenant.in_(sorted(set(tenants))))
         with self._engine.connect() as conn:
-            return [StopRecord(**row._mapping) for row in conn.execute(stmt)]
+            return [_record(row) for row in conn.execute(stmt)]
 
     def stop_records(self, tenant: str | None = None, *, limit: int = 50) -> list[StopRecord]:
         """Ledger rows, newest first."""
@@ -252,4 +288,4 @@ class StopLedgerMixin:
         if tenant is not None:
             stmt = stmt.where(stop_ledger.c.tenant == tenant)
         with self._engine.connect() as conn:
-            return [StopRecord(**row._mapping) for row in conn.execute(stmt)]
+            return [_record(row) for row in conn.execute(stmt)]

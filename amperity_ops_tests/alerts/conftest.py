@@ -15,7 +15,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from amperity_ops.alerts import AlertLevel, AlertMessage, dedup_key
+from amperity_ops.core import AlertLevel, AlertMessage, dedup_key
 from amperity_ops.store import Store
 from amperity_ops_tests.alerts.receiver import Receiver
 

@@ -15,16 +15,15 @@ import pytest
 import uvicorn
 
 from amperity_ops.alerts import (
-    AlertLevel,
     AlertSink,
     PagerDutySink,
     SlackSink,
     TeamsSink,
     WebhookSink,
     build_sinks,
-    deliver_due,
-    retry_delay,
 )
+from amperity_ops.core import AlertLevel
+from amperity_ops.services.outbox import deliver_due, retry_delay
 from amperity_ops.settings import DeliveryConfig, OpsConfig, SecretRef, sink_ids
 from amperity_ops.store import Store
 from amperity_ops_tests.alerts.conftest import T0, TestClient, message

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from amperity_ops.alerts import (
-    AlertLevel,
     LogSink,
     PagerDutySink,
     SinkError,
@@ -21,6 +20,7 @@ from amperity_ops.alerts import (
     pagerduty_event,
     slack_body,
 )
+from amperity_ops.core import AlertLevel
 from amperity_ops.settings import LogSinkConfig, SecretRef
 from amperity_ops_tests.alerts.conftest import TestClient, message
 from amperity_ops_tests.alerts.receiver import Receiver

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from amperity_ops.core import StopResult
 from amperity_ops.defs.checks import runs_check_results
 from amperity_ops.defs.metadata import (
     attention_text,
@@ -58,7 +59,8 @@ def stop(run_id: str = "wf-1", *, dry_run: bool = False, result: str | None = "s
         tenant=tenant, workflow_id=run_id, name="Daily Ecommerce Sources",
         requested_by=requested_by,
         reason="SLA policy ecommerce-sources: runtime 29m 29s over max 10m 00s",
-        dry_run=dry_run, requested_at=NOW - timedelta(minutes=10), result=result,
+        dry_run=dry_run, requested_at=NOW - timedelta(minutes=10),
+        result=StopResult(result) if result else None,
         state_before="running", state_after="stopped" if result == "stopped" else None,
         finished_at=NOW if result else None, link=f"{LINK}{run_id}",
     )

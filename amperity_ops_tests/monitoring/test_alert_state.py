@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from amperity_ops.alerts import AlertLevel
+from amperity_ops.core import AlertLevel
 from amperity_ops.monitoring import AlertTrack, SlaLevel, next_alert
 
 W, B, R = AlertLevel.WARNING, AlertLevel.BREACHED, AlertLevel.RESOLVED

@@ -11,7 +11,8 @@ import pytest
 @pytest.mark.parametrize(
     "module",
     ["amperity_ops.settings", "amperity_ops.monitoring", "amperity_ops.store",
-     "amperity_ops.alerts", "amperity_ops.core.durations", "amperity_ops.alerts.message"],
+     "amperity_ops.alerts", "amperity_ops.core.durations", "amperity_ops.core.alerts",
+     "amperity_ops.core"],
 )
 def test_imports_first_in_a_fresh_process(module: str) -> None:
     """settings -> monitoring -> alerts -> store may import each other only in a cycle-free way."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from amperity_ops.alerts import AlertLevel
 from amperity_ops.client.models import IngestJob
+from amperity_ops.core import AlertLevel
 from amperity_ops.monitoring import evaluate_ingest_job, ingest_alert_message
 from amperity_ops.monitoring.ingest import rate_over_threshold
 from amperity_ops.settings import IngestThresholds

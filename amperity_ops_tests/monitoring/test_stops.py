@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from amperity_ops.core import Requester
 from amperity_ops.monitoring import (
     OurStop,
     decide_stop,
@@ -17,6 +18,7 @@ from amperity_ops.monitoring import (
 from amperity_ops.settings import AutoStopConfig
 from amperity_ops_tests.monitoring.helpers import NOW, STOP_POLICY, config, run
 
+SENSOR = Requester.sensor("amperity_workflow_sla_sensor")
 ALERT_ONLY = {**STOP_POLICY, "action": "alert"}
 ON = AutoStopConfig(enabled=True, max_stops_per_hour=2)
 
@@ -103,13 +105,13 @@ def test_decide_stop_action_says_what_happened(
 @pytest.mark.parametrize(
     ("state", "our_stop", "expected"),
     [
-        ("stopped", OurStop("sensor amperity_workflow_sla_sensor",
-                            "SLA policy courier: runtime 3h 00m over max 2h 00m"),
+        ("stopped", OurStop(SENSOR, "SLA policy courier: runtime 3h 00m over max 2h 00m",
+                            policy="courier"),
          "stopped by amperity-ops (sensor, SLA policy courier, 1h over)"),
-        ("stopped", OurStop("cli alice", "stuck on a lock"),
+        ("stopped", OurStop(Requester.person("cli alice"), "stuck on a lock"),
          "stopped by amperity-ops (cli alice, reason: stuck on a lock, 1h over)"),
         ("stopped", None, "ended: stopped"),
-        ("succeeded", OurStop("sensor amperity_workflow_sla_sensor", "SLA policy courier: x"),
+        ("succeeded", OurStop(SENSOR, "SLA policy courier: x", policy="courier"),
          "ended: succeeded"),
         ("failed", None, "ended: failed"),
     ],

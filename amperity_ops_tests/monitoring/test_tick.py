@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from amperity_ops.alerts import AlertLevel
 from amperity_ops.client.models import WorkflowRun
+from amperity_ops.core import AlertLevel, Requester
 from amperity_ops.monitoring import AlertTrack, OurStop, TickPlan, plan_sla_tick
 from amperity_ops.settings import OpsConfig
 from amperity_ops_tests.monitoring.helpers import NOW, STOP_POLICY, config, run
@@ -189,7 +189,7 @@ def test_resolved_alert_says_amperity_ops_stopped_it() -> None:
     """RESOLVED of a run our ledger stopped names us, the policy and how far over it ran."""
     world = World(config(policies=[STOP_POLICY], auto_stop=AUTO))
     world.tick([run("wf-9", runtime=timedelta(hours=2, minutes=19))])
-    ours = {"wf-9": OurStop("sensor amperity_workflow_sla_sensor",
+    ours = {"wf-9": OurStop(Requester.sensor("amperity_workflow_sla_sensor"),
                             "SLA policy courier: runtime 2h 19m over max 2h 00m")}
     plan = world.tick([run("wf-9", state="stopped", ended=True,
                            runtime=timedelta(hours=2, minutes=19))], our_stops=ours)

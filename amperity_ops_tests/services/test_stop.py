@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from amperity_ops.client import AmperityClient, WorkflowRun
+from amperity_ops.core import Requester
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.services.stop import StopOutcome, StopResult, stop_workflow_run
 from amperity_ops.simulator import IN_PROCESS_BASE_URL, ManualClock, Simulator, TenantSpec
@@ -19,6 +20,8 @@ from amperity_ops_tests.services.helpers import (
     remember_ghost_run,
     sqlite_url,
 )
+
+TESTER = Requester.person("tester")
 
 
 @pytest.fixture
@@ -36,7 +39,7 @@ def _stop(runtime: OpsRuntime, workflow_id: str, **kwargs: object):
             tenant=TENANT,
             workflow_id=workflow_id,
             reason=str(kwargs.pop("reason", "too slow")),
-            requested_by="tester",
+            requester=TESTER,
             clock=runtime.clock,
             sleep=runtime.sleep,
             monotonic=runtime.monotonic,
@@ -124,7 +127,7 @@ def test_not_found_finishes_the_sensors_pending_row_as_not_found(
     with runtime.client(TENANT) as client:
         outcome = stop_workflow_run(
             client, runtime.store, tenant=TENANT, workflow_id="wf-20261101-00000-NOPE00",
-            reason="SLA policy p: runtime 3h over max 2h", requested_by=sensor,
+            reason="SLA policy p: runtime 3h over max 2h", requester=Requester.from_text(sensor),
             clock=runtime.clock, sleep=runtime.sleep, monotonic=runtime.monotonic,
         )
     assert outcome.result is StopResult.NOT_FOUND
@@ -228,7 +231,7 @@ def test_stop_finishes_the_sensors_pending_ledger_row(
             tenant=TENANT,
             workflow_id=run.id,
             reason="SLA policy p: runtime 3h over max 2h",
-            requested_by="sensor amperity_workflow_sla_sensor",
+            requester=Requester.sensor("amperity_workflow_sla_sensor"),
             clock=runtime.clock,
             sleep=runtime.sleep,
         )
@@ -238,6 +241,31 @@ def test_stop_finishes_the_sensors_pending_ledger_row(
         "running",
         "stopped",
     )
+
+
+def test_a_renamed_sensor_finishes_the_row_its_old_name_recorded(
+    runtime: OpsRuntime, quiet_sim: Simulator
+) -> None:
+    """The sensor's pending row is found by requester kind, so a sensor rename adds no row."""
+    run = quiet_sim.tenant(TENANT).add_run(started_ago=timedelta(hours=3))
+    old_name = Requester.sensor("amperity_workflow_sla_sensor")
+    runtime.store.record_stop(
+        run_key=f"stop:{TENANT}:{run.id}", tenant=TENANT, workflow_id=run.id,
+        requested_by=old_name.label, requester=old_name,
+        reason="SLA policy p: runtime 3h over max 2h", dry_run=False,
+        requested_at=runtime.clock(),
+    )
+    with runtime.client(TENANT) as client:
+        stop_workflow_run(
+            client, runtime.store, tenant=TENANT, workflow_id=run.id,
+            reason="SLA policy p: runtime 3h over max 2h",
+            requester=Requester.sensor("renamed_sla_sensor"),
+            clock=runtime.clock, sleep=runtime.sleep, monotonic=runtime.monotonic,
+        )
+    [record] = runtime.store.stop_records(TENANT)
+    assert (record.result, record.requested_by) == (
+        StopResult.STOPPED, "sensor amperity_workflow_sla_sensor")
+    assert record.requester == old_name
 
 
 class _FastSlaClock:
@@ -267,7 +295,7 @@ def _stop_on_fast_clock(
     with runtime.client(TENANT) as client:
         outcome = stop_workflow_run(
             client, runtime.store, tenant=TENANT, workflow_id=run.id, reason="slow",
-            requested_by="tester", clock=clock.now, sleep=fast.sleep, monotonic=fast.monotonic,
+            requester=TESTER, clock=clock.now, sleep=fast.sleep, monotonic=fast.monotonic,
             **kwargs,  # type: ignore[arg-type]
         )
     return outcome, clock
@@ -362,7 +390,7 @@ def test_run_that_disappears_while_stopping_is_vanished(
                         transport=transport, rate_limit_rps=None, clock=clock.now) as client:
         outcome = stop_workflow_run(
             client, runtime.store, tenant=TENANT, workflow_id=run.id, reason="too slow",
-            requested_by="tester", clock=runtime.clock, sleep=runtime.sleep,
+            requester=TESTER, clock=runtime.clock, sleep=runtime.sleep,
             monotonic=runtime.monotonic,
         )
     assert outcome.result is StopResult.VANISHED

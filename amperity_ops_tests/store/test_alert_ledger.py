@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from amperity_ops.alerts import AlertLevel, AlertMessage, dedup_key
-from amperity_ops.monitoring import AlertTrack
+from amperity_ops.core import AlertLevel, AlertMessage, AlertTrack, dedup_key
 from amperity_ops.store import Store
 
 T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)

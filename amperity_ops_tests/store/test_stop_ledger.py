@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from sqlalchemy import update
+
+from amperity_ops.core import Requester
 from amperity_ops.store import NewStop, Store
+from amperity_ops.store.schema import stop_ledger
 
 T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+SENSOR = Requester.sensor("amperity_workflow_sla_sensor")
 
 
 def record(store: Store, workflow_id: str, *, at: datetime, dry_run: bool = False,
@@ -52,7 +58,7 @@ def test_real_requests_and_dry_run_notes_are_kept_apart(store: Store) -> None:
     ids = ["wf-1", "wf-2", "wf-3", "wf-4"]
     assert store.stop_requested_ids("acme", ids) == {"wf-1"}
     assert store.dry_run_noted_ids("acme", ids) == {"wf-2", "wf-3"}
-    assert store.dry_run_noted_ids("acme", ids, requested_by="sensor") == {"wf-2"}
+    assert store.dry_run_noted_ids("acme", ids, requester=SENSOR) == {"wf-2"}
     assert store.stop_requested_ids("acme", []) == set()
     assert store.stop_requested_ids("other", ids) == set()
 
@@ -87,10 +93,10 @@ def test_pending_stop_id_finds_the_open_request_behind_many_rows(store: Store) -
     ])
     record(store, "wf-1", at=T0, by="launchpad")
     record(store, "wf-1", at=T0, by="sensor", dry_run=True)
-    assert store.pending_stop_id("acme", "wf-1", requested_by="sensor") == pending
-    assert store.pending_stop_id("other", "wf-1", requested_by="sensor") is None
+    assert store.pending_stop_id("acme", "wf-1", requester=SENSOR) == pending
+    assert store.pending_stop_id("other", "wf-1", requester=SENSOR) is None
     store.finish_stop(pending, result="stopped", state_after="stopped", finished_at=T0)
-    assert store.pending_stop_id("acme", "wf-1", requested_by="sensor") is None
+    assert store.pending_stop_id("acme", "wf-1", requester=SENSOR) is None
 
 
 def test_unlaunched_stops_are_old_open_real_requests_not_yet_resent(store: Store) -> None:
@@ -102,10 +108,10 @@ def test_unlaunched_stops_are_old_open_real_requests_not_yet_resent(store: Store
     done = record(store, "wf-5", at=T0, by="sensor")
     store.finish_stop(done, result="stopped", state_after="stopped", finished_at=T0)
     before = T0 + timedelta(minutes=10)
-    found = store.unlaunched_stops("acme", requested_by="sensor", before=before)
+    found = store.unlaunched_stops("acme", requester=SENSOR, before=before)
     assert [r.id for r in found] == [old]
     store.mark_stops_rerequested([old], at=before)
-    assert store.unlaunched_stops("acme", requested_by="sensor", before=before) == []
+    assert store.unlaunched_stops("acme", requester=SENSOR, before=before) == []
     assert (store.stop_records("acme", limit=10)[-1].detail or "").startswith("requested again")
     store.mark_stops_rerequested([], at=before)
 
@@ -132,3 +138,33 @@ def test_stop_records_since_is_the_window_newest_first(store: Store) -> None:
         "wf-2", "wf-1"]
     assert [r.workflow_id for r in store.stop_records_since(since)] == ["wf-2", "wf-3", "wf-1"]
     assert [r.workflow_id for r in store.stop_records_since(since, limit=1)] == ["wf-2"]
+
+
+def test_requesters_are_stored_typed_and_old_rows_are_read_from_their_text(store: Store) -> None:
+    """The requester columns hold kind and name; a row without them is read from its label."""
+    cli = record(store, "wf-1", at=T0, by="cli:alice")
+    old = record(store, "wf-2", at=T0, by="sensor amperity_workflow_sla_sensor")
+    with store._engine.begin() as conn:  # a row written before the requester columns
+        conn.execute(update(stop_ledger).where(stop_ledger.c.id == old)
+                     .values(requester_kind=None, requester_name=None))
+    by_id = {r.id: r for r in store.stop_records("acme")}
+    assert by_id[cli].requester == Requester.cli("alice")
+    assert by_id[old].requester == Requester.sensor("amperity_workflow_sla_sensor")
+    assert store.pending_stop_id("acme", "wf-2", requester=Requester.sensor("renamed")) == old
+    assert store.pending_stop_id("acme", "wf-1", requester=Requester.cli("bob")) is None
+    assert store.pending_stop_id("acme", "wf-1", requester=Requester.cli("alice")) == cli
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "name"),
+    [("sensor amperity_workflow_sla_sensor", "sensor", "amperity_workflow_sla_sensor"),
+     ("cli", "cli", ""), ("cli alice", "cli", "alice"), ("cli:alice", "cli", "alice"),
+     ("launchpad (anonymous)", "person", "launchpad (anonymous)"),
+     ("jane@example.com", "person", "jane@example.com")],
+)
+def test_requester_from_text(text: str, kind: str, name: str) -> None:
+    """Free-text requesters of old rows are read as sensor, cli or person."""
+    requester = Requester.from_text(text)
+    assert (requester.kind.value, requester.name) == (kind, name)
+    if text != "cli alice":  # the CLI has always written ``cli:<user>``
+        assert requester.label == text

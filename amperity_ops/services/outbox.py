@@ -20,15 +20,15 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from amperity_ops.alerts._http import AlertSink, SinkError, redact
+from amperity_ops.alerts import AlertSink, SinkError, redact
 
-if TYPE_CHECKING:  # the store imports alert messages; only its type is needed here
+if TYPE_CHECKING:
     from amperity_ops.settings import DeliveryConfig
     from amperity_ops.store import Store
 
 __all__ = ["DeliveryReport", "deliver_due", "retry_delay"]
 
-logger = logging.getLogger("amperity_ops.alerts.delivery")
+logger = logging.getLogger("amperity_ops.alerts.delivery")  # the name operators filter on
 
 _DEFAULT_INITIAL = timedelta(seconds=30)
 _DEFAULT_MAX = timedelta(minutes=15)

@@ -1,4 +1,4 @@
-"""The alert message: everything a sink needs, already decided and rendered.
+"""Alert levels, the alert message (everything a sink needs) and a run's alert track.
 
 Decisions (which level, which numbers) are made in :mod:`amperity_ops.monitoring`; sinks only
 lay the message out for their medium. A message is stored in the outbox as JSON
@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["AlertLevel", "AlertMessage", "dedup_key"]
+__all__ = ["AlertLevel", "AlertMessage", "AlertTrack", "dedup_key"]
 
 
 class AlertLevel(StrEnum):
@@ -83,3 +83,14 @@ class AlertMessage:
         values["raised_at"] = datetime.fromisoformat(values["raised_at"])
         values["facts"] = tuple((str(a), str(b)) for a, b in values.get("facts", ()))
         return cls(**values)
+
+
+@dataclass(frozen=True)
+class AlertTrack:
+    """What is known about one run's alerts (kept in the store per tenant and run id)."""
+
+    level: AlertLevel
+    """The highest level the run has reached: warning, breached, or resolved (final)."""
+    last_sent: AlertLevel | None
+    """The last level queued for delivery (the outbox delivers it at least once)."""
+    workflow_name: str = ""

@@ -1,0 +1,155 @@
+"""What one SLA tick reads and how it words its stops: pure choices around ``plan_sla_tick``.
+
+How far back to list ended runs, which stored active runs to re-read by id, how a stop is
+worded, how a dry-run note ends, and which recorded stops were lost. ``services/sla_guard.py``
+fetches, calls these, and applies what they return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
+
+from amperity_ops.client.models import WorkflowRun
+from amperity_ops.core import StopResult
+from amperity_ops.core.durations import format_duration
+from amperity_ops.monitoring.sla import SlaEvaluation
+
+__all__ = [
+    "ENDED_OVERLAP",
+    "FIRST_TICK_ENDED_WINDOW",
+    "LOST_STOP_AFTER",
+    "MAX_ENDED_WINDOW",
+    "DryRunEnding",
+    "ReReads",
+    "dry_run_ending",
+    "ended_from",
+    "lost_stops",
+    "plan_rereads",
+    "stop_reason",
+]
+
+ENDED_OVERLAP = timedelta(minutes=2)
+"""The ended-runs listing reaches this far before the previous tick (clock skew, slow ticks)."""
+FIRST_TICK_ENDED_WINDOW = timedelta(minutes=10)
+"""Without a previous tick, runs that ended this recently are read to resolve their alerts."""
+MAX_ENDED_WINDOW = timedelta(hours=1)
+"""The ended-runs listing never reaches further back than this."""
+LOST_STOP_AFTER = timedelta(minutes=10)
+"""A stop the sensor recorded, for which Dagster has no run with its run key this long after,
+was lost (the tick's result never reached the daemon) and is requested once more."""
+
+
+def ended_from(now: datetime, last_tick_at: datetime | None) -> datetime:
+    """Where the ended-runs listing starts: the previous tick minus an overlap, at most an hour.
+
+    After a long pause (sensor off for a day) a day of ended runs is not paged through: the
+    few alerted ones that ended meanwhile are re-read by id instead.
+    """
+    start = (last_tick_at - ENDED_OVERLAP) if last_tick_at else now - FIRST_TICK_ENDED_WINDOW
+    return max(start, now - MAX_ENDED_WINDOW)
+
+
+@dataclass
+class ReReads:
+    """Stored active runs the listings did not return, and which of them to re-read by id."""
+
+    unlisted: list[WorkflowRun] = field(default_factory=list)
+    """In the store's order (stalest first); evaluated as stored unless re-read."""
+    reread: set[str] = field(default_factory=set)
+    """Alerted runs to re-read by id, in the order of ``unlisted``, while time remains."""
+    skipped: int = 0
+    """Alerted runs not re-read because the listing was cut short."""
+
+
+def plan_rereads(
+    stored_stalest_first: Iterable[WorkflowRun],
+    listed: Collection[str],
+    alerted: Collection[str],
+    *,
+    listing_complete: bool,
+) -> ReReads:
+    """Which stored active runs to re-read: alerted ones, stalest first, after a full listing.
+
+    An alerted run that left the running list without showing up as ended is re-read so its
+    alert follows (resolved, escalated or vanished); any other stored active run is evaluated
+    as last seen (paused, running with failures, finalizing ...). The caller re-reads in order
+    while its time budget lasts and counts the rest as skipped.
+
+    Args:
+        stored_stalest_first: The store's active runs, least recently seen first.
+        listed: Ids the two listings returned this tick.
+        alerted: Ids with an open alert track.
+        listing_complete: False when the time budget cut the listing short: nothing is re-read.
+    """
+    plan = ReReads()
+    for known in stored_stalest_first:
+        if known.id in listed:
+            continue
+        plan.unlisted.append(known)
+        if known.id in alerted:
+            if listing_complete:
+                plan.reread.add(known.id)
+            else:
+                plan.skipped += 1
+    return plan
+
+
+def stop_reason(evaluation: SlaEvaluation | None, fallback: str) -> str:
+    """``SLA policy <name>: runtime X over max Y``, the reason shown on the stop run."""
+    if evaluation is None or evaluation.rule is None or evaluation.rule.max_runtime is None:
+        return fallback
+    rule = evaluation.rule
+    name = rule.policy_name or rule.label
+    return (
+        f"SLA policy {name}: runtime {format_duration(evaluation.runtime)} over max "
+        f"{format_duration(rule.max_runtime)}"
+    )
+
+
+@dataclass(frozen=True)
+class DryRunEnding:
+    """How a ledger row ends when it is written: a dry-run note is final at once."""
+
+    result: StopResult | None = None
+    finished_at: datetime | None = None
+    detail: str | None = None
+
+
+def dry_run_ending(*, dry_run: bool, reason: str, now: datetime) -> DryRunEnding:
+    """A dry-run note is final at once (it must never look like a stop in flight)."""
+    if not dry_run:
+        return DryRunEnding()
+    return DryRunEnding(StopResult.DRY_RUN, now, f"would have stopped: {reason}")
+
+
+class RecordedStop(Protocol):
+    """What :func:`lost_stops` reads of a stop-ledger row."""
+
+    @property
+    def workflow_id(self) -> str: ...
+
+    @property
+    def run_key(self) -> str: ...
+
+
+_R = TypeVar("_R", bound=RecordedStop)
+
+
+def lost_stops(
+    candidates: Sequence[_R],
+    *,
+    active: Collection[str],
+    job_exists: Callable[[str], bool],
+) -> list[_R]:
+    """Recorded, unlaunched sensor stops that were lost: still active, and no Dagster run.
+
+    Args:
+        candidates: Unfinished real sensor requests older than :data:`LOST_STOP_AFTER`, never
+            re-sent (the store's ``unlaunched_stops``).
+        active: Ids the store holds as active (not ended, not vanished).
+        job_exists: Whether Dagster has a run with this run key.
+    """
+    return [r for r in candidates if r.workflow_id in active and not job_exists(r.run_key)]

@@ -1,0 +1,79 @@
+"""What an SLA tick lists and re-reads, how it words a stop, and which stops were lost: tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pytest
+
+from amperity_ops.core import StopResult
+from amperity_ops.monitoring import evaluate_sla, resolve_sla
+from amperity_ops.monitoring.tick_inputs import (
+    dry_run_ending,
+    ended_from,
+    lost_stops,
+    plan_rereads,
+    stop_reason,
+)
+from amperity_ops_tests.monitoring.helpers import NOW, STOP_POLICY, config, run
+
+M = timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("last_tick_at", "expected"),
+    [(None, NOW - 10 * M),  # first tick: the last ten minutes
+     (NOW - M, NOW - 3 * M),  # the previous tick minus two minutes' overlap
+     (NOW - 24 * 60 * M, NOW - 60 * M)],  # after a long pause: never more than an hour
+)
+def test_ended_listing_reaches_back_to(last_tick_at: datetime | None, expected: datetime) -> None:
+    """The ended-runs listing starts at the previous tick minus overlap, capped at an hour."""
+    assert ended_from(NOW, last_tick_at) == expected
+
+
+@pytest.mark.parametrize(
+    ("complete", "reread", "skipped"),
+    [(True, {"wf-2", "wf-4"}, 0), (False, set(), 2)],
+)
+def test_only_alerted_unlisted_runs_are_re_read_after_a_full_listing(
+    complete: bool, reread: set[str], skipped: int
+) -> None:
+    """Listed runs are left out; alerted ones are re-read, stalest first, only if complete."""
+    stored = [run(f"wf-{i}") for i in (4, 1, 2, 3)]  # stalest first, as the store gives them
+    plan = plan_rereads(stored, listed={"wf-1"}, alerted={"wf-2", "wf-4", "wf-1"},
+                        listing_complete=complete)
+    assert [r.id for r in plan.unlisted] == ["wf-4", "wf-2", "wf-3"]
+    assert (plan.reread, plan.skipped) == (reread, skipped)
+
+
+def test_stop_reason_names_the_policy_runtime_and_max() -> None:
+    """A breached stop policy words the stop; without a maximum the decision's reason stays."""
+    r = run(runtime=timedelta(hours=3))
+    evaluation = evaluate_sla(r, resolve_sla(r, config(policies=[STOP_POLICY])), NOW)
+    assert stop_reason(evaluation, "fallback") == (
+        "SLA policy courier: runtime 3h 00m over max 2h 00m")
+    assert stop_reason(None, "fallback") == "fallback"
+
+
+@pytest.mark.parametrize(
+    ("dry_run", "expected"),
+    [(True, (StopResult.DRY_RUN, NOW, "would have stopped: slow")), (False, (None, None, None))],
+)
+def test_a_dry_run_note_is_final_at_once(dry_run: bool, expected: tuple[object, ...]) -> None:
+    """A dry-run note is written finished; a real request is left in flight for the job."""
+    ending = dry_run_ending(dry_run=dry_run, reason="slow", now=NOW)
+    assert (ending.result, ending.finished_at, ending.detail) == expected
+
+
+@dataclass(frozen=True)
+class _Row:
+    workflow_id: str
+    run_key: str
+
+
+def test_a_stop_is_lost_when_the_run_is_active_and_dagster_has_no_job() -> None:
+    """Only a still-active run whose run key Dagster never saw is asked again."""
+    rows = [_Row("wf-1", "stop:a:wf-1"), _Row("wf-2", "stop:a:wf-2"), _Row("wf-3", "stop:a:wf-3")]
+    lost = lost_stops(rows, active={"wf-1", "wf-2"}, job_exists=lambda key: key.endswith("2"))
+    assert lost == [rows[0]]
