@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dagster import AssetKey, DefaultScheduleStatus, DefaultSensorStatus
@@ -108,11 +111,20 @@ def test_loading_the_code_location_leaves_the_store_and_simulator_unimported() -
     assert done.stdout.strip() == "[]"
 
 
-def test_resource_reads_the_policy_file_and_opens_the_store(tmp_path: Path) -> None:
-    """The amperity_ops resource yields an OpsRuntime from its config, making no API call."""
+@contextmanager
+def _started(config: dict[str, Any]) -> Iterator[Any]:
+    """The code location's amperity_ops resource started with run config (errors unwrapped)."""
     from dagster import build_init_resource_context
 
     from amperity_ops.defs.resources import amperity_ops_resource
+
+    context = build_init_resource_context(config=config)
+    with amperity_ops_resource.from_resource_context_cm(context) as runtime:
+        yield runtime
+
+
+def test_resource_reads_the_policy_file_and_opens_the_store(tmp_path: Path) -> None:
+    """The amperity_ops resource yields an OpsRuntime from its config, making no API call."""
     from amperity_ops.services.runtime import OpsRuntime
 
     policy = tmp_path / "policy.yaml"
@@ -121,7 +133,7 @@ def test_resource_reads_the_policy_file_and_opens_the_store(tmp_path: Path) -> N
         "  - {name: sandbox, tenant_id: acme-sb-1, access_token: {env: NOT_SET_EITHER}}\n"
     )
     config = {"config_path": str(policy), "store_url": f"sqlite:///{tmp_path / 's.sqlite'}"}
-    with amperity_ops_resource(build_init_resource_context(config=config)) as runtime:
+    with _started(config) as runtime:
         assert isinstance(runtime, OpsRuntime)
         assert [t.name for t in runtime.tenants] == ["prod", "sandbox"]
         assert runtime.tenant("acme-sb-1").name == "sandbox"
@@ -130,9 +142,6 @@ def test_resource_reads_the_policy_file_and_opens_the_store(tmp_path: Path) -> N
 
 def test_resource_names_a_broken_policy_file(tmp_path: Path) -> None:
     """A policy file with a typo fails resource start-up with the file and the field named."""
-    from dagster import build_init_resource_context
-
-    from amperity_ops.defs.resources import amperity_ops_resource
     from amperity_ops.settings import ConfigError
 
     policy = tmp_path / "policy.yaml"
@@ -140,7 +149,7 @@ def test_resource_names_a_broken_policy_file(tmp_path: Path) -> None:
     config = {"config_path": str(policy), "store_url": f"sqlite:///{tmp_path / 's.sqlite'}"}
     with (
         pytest.raises(ConfigError, match=r"policy.yaml: auto_stop.enabeld: unknown key"),
-        amperity_ops_resource(build_init_resource_context(config=config)),
+        _started(config),
     ):
         pass
 
