@@ -1,9 +1,8 @@
-"""``AmperityResource``: the Amperity API client's settings as a Dagster resource.
+"""``AmperityResource``: a tenant connection as a Dagster resource.
 
-Configuration only: building the resource (and loading the code location) makes no API call.
-``get_client()`` hands out an :class:`~amperity_ops.client.AmperityClient`; the request happens
-when a method of it is called. Secrets are meant to come from ``EnvVar`` so that Dagster shows
-the variable's name, never its value::
+The fields are those of :class:`~amperity_ops.client.TenantConnection`, with its descriptions
+and defaults, typed as Dagster config (secrets as plain strings, meant to come from ``EnvVar``
+so that Dagster shows the variable's name, never its value)::
 
     AmperityResource(
         tenant_id=EnvVar("AMPERITY_TENANT_ID"),
@@ -11,7 +10,10 @@ the variable's name, never its value::
         client_secret=EnvVar("AMPERITY_CLIENT_SECRET"),
     )
 
-This is the only module of the client part that imports Dagster.
+``settings()`` returns the ``TenantConnection`` (validated by its rules, nothing else) and
+``get_client()`` is ``settings().client()``. Building the resource, and loading a code location
+that holds it, makes no API call. It is usable on its own and is the ``tenant`` of the
+``amperity_ops`` resource (``amperity_ops.defs.resources``).
 """
 
 from __future__ import annotations
@@ -21,103 +23,52 @@ from typing import Any
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from amperity_ops.client import AmperityClient, ClientSettings
-from amperity_ops.client._settings import DEFAULT_API_VERSIONS, DEFAULT_BASE_URL
+from amperity_ops.client import AmperityClient, TenantConnection
 
 __all__ = ["AmperityResource"]
+
+
+def _like_connection(field: str, **kwargs: Any) -> Any:
+    """A resource field with the description and default of the connection's field."""
+    spec = TenantConnection.model_fields[field]
+    return Field(default=spec.default, description=spec.description, **kwargs)
 
 
 class AmperityResource(ConfigurableResource):
     """Connection settings for one Amperity tenant; ``get_client()`` returns the API client."""
 
-    tenant_id: str = Field(description="The Amperity tenant id (sent as amperity-tenant).")
-    base_url: str = Field(
-        default=DEFAULT_BASE_URL,
-        description="API root ending in /api. AWS: https://app.amperity.com/api; Azure: "
-        "https://<tenant-id>.amperity.com/api; Australia: https://app-aws-apse2.amperity.com/api.",
-    )
+    tenant_id: str = Field(description=TenantConnection.model_fields["tenant_id"].description)
+    name: str | None = _like_connection("name")
+    base_url: str | None = _like_connection("base_url")
     # repr=False: once EnvVars are resolved the fields hold the real secrets, and a resource's
     # repr reaches logs and error reports.
-    access_token: str | None = Field(
-        default=None,
-        repr=False,
-        description="A static API token generated in Amperity. Use EnvVar, never a literal. "
-        "Leave empty when using OAuth client credentials.",
-    )
-    client_id: str | None = Field(
-        default=None, description="OAuth client-credentials id (preferred for long-running use)."
-    )
-    client_secret: str | None = Field(
-        default=None,
-        repr=False,
-        description="OAuth client-credentials secret. Use EnvVar, never a literal.",
-    )
-    token_url: str | None = Field(
-        default=None,
-        description="OAuth token endpoint shown next to the key in Amperity; "
-        "empty: {base_url}/v0/oauth2/token.",
-    )
-    rate_limit_rps: float = Field(
-        default=10.0,
-        ge=0,
-        description="The tenant's request budget per second, shared by every process on the "
-        "host (or every host, see rate_limit_backend). 0 turns it off.",
-    )
-    rate_limit_backend: str = Field(
-        default="file",
-        description="Where the shared budget lives: 'file' (this host), 'memory' (this "
-        "process), 'redis://host:6379/0' or 'postgresql://user@host/db' (several hosts).",
-    )
-    rate_limit_margin_ms: float = Field(
-        default=25.0,
-        ge=0,
-        le=1000,
-        description="Added to the budget's one-second window for the time between taking a slot "
-        "and the request reaching Amperity; raise it (e.g. 100) over a slow network.",
-    )
-    timeout_seconds: float = Field(
-        default=30.0, gt=0, description="Timeout of each HTTP request, in seconds."
-    )
-    max_attempts: int = Field(
-        default=6, ge=1, description="Attempts per request (429, 5xx, dropped connections)."
-    )
-    max_retry_seconds: float = Field(
-        default=60.0, ge=0, description="Give up retrying a request after this many seconds."
-    )
-    api_version_control_plane: str = Field(
-        default=DEFAULT_API_VERSIONS["control_plane"],
-        description="api-version for runs, ingest jobs, segments, campaigns, audit events.",
-    )
-    api_version_unstable: str = Field(
-        default=DEFAULT_API_VERSIONS["unstable"],
-        description="api-version for campaign drafts (only served under 'unstable').",
-    )
-    api_version_profile: str = Field(
-        default=DEFAULT_API_VERSIONS["profile"], description="api-version of the Profile API."
-    )
+    access_token: str | None = _like_connection("access_token", repr=False)
+    client_id: str | None = _like_connection("client_id")
+    client_secret: str | None = _like_connection("client_secret", repr=False)
+    token_url: str | None = _like_connection("token_url")
+    rate_limit_rps: float = _like_connection("rate_limit_rps")
+    rate_limit_backend: str = _like_connection("rate_limit_backend", repr=False)
+    rate_limit_margin_ms: float = _like_connection("rate_limit_margin_ms")
+    app_url: str | None = _like_connection("app_url")
+    timeout_seconds: float = _like_connection("timeout_seconds")
+    max_attempts: int = _like_connection("max_attempts")
+    max_retry_seconds: float = _like_connection("max_retry_seconds")
+    api_version_control_plane: str = _like_connection("api_version_control_plane")
+    api_version_unstable: str = _like_connection("api_version_unstable")
+    api_version_profile: str = _like_connection("api_version_profile")
 
-    def settings(self) -> ClientSettings:
-        """The same settings, validated as :class:`ClientSettings` (no request is made).
+    def settings(self) -> TenantConnection:
+        """This configuration as the one tenant connection model (no request is made).
+
+        Empty values count as unset; secrets become literal ``SecretRef`` values (hidden from
+        ``repr``), revealed only when a client is built.
 
         Raises:
-            pydantic.ValidationError: If no credentials are configured, naming the fields.
+            pydantic.ValidationError: If a value is invalid or no credentials are configured,
+                naming the settings.
         """
-        return ClientSettings(
-            tenant_id=self.tenant_id,
-            base_url=self.base_url,
-            access_token=self.access_token or None,
-            client_id=self.client_id or None,
-            client_secret=self.client_secret or None,
-            token_url=self.token_url or None,
-            rate_limit_rps=self.rate_limit_rps,
-            rate_limit_backend=self.rate_limit_backend,
-            rate_limit_margin_ms=self.rate_limit_margin_ms,
-            timeout_seconds=self.timeout_seconds,
-            max_attempts=self.max_attempts,
-            max_retry_seconds=self.max_retry_seconds,
-            api_version_control_plane=self.api_version_control_plane,
-            api_version_unstable=self.api_version_unstable,
-            api_version_profile=self.api_version_profile,
+        return TenantConnection.from_values(
+            {field: getattr(self, field) for field in TenantConnection.model_fields}
         )
 
     def get_client(self, **overrides: Any) -> AmperityClient:
@@ -130,4 +81,4 @@ class AmperityResource(ConfigurableResource):
         Returns:
             An :class:`AmperityClient`; use it as a context manager to close it.
         """
-        return AmperityClient.from_settings(self.settings(), **overrides)
+        return self.settings().client(**overrides)

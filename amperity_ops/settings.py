@@ -32,13 +32,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from amperity_ops.client.connection import TENANT_ID_VARIABLES, TenantConnection
+from amperity_ops.client.secrets import ConfigError, SecretRef
 from amperity_ops.core.durations import parse_duration
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "SlackSinkConfig",
     "TeamsSinkConfig",
     "TenantConfig",
+    "UnknownTenantError",
     "WebhookSinkConfig",
     "default_store_url",
     "load_ops_config",
@@ -71,10 +73,6 @@ DEFAULT_PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 """PagerDuty Events API v2 endpoint (overridable per sink, e.g. for tests)."""
 
 
-class ConfigError(Exception):
-    """The configuration cannot be used. ``str(err)`` is meant for people: no traceback needed."""
-
-
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 """A positive duration written as ``45s``, ``90m``, ``2h``, ``1d`` (or seconds as a number)."""
 
@@ -83,78 +81,6 @@ class _Strict(BaseModel):
     """Base of every policy-file model: unknown keys are errors (typos must not do nothing)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# --------------------------------------------------------------------------------------------
-# Secrets
-# --------------------------------------------------------------------------------------------
-
-
-class SecretRef(BaseModel):
-    """A secret: ``{env: NAME}`` (read from the environment when used) or a literal string.
-
-    ``repr``/``str`` show the variable name (or ``'**********'`` for a literal), never the value;
-    ``model_dump`` never contains a literal value either.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    env: str | None = None
-    """Name of the environment variable holding the secret."""
-    value: SecretStr | None = Field(default=None, exclude=True, repr=False)
-    """A literal secret (discouraged outside demos: it ends up in the file)."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_yaml(cls, data: Any) -> Any:
-        if isinstance(data, str):
-            return {"value": data}
-        return data
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> SecretRef:
-        if (self.env is None) == (self.value is None):
-            raise ValueError("give either {env: VARIABLE_NAME} or a literal string")
-        if self.env is not None and not self.env.strip():
-            raise ValueError("env must name an environment variable")
-        return self
-
-    @classmethod
-    def from_env(cls, name: str) -> SecretRef:
-        """A reference to the environment variable ``name``."""
-        return cls(env=name)
-
-    @property
-    def is_set(self) -> bool:
-        """True if the secret can be resolved right now (the variable exists and is not empty)."""
-        if self.env is not None:
-            return bool(os.environ.get(self.env))
-        return True
-
-    def reveal(self, environ: Mapping[str, str] | None = None) -> str:
-        """Resolve the secret. Call this at the moment of use, never store the result.
-
-        Args:
-            environ: Where to read ``env`` from (default ``os.environ``).
-
-        Returns:
-            The secret value.
-
-        Raises:
-            ConfigError: The environment variable is not set (the message names it).
-        """
-        if self.value is not None:
-            return self.value.get_secret_value()
-        assert self.env is not None
-        found = (os.environ if environ is None else environ).get(self.env)
-        if not found:
-            raise ConfigError(f"environment variable {self.env} is not set (it holds a secret)")
-        return found
-
-    def __repr__(self) -> str:
-        return f"SecretRef(env={self.env!r})" if self.env else "SecretRef('**********')"
-
-    __str__ = __repr__
 
 
 # --------------------------------------------------------------------------------------------
@@ -308,77 +234,33 @@ class DeliveryConfig(_Strict):
 # --------------------------------------------------------------------------------------------
 
 
-class TenantConfig(_Strict):
-    """One Amperity tenant (production or a sandbox) with its own credentials and rate budget."""
+class TenantConfig(TenantConnection):
+    """A tenant entry of the policy file: the one tenant connection model, budget always on.
 
-    name: str = ""
-    """A short label (default: the tenant id); used in run keys and dedup keys."""
-    tenant_id: str
-    """The ``amperity-tenant`` header value, e.g. ``acme`` or ``acme-sb-12345``."""
-    base_url: str | None = None
-    """API base URL ending in ``/api``; None lets the client use its default."""
-    access_token: SecretRef | None = None
-    client_id: SecretRef | None = None
-    client_secret: SecretRef | None = None
-    token_url: str | None = None
-    """OAuth token endpoint; None means the base URL plus ``/v0/oauth2/token``."""
-    rate_limit_rps: float = Field(default=10.0, gt=0)
-    """Requests per second allowed for this tenant, across all callers."""
-    # Left out of repr: a redis:// or postgresql:// URL may carry a password.
-    rate_limit_backend: str = Field(default="file", repr=False)
-    """Where the request budget is shared: ``file`` (every process of this host), ``memory``,
-    or ``redis://...`` / ``postgresql://...`` when several hosts talk to the tenant. Defaults to
-    ``AMPERITY_RATE_LIMIT_BACKEND`` for the tenant built from the environment."""
-    rate_limit_margin_ms: float = Field(default=25.0, ge=0, le=1000)
-    """Milliseconds added to the budget's one-second window (``AMPERITY_RATE_LIMIT_MARGIN_MS``)."""
-    app_url: str | None = None
-    """The Amperity app URL, e.g. ``https://acme.amperity.com``, for links in alerts."""
+    Same fields, defaults and checks as :class:`~amperity_ops.client.TenantConnection` (unknown
+    keys rejected, ``name`` defaults to the tenant id, ``run_link``, ``client()``), except that
+    the request budget cannot be turned off: the monitor's sensors run unattended beside
+    everyone else's use of the tenant. Without a ``tenants:`` list the one tenant is read
+    from the ``AMPERITY_*`` variables (:meth:`TenantConnection.environment_values`).
+    """
 
-    @model_validator(mode="before")
-    @classmethod
-    def _name_defaults_to_tenant_id(cls, data: Any) -> Any:
-        if isinstance(data, dict) and not data.get("name") and data.get("tenant_id"):
-            return {**data, "name": data["tenant_id"]}
-        return data
-
-    @model_validator(mode="after")
-    def _auth_given(self) -> TenantConfig:
-        if self.access_token is None and (self.client_id is None or self.client_secret is None):
-            raise ValueError("give access_token, or client_id and client_secret")
-        return self
-
-    def run_link(self, workflow_id: str) -> str | None:
-        """Link to a workflow run in the Amperity app, when ``app_url`` is known."""
-        if not self.app_url:
-            return None
-        return f"{self.app_url.rstrip('/')}/#/workflows/{workflow_id}"
+    rate_limit_rps: float = Field(
+        default=10.0,
+        gt=0,
+        description="Requests per second allowed for this tenant, across all callers (the "
+        "monitor always keeps a budget).",
+    )
 
 
-_ENV_TENANT_VARS = ("AMPERITY_TENANT_ID", "AMPERITY_TENANT")
+class UnknownTenantError(KeyError, ValueError):
+    """A tenant name that the policy file does not list.
 
+    A ``KeyError`` (a failed look-up) and a ``ValueError`` (a bad argument to a job or command);
+    ``str()`` is the message itself, not its ``repr`` as for a plain ``KeyError``.
+    """
 
-def _tenant_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    """The single tenant described by ``AMPERITY_*`` variables (secrets stay references)."""
-    tenant_id = next((environ[v] for v in _ENV_TENANT_VARS if environ.get(v)), None)
-    if tenant_id is None:
-        raise ValueError(
-            "no tenants: add a 'tenants:' list to the policy file or set AMPERITY_TENANT_ID "
-            "(with AMPERITY_ACCESS_TOKEN, or AMPERITY_CLIENT_ID and AMPERITY_CLIENT_SECRET)"
-        )
-    tenant: dict[str, Any] = {"tenant_id": tenant_id}
-    for key, var in (("base_url", "AMPERITY_BASE_URL"), ("app_url", "AMPERITY_APP_URL"),
-                     ("token_url", "AMPERITY_TOKEN_URL"),
-                     ("rate_limit_rps", "AMPERITY_RATE_LIMIT_RPS"),
-                     ("rate_limit_backend", "AMPERITY_RATE_LIMIT_BACKEND"),
-                     ("rate_limit_margin_ms", "AMPERITY_RATE_LIMIT_MARGIN_MS")):
-        if environ.get(var):
-            tenant[key] = environ[var]
-    for key, var in (("access_token", "AMPERITY_ACCESS_TOKEN"),
-                     ("client_id", "AMPERITY_CLIENT_ID"),
-                     ("client_secret", "AMPERITY_CLIENT_SECRET")):
-        if environ.get(var):
-            tenant[key] = {"env": var}
-    return tenant
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -463,7 +345,14 @@ class OpsConfig(_Strict):
     @classmethod
     def _tenants_from_env(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("tenants") is None:
-            data = {**data, "tenants": [_tenant_from_env(os.environ)]}
+            if not any(os.environ.get(v) for v in TENANT_ID_VARIABLES):
+                raise ValueError(
+                    "no tenants: add a 'tenants:' list to the policy file or set "
+                    "AMPERITY_TENANT_ID (with AMPERITY_ACCESS_TOKEN, or AMPERITY_CLIENT_ID and "
+                    "AMPERITY_CLIENT_SECRET)"
+                )
+            # Raw values, validated below as tenants[0] so errors name the field.
+            data = {**data, "tenants": [TenantConfig.environment_values(os.environ)]}
         return data
 
     @model_validator(mode="after")
@@ -478,16 +367,20 @@ class OpsConfig(_Strict):
             raise ValueError("tenants: the list is empty; give at least one tenant")
         return self
 
-    def tenant(self, name: str) -> TenantConfig:
-        """The tenant called ``name`` (its ``name`` or ``tenant_id``).
+    def tenant(self, name: str | None = None) -> TenantConfig:
+        """The tenant called ``name`` (its ``name`` or ``tenant_id``); None or "": the first.
 
         Raises:
-            KeyError: No such tenant.
+            UnknownTenantError: No such tenant (a ``KeyError``; the message lists the known
+                ones).
         """
+        if not name:
+            return self.tenants[0]
         for tenant in self.tenants:
             if name in (tenant.name, tenant.tenant_id):
                 return tenant
-        raise KeyError(f"no tenant named {name!r}; known: {[t.name for t in self.tenants]}")
+        known = ", ".join(t.name for t in self.tenants)
+        raise UnknownTenantError(f"tenant: no tenant named {name!r} (known: {known})")
 
 
 # --------------------------------------------------------------------------------------------
@@ -595,12 +488,16 @@ def format_validation_error(source: str, error: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_ops_config(path: str | os.PathLike[str] | None = None) -> OpsConfig:
+def load_ops_config(
+    path: str | os.PathLike[str] | None = None, *, tenant: TenantConnection | None = None
+) -> OpsConfig:
     """Read and validate the policy file.
 
     Args:
         path: The YAML file; None reads ``AMPERITY_OPS_CONFIG``, and when that is unset too,
             returns the defaults with one tenant from the ``AMPERITY_*`` variables.
+        tenant: The one tenant, given by the caller (the Dagster resource's ``tenant``) instead
+            of the ``AMPERITY_*`` variables; an error if the file lists ``tenants:`` too.
 
     Returns:
         The validated configuration.
@@ -631,6 +528,14 @@ def load_ops_config(path: str | os.PathLike[str] | None = None) -> OpsConfig:
             data = {}
         if not isinstance(data, dict):
             raise ConfigError(f"{source}: the top level must be a mapping (policies:, alerts: ...)")
+    if tenant is not None:
+        if data.get("tenants") is not None:
+            raise ConfigError(
+                f"{source}: tenants: the file lists tenants and a tenant was given to the "
+                "resource too; keep one of them"
+            )
+        # Validated again as tenants[0]: the policy file's rules (a budget) apply to it too.
+        data = {**data, "tenants": [dict(tenant)]}
     try:
         return OpsConfig.model_validate(data)
     except ValidationError as err:

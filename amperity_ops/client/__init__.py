@@ -1,15 +1,20 @@
-"""The Amperity API client: ``AmperityClient``, typed models and one error tree.
+"""The Amperity API client: ``AmperityClient``, typed models, one error tree, one tenant model.
 
-Imports no Dagster: this package could ship on its own.
+Imports no Dagster and nothing else of the project: this package could ship on its own.
+``AmperityClient`` (and what comes with it: ``INGEST_WINDOW``, ``ApiDeprecationWarning``) is
+loaded on first use, so that reading configuration (:class:`TenantConnection`) or the models
+(``amperity_ops.client.models``, used by the pure monitoring layer) does not load httpx.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from amperity_ops.client import errors
 from amperity_ops.client._auth import TokenExpiryWarning
-from amperity_ops.client._client import INGEST_WINDOW, AmperityClient, ApiDeprecationWarning
 from amperity_ops.client._pagination import PageIterator
 from amperity_ops.client._ratelimit import RateLimiter
 from amperity_ops.client._retry import RetryPolicy
 from amperity_ops.client._settings import ClientSettings
+from amperity_ops.client.connection import TenantConnection
 from amperity_ops.client.errors import (
     AmperityError,
     APIConnectionError,
@@ -51,6 +56,29 @@ from amperity_ops.client.models import (
     WorkflowTask,
     normalise_state,
 )
+from amperity_ops.client.secrets import ConfigError, SecretRef
+
+if TYPE_CHECKING:
+    from amperity_ops.client._client import INGEST_WINDOW, AmperityClient, ApiDeprecationWarning
+
+_LAZY = {"AmperityClient", "ApiDeprecationWarning", "INGEST_WINDOW"}
+"""Names that live in ``_client`` (which imports httpx), loaded on first access."""
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: reached only for names not set above.
+    if name in _LAZY:
+        from amperity_ops.client import _client
+
+        value = getattr(_client, name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "ACTIVE_KINDS",
@@ -70,6 +98,7 @@ __all__ = [
     "Campaign",
     "CampaignDraft",
     "ClientSettings",
+    "ConfigError",
     "ConflictError",
     "ErrorResponse",
     "Index",
@@ -87,9 +116,11 @@ __all__ = [
     "RateLimiter",
     "RetryPolicy",
     "RunMode",
+    "SecretRef",
     "Segment",
     "ServerError",
     "StateKind",
+    "TenantConnection",
     "TokenExpiredError",
     "TokenExpiryWarning",
     "WorkflowError",

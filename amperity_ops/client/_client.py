@@ -231,8 +231,10 @@ class AmperityClient:
         Reads ``AMPERITY_TENANT_ID``, ``AMPERITY_BASE_URL``, ``AMPERITY_ACCESS_TOKEN``,
         ``AMPERITY_CLIENT_ID``, ``AMPERITY_CLIENT_SECRET``, ``AMPERITY_TOKEN_URL``,
         ``AMPERITY_RATE_LIMIT_RPS``, ``AMPERITY_RATE_LIMIT_BACKEND``,
-        ``AMPERITY_TIMEOUT_SECONDS``, ``AMPERITY_MAX_ATTEMPTS``, ``AMPERITY_MAX_RETRY_SECONDS``
-        and ``AMPERITY_API_VERSION_{CONTROL_PLANE,UNSTABLE,PROFILE}``.
+        ``AMPERITY_RATE_LIMIT_MARGIN_MS``, ``AMPERITY_TIMEOUT_SECONDS``,
+        ``AMPERITY_MAX_ATTEMPTS``, ``AMPERITY_MAX_RETRY_SECONDS`` and
+        ``AMPERITY_API_VERSION_{CONTROL_PLANE,UNSTABLE,PROFILE}``
+        (:meth:`TenantConnection.from_env <amperity_ops.client.TenantConnection.from_env>`).
 
         Args:
             **overrides: Keyword arguments of the constructor that win over the environment
@@ -241,29 +243,12 @@ class AmperityClient:
         Raises:
             pydantic.ValidationError: Naming each missing or invalid variable.
         """
-        return cls.from_settings(ClientSettings(), **overrides)
+        return ClientSettings.from_env().client(**overrides)
 
     @classmethod
     def from_settings(cls, settings: ClientSettings, **overrides: Any) -> AmperityClient:
-        """Build a client from validated :class:`ClientSettings` (see :meth:`from_env`)."""
-        kwargs: dict[str, Any] = {
-            "base_url": settings.base_url,
-            "access_token": settings.access_token,
-            "client_id": settings.client_id,
-            "client_secret": settings.client_secret,
-            "token_url": settings.token_url,
-            "rate_limit_rps": settings.rate_limit_rps,
-            "rate_limit_backend": settings.rate_limit_backend,
-            "rate_limit_margin": settings.rate_limit_margin_ms / 1000,
-            "api_versions": settings.api_versions,
-            "timeout": settings.timeout_seconds,
-            "retry_policy": RetryPolicy(
-                max_attempts=settings.max_attempts,
-                max_total_seconds=settings.max_retry_seconds,
-            ),
-        }
-        kwargs.update(overrides)
-        return cls(settings.tenant_id, **kwargs)
+        """Build a client from a validated tenant connection: ``settings.client(**overrides)``."""
+        return settings.client(**overrides)
 
     def close(self) -> None:
         """Close the HTTP connections and the rate budget's resources."""

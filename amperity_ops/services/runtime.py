@@ -17,16 +17,19 @@ from typing import TYPE_CHECKING
 from amperity_ops.client import AmperityClient
 from amperity_ops.services.clock import clock_from_env, utc_now
 from amperity_ops.services.tenants import ClientFactory, make_client, open_clients
-from amperity_ops.settings import OpsConfig, OpsSettings, TenantConfig, load_ops_config
+from amperity_ops.settings import (
+    OpsConfig,
+    OpsSettings,
+    TenantConfig,
+    UnknownTenantError,
+    load_ops_config,
+)
 
 if TYPE_CHECKING:
+    from amperity_ops.client import TenantConnection
     from amperity_ops.store import Store
 
 __all__ = ["OpsRuntime", "UnknownTenantError", "utc_now"]
-
-
-class UnknownTenantError(ValueError):
-    """A tenant name that the policy file does not list."""
 
 
 @dataclass
@@ -43,7 +46,11 @@ class OpsRuntime:
 
     @classmethod
     def from_settings(
-        cls, *, config_path: str | None = None, store_url: str | None = None
+        cls,
+        *,
+        config_path: str | None = None,
+        store_url: str | None = None,
+        tenant: TenantConnection | None = None,
     ) -> OpsRuntime:
         """Build the runtime from the policy file and the store URL.
 
@@ -51,6 +58,8 @@ class OpsRuntime:
             config_path: The policy file; None reads ``AMPERITY_OPS_CONFIG`` (no file: defaults).
             store_url: A SQLAlchemy URL; None reads ``AMPERITY_OPS_STORE_URL`` (default: a SQLite
                 file under ``$DAGSTER_HOME``).
+            tenant: The tenant when the policy file lists none (instead of ``AMPERITY_*``);
+                giving it beside a ``tenants:`` list is an error.
 
         The clock is the system clock unless ``AMPERITY_OPS_CLOCK=simulator`` (the demo).
 
@@ -62,7 +71,7 @@ class OpsRuntime:
         """
         from amperity_ops.store import Store  # the store's driver imports stay out of load time
 
-        config = load_ops_config(config_path)
+        config = load_ops_config(config_path, tenant=tenant)
         url = store_url or OpsSettings().store_url
         clock = clock_from_env(config.tenants[0].base_url)
         return cls(config=config, store=Store.from_url(url), clock=clock)
@@ -85,13 +94,7 @@ class OpsRuntime:
         Raises:
             UnknownTenantError: If no tenant has that name (the message lists the known ones).
         """
-        if name is None or name == "":
-            return self.config.tenants[0]
-        for tenant in self.config.tenants:
-            if name in (tenant.name, tenant.tenant_id):
-                return tenant
-        known = ", ".join(t.name for t in self.config.tenants)
-        raise UnknownTenantError(f"tenant: no tenant named {name!r} (known: {known})")
+        return self.config.tenant(name)
 
     @contextmanager
     def clients(self, names: Sequence[str] | None = None) -> Iterator[Mapping[str, AmperityClient]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -10,8 +9,6 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-import amperity_ops.services.tenants
-from amperity_ops.client import AmperityClient, RetryPolicy
 from amperity_ops.simulator import Faults, Simulator
 from amperity_ops.store import Store
 from amperity_ops_tests.cli.conftest import RunCli
@@ -221,8 +218,7 @@ def test_unreachable_api_is_one_line(
         port = sock.getsockname()[1]
     monkeypatch.setenv("AMPERITY_BASE_URL", f"http://127.0.0.1:{port}/api")
     # The real client, told not to retry, so the test does not sit through the backoff.
-    no_retry = functools.partial(AmperityClient, retry_policy=RetryPolicy(max_attempts=1))
-    monkeypatch.setattr(amperity_ops.services.tenants, "AmperityClient", no_retry)
+    monkeypatch.setenv("AMPERITY_MAX_ATTEMPTS", "1")
     result = run_cli("runs", "list")
     line = assert_one_line_error(result)
     assert "connect" in line.lower()
@@ -233,8 +229,7 @@ def test_server_errors_after_retries_are_one_line(
 ) -> None:
     """A 5xx that outlasts the retries is an API error line with its status, not a traceback."""
     sim.set_faults(TENANT, Faults(server_errors=5))
-    no_retry = functools.partial(AmperityClient, retry_policy=RetryPolicy(max_attempts=1))
-    monkeypatch.setattr(amperity_ops.services.tenants, "AmperityClient", no_retry)
+    monkeypatch.setenv("AMPERITY_MAX_ATTEMPTS", "1")
     result = run_cli("runs", "list")
     assert_one_line_error(result, "Amperity API error", "500")
 
@@ -244,8 +239,7 @@ def test_rate_limit_storm_after_retries_is_one_line(
 ) -> None:
     """A 429 that outlasts the retries says the tenant's rate limit was hit."""
     sim.set_faults(TENANT, Faults(rate_limit_storm=5))
-    no_retry = functools.partial(AmperityClient, retry_policy=RetryPolicy(max_attempts=1))
-    monkeypatch.setattr(amperity_ops.services.tenants, "AmperityClient", no_retry)
+    monkeypatch.setenv("AMPERITY_MAX_ATTEMPTS", "1")
     result = run_cli("runs", "stop", "wf-20261101-00001-AAAAAA", "--reason", "test")
     assert_one_line_error(result, "Amperity API error", "429")
 

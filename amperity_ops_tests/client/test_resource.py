@@ -65,3 +65,33 @@ def test_resolved_secrets_stay_out_of_the_resource_repr(monkeypatch: pytest.Monk
         assert CLIENT_SECRET not in shown
         assert TOKEN not in shown
     assert CLIENT_ID in repr(initialised)
+
+
+def test_fields_are_the_connections_fields_with_its_wording() -> None:
+    """The resource is a view of TenantConnection: same field names, same descriptions."""
+    from amperity_ops.client import TenantConnection
+
+    assert set(AmperityResource.model_fields) == set(TenantConnection.model_fields)
+    for name, field in AmperityResource.model_fields.items():
+        assert field.description == TenantConnection.model_fields[name].description, name
+
+
+def test_settings_is_the_one_tenant_model_with_the_resources_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """settings() is a TenantConnection carrying every configured value; secrets stay hidden."""
+    from amperity_ops.client import TenantConnection
+
+    monkeypatch.setenv("TEST_AMPERITY_ACCESS_TOKEN", TOKEN)
+    resource = AmperityResource(
+        tenant_id=TENANT, name="prod", access_token=dg.EnvVar("TEST_AMPERITY_ACCESS_TOKEN"),
+        app_url="https://acme.amperity.test", max_attempts=2, api_version_profile="2099-01-01",
+    ).process_config_and_initialize()
+    settings = resource.settings()
+    assert isinstance(settings, TenantConnection)
+    assert (settings.name, settings.max_attempts, settings.api_versions["profile"]) == (
+        "prod", 2, "2099-01-01")
+    assert settings.run_link("wf-1") == "https://acme.amperity.test/#/workflows/wf-1"
+    assert settings.access_token is not None
+    assert settings.access_token.reveal() == TOKEN
+    assert TOKEN not in repr(settings) + settings.model_dump_json()

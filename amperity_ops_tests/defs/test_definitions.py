@@ -5,12 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dagster import AssetKey, DefaultScheduleStatus, DefaultSensorStatus
 
 from amperity_ops.definitions import defs
+from amperity_ops.simulator import Simulator
+from amperity_ops_tests.conftest import TENANT, TOKEN
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -108,11 +113,20 @@ def test_loading_the_code_location_leaves_the_store_and_simulator_unimported() -
     assert done.stdout.strip() == "[]"
 
 
-def test_resource_reads_the_policy_file_and_opens_the_store(tmp_path: Path) -> None:
-    """The amperity_ops resource yields an OpsRuntime from its config, making no API call."""
+@contextmanager
+def _started(config: dict[str, Any]) -> Iterator[Any]:
+    """The code location's amperity_ops resource started with run config (errors unwrapped)."""
     from dagster import build_init_resource_context
 
     from amperity_ops.defs.resources import amperity_ops_resource
+
+    context = build_init_resource_context(config=config)
+    with amperity_ops_resource.from_resource_context_cm(context) as runtime:
+        yield runtime
+
+
+def test_resource_reads_the_policy_file_and_opens_the_store(tmp_path: Path) -> None:
+    """The amperity_ops resource yields an OpsRuntime from its config, making no API call."""
     from amperity_ops.services.runtime import OpsRuntime
 
     policy = tmp_path / "policy.yaml"
@@ -121,7 +135,7 @@ def test_resource_reads_the_policy_file_and_opens_the_store(tmp_path: Path) -> N
         "  - {name: sandbox, tenant_id: acme-sb-1, access_token: {env: NOT_SET_EITHER}}\n"
     )
     config = {"config_path": str(policy), "store_url": f"sqlite:///{tmp_path / 's.sqlite'}"}
-    with amperity_ops_resource(build_init_resource_context(config=config)) as runtime:
+    with _started(config) as runtime:
         assert isinstance(runtime, OpsRuntime)
         assert [t.name for t in runtime.tenants] == ["prod", "sandbox"]
         assert runtime.tenant("acme-sb-1").name == "sandbox"
@@ -130,9 +144,6 @@ def test_resource_reads_the_policy_file_and_opens_the_store(tmp_path: Path) -> N
 
 def test_resource_names_a_broken_policy_file(tmp_path: Path) -> None:
     """A policy file with a typo fails resource start-up with the file and the field named."""
-    from dagster import build_init_resource_context
-
-    from amperity_ops.defs.resources import amperity_ops_resource
     from amperity_ops.settings import ConfigError
 
     policy = tmp_path / "policy.yaml"
@@ -140,7 +151,7 @@ def test_resource_names_a_broken_policy_file(tmp_path: Path) -> None:
     config = {"config_path": str(policy), "store_url": f"sqlite:///{tmp_path / 's.sqlite'}"}
     with (
         pytest.raises(ConfigError, match=r"policy.yaml: auto_stop.enabeld: unknown key"),
-        amperity_ops_resource(build_init_resource_context(config=config)),
+        _started(config),
     ):
         pass
 
@@ -157,3 +168,80 @@ def test_every_asset_has_a_description_owner_kind_and_group() -> None:
     for name in ("amperity_workflow_sla_sensor", "amperity_ingest_sensor"):
         assert defs.resolve_sensor_def(name).description
     assert defs.resolve_job_def("stop_amperity_workflow_run").description
+
+
+def test_the_wired_resource_is_configurable_with_described_fields() -> None:
+    """amperity_ops is a ConfigurableResourceFactory; config_path and store_url are described."""
+    from dagster._config.pythonic_config import ConfigurableResourceFactory
+
+    from amperity_ops.defs.resources import AmperityOpsResource, amperity_ops_resource
+
+    assert isinstance(amperity_ops_resource, ConfigurableResourceFactory)
+    fields = AmperityOpsResource.model_fields
+    assert set(fields) == {"config_path", "store_url", "tenant"}
+    assert all(len(field.description or "") > 40 for field in fields.values())
+    schema = amperity_ops_resource.get_resource_definition().config_schema
+    assert {"config_path", "store_url"} <= set(schema.as_field().config_type.fields)
+
+
+def test_the_resource_releases_the_store_when_the_run_ends(tmp_path: Path) -> None:
+    """The store's pooled connections are released when the run (or tick) ends."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("tenants: [{tenant_id: acme, access_token: {env: NOT_SET_ANYWHERE}}]\n")
+    config = {"config_path": str(policy), "store_url": f"sqlite:///{tmp_path / 's.sqlite'}"}
+    with _started(config) as runtime:
+        runtime.store.count_runs("acme")
+        pool = runtime.store.engine.pool
+        assert pool.checkedin() == 1  # the connection waits in the pool while the run lasts
+    assert runtime.store.engine.pool.checkedin() == 0
+
+
+def test_a_tenant_given_to_the_resource_runs_an_asset_with_envvar_secrets(
+    tmp_path: Path, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tenant=AmperityResource(EnvVar...) defines the tenant at run start, not at load."""
+    from dagster import Definitions, EnvVar, materialize
+
+    from amperity_ops.defs.assets import workflow_runs
+    from amperity_ops.defs.resources import AmperityOpsResource
+    from amperity_ops.resources import AmperityResource
+
+    def wired(base_url: str) -> AmperityOpsResource:
+        return AmperityOpsResource(
+            store_url=f"sqlite:///{tmp_path / 's.sqlite'}",
+            tenant=AmperityResource(tenant_id=TENANT, base_url=base_url,
+                                    access_token=EnvVar("AO_TEST_TOKEN"),
+                                    rate_limit_backend="memory"),
+        )
+
+    for name in ("AMPERITY_OPS_CONFIG", "AMPERITY_TENANT_ID", "AMPERITY_TENANT", "AO_TEST_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    # Loading needs neither the variable nor the network.
+    resources = {"amperity_ops": wired("http://127.0.0.1:9/api")}
+    Definitions(assets=[workflow_runs], resources=resources).get_repository_def()
+    sim.tenant(TENANT).add_run(name="Courier Group A", state="running")
+    monkeypatch.setenv("AO_TEST_TOKEN", TOKEN)
+    with sim.serve() as base_url:
+        result = materialize([workflow_runs], resources={"amperity_ops": wired(base_url)})
+    assert result.success
+    assert sim.request_log(TENANT).count("/api/workflow/runs", status=200) >= 1
+    logs = "\n".join(str(e) for e in result.all_events)
+    assert TOKEN not in logs
+
+
+def test_a_tenant_given_beside_a_tenants_list_is_refused(tmp_path: Path) -> None:
+    """The policy file's tenants and the resource's tenant together are a ConfigError."""
+    from dagster import build_init_resource_context
+
+    from amperity_ops.defs.resources import AmperityOpsResource
+    from amperity_ops.resources import AmperityResource
+    from amperity_ops.settings import ConfigError
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("tenants: [{tenant_id: acme, access_token: x}]\n")
+    resource = AmperityOpsResource(
+        config_path=str(policy), store_url=f"sqlite:///{tmp_path / 's.sqlite'}",
+        tenant=AmperityResource(tenant_id="other", access_token="y"),
+    )
+    with pytest.raises(ConfigError, match=r"policy\.yaml: tenants: the file lists tenants"):
+        resource.create_resource(build_init_resource_context())

@@ -233,3 +233,52 @@ def test_rate_limit_backend_url_password_never_printed() -> None:
     assert tenant.rate_limit_backend.endswith("@db/rl")
     assert "hunter2" not in repr(tenant)
     assert "hunter2" not in str(tenant)
+
+
+def test_tenant_lookup_is_one_and_unknown_names_list_the_known_ones(tmp_path: Path) -> None:
+    """cfg.tenant: by name or id, None is the first; unknown is a KeyError and a ValueError."""
+    from amperity_ops.settings import UnknownTenantError
+
+    cfg = load_ops_config(write(tmp_path, ISSUE_EXAMPLE))
+    assert cfg.tenant(None).name == "prod"
+    assert cfg.tenant("acme-sb-1").tenant_id == "acme-sb-1"
+    with pytest.raises(UnknownTenantError) as info:
+        cfg.tenant("x")
+    assert str(info.value) == "tenant: no tenant named 'x' (known: prod, acme-sb-1)"
+    assert isinstance(info.value, KeyError)
+    assert isinstance(info.value, ValueError)
+
+
+def test_environment_tenant_is_the_one_connection_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a tenants list the tenant reads every AMPERITY_* field, and still needs a budget."""
+    from amperity_ops.client import TenantConnection
+
+    monkeypatch.delenv("AMPERITY_OPS_CONFIG", raising=False)
+    monkeypatch.setenv("AMPERITY_TENANT_ID", "acme")
+    monkeypatch.setenv("AMPERITY_ACCESS_TOKEN", "tok-value")
+    monkeypatch.setenv("AMPERITY_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("AMPERITY_APP_URL", "https://acme.amperity.test")
+    (tenant,) = load_ops_config().tenants
+    assert isinstance(tenant, TenantConnection)
+    assert (tenant.max_attempts, tenant.app_url) == (2, "https://acme.amperity.test")
+    monkeypatch.setenv("AMPERITY_RATE_LIMIT_RPS", "0")
+    with pytest.raises(ConfigError, match=r"tenants\[0\].rate_limit_rps"):
+        load_ops_config()
+
+
+def test_a_given_tenant_replaces_the_environment_but_not_a_tenants_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """load_ops_config(tenant=...) is the one tenant without a list; beside a list it is refused."""
+    from amperity_ops.client import TenantConnection
+
+    monkeypatch.delenv("AMPERITY_OPS_CONFIG", raising=False)
+    monkeypatch.setenv("AMPERITY_TENANT_ID", "from-env")
+    given = TenantConnection(tenant_id="given", access_token="literal-secret-1")
+    (tenant,) = load_ops_config(write(tmp_path, "policies: []"), tenant=given).tenants
+    assert (tenant.name, tenant.tenant_id) == ("given", "given")
+    assert tenant.access_token is not None
+    assert tenant.access_token.reveal() == "literal-secret-1"
+    with pytest.raises(ConfigError, match="tenants: the file lists tenants") as info:
+        load_ops_config(write(tmp_path, ISSUE_EXAMPLE), tenant=given)
+    assert "literal-secret-1" not in str(info.value)
