@@ -102,11 +102,21 @@ class _UtcDatetimeSchema:
     def __get_pydantic_core_schema__(
         cls, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
+        # Text (the wire) or a datetime (Python callers); never a number, which lax parsing
+        # would read as seconds since 1970: a wrong type is flagged, not silently a date.
         return core_schema.union_schema(
             [
-                core_schema.datetime_schema(tz_constraint=0),
+                core_schema.chain_schema(
+                    [core_schema.str_schema(strict=True),
+                     core_schema.datetime_schema(tz_constraint=0)]
+                ),
+                core_schema.chain_schema(
+                    [core_schema.str_schema(strict=True),
+                     core_schema.no_info_after_validator_function(
+                         ensure_utc, core_schema.datetime_schema())]
+                ),
                 core_schema.no_info_after_validator_function(
-                    ensure_utc, core_schema.datetime_schema()
+                    ensure_utc, core_schema.is_instance_schema(datetime)
                 ),
             ],
             mode="left_to_right",
