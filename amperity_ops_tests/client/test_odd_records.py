@@ -21,7 +21,7 @@ from amperity_ops.client import (
 )
 from amperity_ops.client.models import WorkflowRun
 from amperity_ops.monitoring.sla import SlaLevel, SlaRule, evaluate_sla
-from amperity_ops.simulator import IN_PROCESS_BASE_URL, DEFAULT_CATALOG, Faults, Simulator
+from amperity_ops.simulator import DEFAULT_CATALOG, IN_PROCESS_BASE_URL, Faults, Simulator
 from amperity_ops_tests.conftest import TENANT, TOKEN
 
 RUNS = "/api/workflow/runs"
@@ -96,12 +96,15 @@ def test_one_odd_record_never_blinds_the_page(
     assert all(not r.problems and r.created_at is not None for r in rest)
     assert all(r.state.kind is StateKind.RUNNING for r in rest)
     if kind == "unknown_state":
-        assert odd.state.is_unknown and not odd.state.is_stoppable
+        assert odd.state.is_unknown
+        assert not odd.state.is_stoppable
     if kind == "offset_time":
-        assert odd.created_at is not None and odd.created_at.utcoffset() == timedelta(0)
+        assert odd.created_at is not None
+        assert odd.created_at.utcoffset() == timedelta(0)
         assert odd.created_at == rest[0].created_at + timedelta(minutes=1)
     if kind == "long_name":
-        assert len(odd.name) == 5000 and "数据" in odd.name
+        assert len(odd.name) == 5000
+        assert "数据" in odd.name
     if kind == "extra_fields":
         assert (odd.model_extra or {})["labels"] == {"team": "data"}
 
@@ -116,10 +119,12 @@ def test_a_queued_run_has_an_unknown_start_and_no_runtime(
     with make_client() as client:
         queued = next(iter(client.list_workflow_runs()))
     now = sim.clock.now()
-    assert queued.start_unknown and queued.runtime(now) is None
+    assert queued.start_unknown
+    assert queued.runtime(now) is None
     rule = SlaRule("policy", None, timedelta(seconds=1), "stop", "tight")
     verdict = evaluate_sla(queued, rule, now)
-    assert verdict.level is SlaLevel.OK and verdict.rule is None
+    assert verdict.level is SlaLevel.OK
+    assert verdict.rule is None
 
 
 def test_a_record_without_an_id_is_left_out_and_counted(
@@ -141,7 +146,9 @@ def test_odd_single_read_is_kept_and_flagged(sim: Simulator, make_client: Callab
     sim.set_faults(TENANT, Faults(odd_records=1, odd_kind="missing_created_at"))
     with make_client() as client:
         run = client.get_workflow_run(run_id)
-    assert run.id == run_id and run.start_unknown and run.problems == ("created_at",)
+    assert run.id == run_id
+    assert run.start_unknown
+    assert run.problems == ("created_at",)
 
 
 def test_broken_envelope_fails_that_request_only(sim: Simulator, make_client: Callable) -> None:
@@ -166,7 +173,8 @@ def test_partial_records_pickle_with_their_problems(
         odd = next(iter(client.list_workflow_runs()))
     copy = pickle.loads(pickle.dumps(odd))
     assert type(copy) is WorkflowRun
-    assert copy.problems == odd.problems and copy.name == "12345"
+    assert copy.problems == odd.problems
+    assert copy.name == "12345"
 
 
 # ------------------------------------------------------------------------ bounded stop/start
@@ -187,10 +195,13 @@ def test_a_stop_is_sent_at_most_three_times_in_a_5xx_storm(
     assert entries == [("POST", "stop", 500), ("GET", run.id, 200)] * 3
     assert sleeps == [0.5, 1.0]  # rng 0: the floor of equal jitter (steps 1 s, 2 s)
     err = info.value
-    assert err.outcome == "failed" and len(err.request_ids) == 3
+    assert err.outcome == "failed"
+    assert len(err.request_ids) == 3
     for request_id in err.request_ids:
         assert request_id in str(err)
-    assert "sent 3 time(s)" in str(err) and "500" in str(err) and "'running'" in str(err)
+    assert "sent 3 time(s)" in str(err)
+    assert "500" in str(err)
+    assert "'running'" in str(err)
 
 
 def test_a_stop_is_sent_at_most_three_times_in_a_429_storm(
@@ -221,7 +232,8 @@ def test_a_start_is_sent_at_most_three_times(sim: Simulator, make_client: Callab
     with make_client() as client, pytest.raises(errors.GaveUpError) as info:
         client.start_workflow(DEFAULT_CATALOG[0].config_id)
     assert sim.request_log(TENANT).count(RUNS, method="POST") == 3
-    assert "429" in str(info.value) and len(info.value.request_ids) == 3
+    assert "429" in str(info.value)
+    assert len(info.value.request_ids) == 3
 
 
 # ------------------------------------------------------------------------ ids in errors/logs
@@ -239,7 +251,8 @@ def test_request_id_is_in_every_debug_line_and_error_about_a_failure(
               if r.levelno == logging.DEBUG and "-> 500" in r.getMessage()]
     assert len(failed) == 3
     assert all("request_id=None" not in line for line in failed)
-    assert info.value.request_id and info.value.request_id in failed[-1]
+    assert info.value.request_id
+    assert info.value.request_id in failed[-1]
     assert f"request_id={info.value.request_id}" in str(info.value)
 
 
@@ -268,7 +281,7 @@ def closed_port() -> Iterator[int]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    yield port
+    return port
 
 
 def test_unreachable_host_names_the_url_and_the_setting(closed_port: int) -> None:
@@ -283,7 +296,9 @@ def test_unreachable_host_names_the_url_and_the_setting(closed_port: int) -> Non
     text = str(info.value)
     assert f"http://127.0.0.1:{closed_port}/api/workflow/runs" in text
     assert "check AMPERITY_BASE_URL" in text
-    assert TOKEN not in text and "pw" not in text and "state=" not in text
+    assert TOKEN not in text
+    assert "pw" not in text
+    assert "state=" not in text
 
 
 def test_wrong_path_names_the_url_and_the_setting(sim: Simulator, sim_server: str) -> None:
