@@ -900,6 +900,8 @@ class AmperityClient:
                     )
                     continue
                 raise status_error
+            if status == 429 and self._limiter is not None:
+                self._limiter.note_rate_limited()  # every sharer widens its window a while
             decision = classify_status(status, idempotent=idempotent)
             retry_after = parse_retry_after(
                 response.headers.get("retry-after"), now=self._clock()
@@ -1038,6 +1040,8 @@ class AmperityClient:
                 )
                 self._retry_or_raise(Decision.RETRY, error, attempt, started, None, "POST", path)
                 continue
+            if response.status_code == 429 and self._limiter is not None:
+                self._limiter.note_rate_limited()
             if classify_status(response.status_code, idempotent=True) is Decision.RETRY:
                 error = make_status_error(
                     response.status_code, response.content, headers=response.headers,
