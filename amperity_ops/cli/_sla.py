@@ -33,8 +33,8 @@ def sla_cell(config: OpsConfig, run: WorkflowRun, now: datetime) -> Text:
         The coloured cell; ``-`` when no SLA applies to the run.
     """
     rule = resolve_sla(run, config)
-    if rule is None:
-        return Text("-", style="dim")
+    if rule is None or run.start_unknown:
+        return Text("start unknown" if run.start_unknown else "-", style="dim")
     verdict = evaluate_sla(run, rule, now)
     style = _LEVEL_STYLES[verdict.level]
     text = Text(verdict.level.value, style=style)
@@ -67,6 +67,8 @@ def runtime_against_sla(config: OpsConfig, run: WorkflowRun, now: datetime) -> s
         ``runtime <runtime>`` and how it stands against its warning line and maximum.
     """
     runtime = run.runtime(now)
+    if runtime is None:
+        return "start unknown: no SLA applies and it is never stopped"
     head = f"runtime {short_duration(runtime)}"
     rule = resolve_sla(run, config)
     if rule is None:

@@ -83,7 +83,7 @@ def list_runs(
             for run in client.list_workflow_runs(created_from=created_from):
                 if wanted is None or run.state.kind in wanted:
                     rows.append((tenant_name, run))
-    rows.sort(key=lambda row: row[1].created_at, reverse=True)
+    rows.sort(key=lambda row: row[1].created_at or now, reverse=True)  # start unknown: on top
     shown = rows[:limit]
     console = make_console()
     if note:
@@ -119,7 +119,7 @@ def list_runs(
             run.name,
             run.type,
             state_text(run.state),
-            when(run.created_at),
+            "start unknown" if run.start_unknown else when(run.created_at),
             short_duration(run.runtime(now)),
             sla_cell(runtime.config, run, now),
         ]

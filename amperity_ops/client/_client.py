@@ -9,11 +9,15 @@ Stop and start are not idempotent. When their answer is lost (connection dropped
 cut body, a 5xx) they are *not* re-sent blindly:
 
 * **stop**: the run is re-read. If it is now stopping or has ended, that is the answer. If it
-  is still in a stoppable state, the stop did not take: it is sent again (bounded by the retry
-  policy). Anything else re-raises the original error.
+  is still in a stoppable state, the stop did not take: it is sent again, at most
+  ``RetryPolicy.max_unsafe_sends`` (3) sends in all, whatever the storm (429s included), each
+  after equal-jitter backoff and a read showing the run still running; then
+  :class:`GaveUpError` says what was tried, each answer and the request ids. Anything else
+  re-raises the original error.
 * **start**: the runs created since shortly before the request are listed. A run that carries
   the same ``config_id`` is the answer. If no run at all was created since, or runs carry
-  ``config_id`` and none matches, the start did not take and is sent again (bounded). Else
+  ``config_id`` and none matches, the start did not take and is sent again (the same bound
+  of 3 sends; a 429 or a connection never made is re-sent without listing). Else
   (runs were created but the server does not say from which config; the documented
   ``Workflow`` has no ``config_id``) nobody can tell, so :class:`OutcomeUnknownError` is
   raised, listing those runs for a person to check: starting a workflow twice is worse than
@@ -43,6 +47,7 @@ from amperity_ops.client._auth import (
     OAuthClientCredentials,
     StaticTokenAuth,
 )
+from amperity_ops.client._lenient import EnvelopeError, describe_odd, parse_item, parse_page
 from amperity_ops.client._pagination import PageIterator
 from amperity_ops.client._params import TimeLike, check_id, format_time, to_utc
 from amperity_ops.client._ratelimit import (
@@ -58,6 +63,7 @@ from amperity_ops.client._retry import (
     classify_status,
     classify_transport,
     next_delay,
+    next_unsafe_delay,
     parse_retry_after,
 )
 from amperity_ops.client._settings import DEFAULT_API_VERSIONS, DEFAULT_BASE_URL, ClientSettings
@@ -65,7 +71,10 @@ from amperity_ops.client.errors import (
     AmperityError,
     APIConnectionError,
     APIResponseValidationError,
+    APIStatusError,
     APITimeoutError,
+    GaveUpError,
+    NotFoundError,
     OutcomeUnknownError,
     make_status_error,
 )
@@ -110,9 +119,44 @@ _deprecations_lock = threading.Lock()
 class _LostAnswer(Exception):
     """Internal: a non-idempotent request may have taken effect; the caller must verify."""
 
-    def __init__(self, error: AmperityError) -> None:
+    def __init__(self, error: AmperityError, retry_after: float | None = None) -> None:
         super().__init__(str(error))
         self.error = error
+        self.retry_after = retry_after
+
+
+class _NotTaken(_LostAnswer):
+    """Internal: a stop/start refused before acting (429, never connected); caller re-sends."""
+
+
+class _Sends:
+    """What one stop or start sent and got back, for its bound and its final error."""
+
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+        self.count = 0
+        self.answers: list[str] = []
+        self.request_ids: list[str] = []
+
+    def note(self, error: AmperityError) -> None:
+        """Record the answer to the latest send."""
+        self.answers.append(_answer_text(error))
+        request_id = getattr(error, "request_id", None)
+        if request_id:
+            self.request_ids.append(request_id)
+
+    def gave_up(self, outcome: str, last_state: str | None) -> GaveUpError:
+        """The one clear error after the last send."""
+        return GaveUpError(
+            self.operation, answers=self.answers, request_ids=self.request_ids,
+            outcome=outcome, last_state=last_state,
+        )
+
+
+def _answer_text(error: AmperityError) -> str:
+    if isinstance(error, APIStatusError):
+        return f"{error.status} {error.message}{error.ids}"
+    return str(error)
 
 
 class AmperityClient:
@@ -142,6 +186,8 @@ class AmperityClient:
             (``retry_policy.max_total_seconds``). Inject it with ``sleep`` in tests.
         rng: Jitter source in [0, 1).
         token_warn_within: Warn when a static token expires within this long.
+        base_url_source: Where ``base_url`` came from (``"AMPERITY_BASE_URL"``,
+            ``"tenants[1].base_url"``); connection errors name it as the thing to fix.
     """
 
     def __init__(
@@ -167,6 +213,7 @@ class AmperityClient:
         monotonic: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
         token_warn_within: timedelta = DEFAULT_WARN_WITHIN,
+        base_url_source: str = "base_url",
     ) -> None:
         self.tenant_id = check_id(tenant_id, "tenant_id")
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
@@ -179,6 +226,7 @@ class AmperityClient:
                 f"known: {sorted(DEFAULT_API_VERSIONS)}"
             )
         self.api_versions = {**DEFAULT_API_VERSIONS, **(api_versions or {})}
+        self._base_url_source = base_url_source
         self._clock = clock or (lambda: datetime.now(UTC))
         self._sleep = sleep
         self._rng = rng
@@ -366,15 +414,17 @@ class AmperityClient:
         run_id = check_id(id, "workflow_id")
         path = f"/workflow/runs/{run_id}/stop"
         started = self._monotonic()
-        round_ = 0
+        sends = _Sends(f"stop of {run_id} (POST {path})")
         while True:
-            round_ += 1
             try:
                 return self._request(
                     "POST", path, WorkflowRun, endpoint="/workflow/runs/{id}/stop",
-                    idempotent=False,
+                    idempotent=False, sends=sends,
                 )
             except _LostAnswer as lost:
+                # Every re-send (a 429 or a never-made connection too) waits for a read that
+                # shows the run still running: it may have been stopped, or ended, meanwhile.
+                sends.note(lost.error)
                 run = self.get_workflow_run(run_id)
                 kind = run.state.kind
                 if kind is StateKind.STOPPING or run.state.is_terminal:
@@ -385,14 +435,16 @@ class AmperityClient:
                     return run
                 if not run.state.is_stoppable:
                     raise lost.error from None
-                delay = next_delay(
-                    round_, self._monotonic() - started, policy=self._retry, rng=self._rng
+                delay = next_unsafe_delay(
+                    sends.count, self._monotonic() - started, policy=self._retry,
+                    retry_after=lost.retry_after, rng=self._rng,
                 )
                 if delay is None:
-                    raise lost.error from None
+                    raise sends.gave_up("failed", run.state.raw) from lost.error
                 logger.info(
-                    "stop of %s: the answer was lost (%s) and the run is still %r; "
-                    "sending the stop again in %.2fs", run_id, lost.error, run.state.raw, delay,
+                    "stop of %s: the stop did not take (%s) and the run is still %r; "
+                    "sending it again in %.2fs (send %d)", run_id, lost.error, run.state.raw,
+                    delay, sends.count + 1,
                 )
                 self._sleep(delay)
 
@@ -430,16 +482,21 @@ class AmperityClient:
             run_mode=run_mode,
         ).model_dump(mode="json", exclude_none=True)
         started = self._monotonic()
-        round_ = 0
+        sends = _Sends(f"start of {config_id} (POST /workflow/runs)")
         while True:
-            round_ += 1
             sent_at = self._clock()
             try:
                 return self._request(
                     "POST", "/workflow/runs", WorkflowRun, endpoint="/workflow/runs",
-                    json_body=body, idempotent=False,
+                    json_body=body, idempotent=False, sends=sends,
                 )
+            except _NotTaken as refused:
+                # Refused before acting (429) or never sent: nothing to verify.
+                sends.note(refused.error)
+                self._pause_before_resend(sends, started, refused, f"start of {config_id}")
+                continue
             except _LostAnswer as lost:
+                sends.note(lost.error)
                 since = sent_at - START_LOOKBACK
                 recent = list(self.list_workflow_runs(created_from=since, max_items=1000))
                 says_config = any("config_id" in (run.model_extra or {}) for run in recent)
@@ -448,23 +505,14 @@ class AmperityClient:
                         r for r in recent if (r.model_extra or {}).get("config_id") == config_id
                     ]
                     if matches:
-                        run = max(matches, key=lambda r: r.created_at)
+                        run = max(matches, key=_created_or_oldest)
                         logger.info(
                             "start of %s: the answer was lost (%s) but run %s was created; "
                             "not sending it again", config_id, lost.error, run.id,
                         )
                         return run
-                    delay = next_delay(
-                        round_, self._monotonic() - started, policy=self._retry, rng=self._rng
-                    )
-                    if delay is not None:
-                        logger.info(
-                            "start of %s: the answer was lost (%s) and no run was created; "
-                            "sending it again in %.2fs", config_id, lost.error, delay,
-                        )
-                        self._sleep(delay)
-                        continue
-                    raise lost.error from None
+                    self._pause_before_resend(sends, started, lost, f"start of {config_id}")
+                    continue
                 ids = ", ".join(r.id for r in recent[:20]) or "none"
                 raise OutcomeUnknownError(
                     f"start of {config_id}: the answer was lost ({lost.error}) and the server "
@@ -472,6 +520,22 @@ class AmperityClient:
                     f"{since.isoformat()}: {ids}. Check them before starting it again",
                     method="POST", path="/workflow/runs",
                 ) from None
+
+    def _pause_before_resend(
+        self, sends: _Sends, started: float, failed: _LostAnswer, what: str
+    ) -> None:
+        """Sleep before the next send of a start, or raise :class:`GaveUpError`."""
+        delay = next_unsafe_delay(
+            sends.count, self._monotonic() - started, policy=self._retry,
+            retry_after=failed.retry_after, rng=self._rng,
+        )
+        if delay is None:
+            raise sends.gave_up("failed", None) from failed.error
+        logger.info(
+            "%s: it did not take (%s); sending it again in %.2fs (send %d)",
+            what, failed.error, delay, sends.count + 1,
+        )
+        self._sleep(delay)
 
     # --------------------------------------------------------------------------- ingest jobs
 
@@ -717,11 +781,16 @@ class AmperityClient:
         json_body: Any = None,
         family: str = "control_plane",
         idempotent: bool = True,
+        sends: _Sends | None = None,
     ) -> M:
         """Send one logical request, with auth, budget, retries; parse the answer as ``model``.
 
+        A non-idempotent request (``idempotent=False``) is sent once per call (plus once more
+        after a 401 refresh, if ``sends`` allows): its caller owns every re-send.
+
         Raises:
             _LostAnswer: Only when ``idempotent`` is False and the request may have acted.
+            _NotTaken: Only when ``idempotent`` is False and it was refused before acting.
         """
         url = self.base_url + path
         version = self.api_versions[family]
@@ -738,6 +807,8 @@ class AmperityClient:
                 "api-version": version,
                 "Accept": "application/json",
             }
+            if sends is not None:
+                sends.count += 1
             t0 = time.perf_counter()
             try:
                 response = self._http.request(
@@ -745,60 +816,144 @@ class AmperityClient:
                     timeout=self._timeout,
                 )
             except httpx.TransportError as err:
-                failure, error = _transport_error(err, method, path)
+                failure, error = _transport_error(
+                    err, method, path, self._safe_url(path), self._base_url_source
+                )
                 logger.debug(
-                    "%s %s -> %s after %.1f ms (attempt %d)", method, path,
-                    type(err).__name__, (time.perf_counter() - t0) * 1000, attempt,
+                    "%s %s -> %s after %.1f ms (attempt %d): %s", method, path,
+                    type(err).__name__, (time.perf_counter() - t0) * 1000, attempt, error,
                 )
                 if failure is None:
                     raise error from err
                 decision = classify_transport(failure, idempotent=idempotent)
-                self._retry_or_raise(decision, error, attempt, started, None, method, path)
+                self._retry_or_raise(
+                    decision, error, attempt, started, None, method, path, idempotent
+                )
                 continue
             elapsed_ms = (time.perf_counter() - t0) * 1000
             status = response.status_code
-            request_id = response.headers.get("x-request-id") or response.headers.get("request-id")
-            logger.debug(
-                "%s %s -> %d in %.1f ms (request_id=%s, attempt %d, budget wait %.3f s)",
-                method, path, status, elapsed_ms, request_id, attempt, waited,
-            )
             self._note_deprecation(method, endpoint, response.headers)
 
             if status < 400:
+                request_id = response.headers.get("x-request-id") or response.headers.get(
+                    "request-id"
+                )
+                logger.debug(
+                    "%s %s -> %d in %.1f ms (request_id=%s, attempt %d, budget wait %.3f s)",
+                    method, path, status, elapsed_ms, request_id, attempt, waited,
+                )
                 try:
-                    return model.model_validate_json(response.content)
-                except ValidationError as err:
-                    if not _is_bad_json(err):
-                        raise APIResponseValidationError(
-                            f"{method} {path}: the answer does not match {model.__name__}: "
-                            f"{_summarise(err)}"
-                        ) from None
+                    return self._parse(model, response.content, method, path)
+                except _CutAnswer:
                     error = APIConnectionError(
-                        "the answer was cut short or is not JSON", method=method, path=path
+                        "the answer was cut short or is not JSON", method=method, path=path,
+                        url=self._safe_url(path), setting=self._base_url_source,
                     )
                     decision = Decision.RETRY if idempotent else Decision.VERIFY
-                    self._retry_or_raise(decision, error, attempt, started, None, method, path)
+                    self._retry_or_raise(
+                        decision, error, attempt, started, None, method, path, idempotent
+                    )
                     continue
 
             status_error = make_status_error(
                 status, response.content, headers=response.headers, method=method, path=path
             )
+            if status == 404 and self._looks_like_wrong_base(endpoint, response.content):
+                status_error = NotFoundError(
+                    f"{status_error.message} (no Amperity API answers at "
+                    f"{self._safe_url(path)}: check {self._base_url_source})",
+                    status=404, request_id=status_error.request_id,
+                    trace_id=status_error.trace_id, method=method, path=path,
+                )
+            # The ids come from the error body (Amperity puts them there), not only headers.
+            logger.debug(
+                "%s %s -> %d in %.1f ms (request_id=%s, trace_id=%s, attempt %d, "
+                "budget wait %.3f s): %s",
+                method, path, status, elapsed_ms, status_error.request_id,
+                status_error.trace_id, attempt, waited, status_error.message,
+            )
             if status == 401:
                 expired = self._auth.expired_error()
                 if expired is not None:
                     raise expired from None
-                if not refreshed and self._auth.on_unauthorized(token):
+                spent = sends is not None and sends.count >= self._retry.max_unsafe_sends
+                if not refreshed and not spent and self._auth.on_unauthorized(token):
                     refreshed = True
-                    logger.debug("%s %s -> 401: refreshing the token once", method, path)
+                    logger.debug(
+                        "%s %s -> 401%s: refreshing the token once", method, path,
+                        status_error.ids,
+                    )
                     continue
                 raise status_error
+            if status == 429 and self._limiter is not None:
+                self._limiter.note_rate_limited()  # every sharer widens its window a while
             decision = classify_status(status, idempotent=idempotent)
             retry_after = parse_retry_after(
                 response.headers.get("retry-after"), now=self._clock()
             )
             self._retry_or_raise(
-                decision, status_error, attempt, started, retry_after, method, path
+                decision, status_error, attempt, started, retry_after, method, path, idempotent
             )
+
+    def _parse(self, model: type[M], content: bytes, method: str, path: str) -> M:
+        """Parse a 2xx body: the whole answer at once, else item by item (``_lenient.py``).
+
+        Raises:
+            _CutAnswer: The body is cut short or not JSON.
+            APIResponseValidationError: The envelope is broken (no ``data``), or a single
+                record's identity does not fit.
+        """
+        try:
+            return model.model_validate_json(content)
+        except ValidationError as err:
+            if _is_bad_json(err):
+                raise _CutAnswer from None
+            whole_page_error = _summarise(err)
+        item_model = _page_item_model(model)
+        try:
+            if item_model is not None:
+                page = parse_page(item_model, content)
+                if page.odd_records:
+                    logger.warning(
+                        "%s %s: %d of %d record(s) did not fit %s; kept with what is known "
+                        "(%d left out, no usable id): %s", method, path, page.odd_records,
+                        len(page.data) + page.dropped_records, item_model.__name__,
+                        page.dropped_records, describe_odd(page.data),
+                    )
+                return page  # type: ignore[return-value]
+            item = parse_item(model, json.loads(content))
+        except EnvelopeError as err:
+            raise APIResponseValidationError(
+                f"{method} {path}: the answer is not a {model.__name__}: {err}"
+            ) from None
+        except ValueError:
+            raise _CutAnswer from None
+        if item is None:
+            raise APIResponseValidationError(
+                f"{method} {path}: the answer does not match {model.__name__}: "
+                f"{whole_page_error}"
+            )
+        logger.warning(
+            "%s %s: the answer did not fully fit %s; kept with what is known: %s",
+            method, path, model.__name__, describe_odd([item]),
+        )
+        return item
+
+    def _safe_url(self, path: str) -> str:
+        """The URL of ``path`` with scheme, host, port and path only (no credentials/query)."""
+        return _strip_url(self.base_url + path)
+
+    @staticmethod
+    def _looks_like_wrong_base(endpoint: str, content: bytes) -> bool:
+        """A 404 on a listing (no id in the path), or one Amperity did not write, means the
+        base URL does not point at the API (e.g. ``/api`` missing)."""
+        if "{id}" not in endpoint:
+            return True
+        try:
+            body = json.loads(content)
+        except ValueError:
+            return True
+        return not (isinstance(body, dict) and "message" in body)
 
     def _retry_or_raise(
         self,
@@ -809,12 +964,19 @@ class AmperityClient:
         retry_after: float | None,
         method: str,
         path: str,
+        idempotent: bool = True,
     ) -> None:
-        """Sleep before the next attempt, or raise ``error`` (or ``_LostAnswer`` to verify)."""
+        """Sleep before the next attempt, or raise ``error`` (or ``_LostAnswer`` to verify).
+
+        A stop or start (``idempotent=False``) is never re-sent from here: ``_NotTaken`` hands
+        a refusal back to its caller, which re-reads and bounds the sends.
+        """
         if decision is Decision.FAIL:
             raise error
         if decision is Decision.VERIFY:
-            raise _LostAnswer(error)
+            raise _LostAnswer(error, retry_after)
+        if not idempotent:
+            raise _NotTaken(error, retry_after)
         delay = next_delay(
             attempt, self._monotonic() - started, policy=self._retry,
             retry_after=retry_after, rng=self._rng,
@@ -838,12 +1000,24 @@ class AmperityClient:
             try:
                 response = self._http.post(url, data=form, headers=headers, timeout=self._timeout)
             except httpx.TransportError as err:
-                failure, error = _transport_error(err, "POST", path)
+                failure, error = _transport_error(
+                    err, "POST", path, _strip_url(url), "token_url"
+                )
                 if failure is None:
                     raise error from err
                 self._retry_or_raise(Decision.RETRY, error, attempt, started, None, "POST", path)
                 continue
-            logger.debug("POST %s -> %d (token request)", path, response.status_code)
+            if response.status_code >= 400:
+                failed = make_status_error(
+                    response.status_code, response.content, headers=response.headers,
+                    method="POST", path=path,
+                )
+                logger.debug(
+                    "POST %s -> %d (token request; request_id=%s, trace_id=%s)", path,
+                    response.status_code, failed.request_id, failed.trace_id,
+                )
+            else:
+                logger.debug("POST %s -> %d (token request)", path, response.status_code)
             if response.status_code < 400 and not _is_json(response.content):
                 # A cut or non-JSON 200 (a proxy page) is transient: asking again is safe.
                 error = APIConnectionError(
@@ -851,6 +1025,8 @@ class AmperityClient:
                 )
                 self._retry_or_raise(Decision.RETRY, error, attempt, started, None, "POST", path)
                 continue
+            if response.status_code == 429 and self._limiter is not None:
+                self._limiter.note_rate_limited()
             if classify_status(response.status_code, idempotent=True) is Decision.RETRY:
                 error = make_status_error(
                     response.status_code, response.content, headers=response.headers,
@@ -885,32 +1061,56 @@ class AmperityClient:
 
 
 def _transport_error(
-    err: httpx.TransportError, method: str, path: str
+    err: httpx.TransportError, method: str, path: str, url: str, setting: str
 ) -> tuple[TransportFailure | None, AmperityError]:
     """Our error for an httpx transport error, and whether the server can have seen it.
 
-    ``None`` as failure means a local mistake (bad URL scheme): never retried.
+    ``None`` as failure means a local mistake (bad URL scheme): never retried. Errors about
+    reaching the server name the URL tried (no credentials, no query) and the setting it
+    came from, which is what a person has to fix.
     """
     name = type(err).__name__
+    where = {"method": method, "path": path, "url": url, "setting": setting}
     if isinstance(err, httpx.ConnectTimeout | httpx.PoolTimeout):
-        return TransportFailure.NOT_SENT, APITimeoutError(
-            f"timed out connecting ({name})", method=method, path=path
-        )
+        return TransportFailure.NOT_SENT, APITimeoutError(f"timed out connecting ({name})", **where)
     if isinstance(err, httpx.TimeoutException):
         return TransportFailure.ANSWER_LOST, APITimeoutError(
             f"timed out waiting for the answer ({name})", method=method, path=path
         )
     if isinstance(err, httpx.ConnectError):
         return TransportFailure.NOT_SENT, APIConnectionError(
-            f"could not connect ({name})", method=method, path=path
+            f"could not connect ({name}: host unreachable, refused or unknown)", **where
         )
     if isinstance(err, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
-        return None, APIConnectionError(
-            f"cannot send this request ({name})", method=method, path=path
-        )
+        return None, APIConnectionError(f"cannot send this request ({name})", **where)
     return TransportFailure.ANSWER_LOST, APIConnectionError(
         f"the connection failed before a complete answer ({name})", method=method, path=path
     )
+
+
+class _CutAnswer(Exception):
+    """Internal: a 2xx body that is cut short or not JSON (transient: retried or verified)."""
+
+
+def _page_item_model(model: type[BaseModel]) -> type[BaseModel] | None:
+    """The item model of a ``Page[Item]`` model, else None."""
+    if not issubclass(model, Page):
+        return None
+    args = model.__pydantic_generic_metadata__.get("args") or ()
+    item = args[0] if args else None
+    return item if isinstance(item, type) and issubclass(item, BaseModel) else None
+
+
+def _created_or_oldest(run: WorkflowRun) -> datetime:
+    """Sort key: the start, with an unknown start sorting first (never picked as newest)."""
+    return run.created_at or datetime.min.replace(tzinfo=UTC)
+
+
+def _strip_url(url: str) -> str:
+    """``url`` with scheme, host, port and path only (no credentials, no query)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{parts.hostname}:{port}{parts.path}"
 
 
 def _is_json(content: bytes) -> bool:

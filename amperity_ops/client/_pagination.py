@@ -6,6 +6,10 @@ sends the same token twice would loop a naive client forever, so a repeated toke
 :class:`~amperity_ops.client.errors.PaginationError`.
 
 Only one page is held at a time: iterating 100,000 runs costs the memory of one page.
+
+Pages are parsed per item when a record does not fit (``_lenient.py``): odd records are kept
+and flagged (``item.problems``) or, without a usable id, left out; ``odd_records`` and
+``dropped_records`` count them over the pages fetched so far.
 """
 
 from __future__ import annotations
@@ -60,6 +64,16 @@ class PageIterator(Generic[T], Iterator[T]):
         """How many pages were requested so far."""
         return self._progress.pages
 
+    @property
+    def odd_records(self) -> int:
+        """Records so far that did not fit their model: flagged (``problems``) or dropped."""
+        return self._progress.odd
+
+    @property
+    def dropped_records(self) -> int:
+        """Records so far left out because they had no usable id (part of ``odd_records``)."""
+        return self._progress.dropped
+
     def _load_next_page(self) -> bool:
         self._started = True
         page = next(self._pages, None)
@@ -93,11 +107,13 @@ class PageIterator(Generic[T], Iterator[T]):
 class _Progress:
     """What the page generator reports back to its iterator."""
 
-    __slots__ = ("pages", "total")
+    __slots__ = ("dropped", "odd", "pages", "total")
 
     def __init__(self) -> None:
         self.pages = 0
         self.total: int | None = None
+        self.odd = 0
+        self.dropped = 0
 
 
 def _follow(
@@ -111,6 +127,8 @@ def _follow(
         progress.pages += 1
         if page.total is not None:
             progress.total = page.total
+        progress.odd += page.odd_records
+        progress.dropped += page.dropped_records
         yield page
         token = page.next_token or None
         if token is None:

@@ -11,6 +11,10 @@ The request loop asks two questions after every failed attempt:
      refresh, once, in the client).
 2. *How long to wait, if at all?* (:func:`next_delay`): full-jitter exponential backoff,
    bounded by attempts *and* by total elapsed seconds, with ``Retry-After`` honoured.
+
+Stop and start are bounded more tightly (:func:`next_unsafe_delay`): at most
+``max_unsafe_sends`` (3) sends in any storm, spaced by *equal-jitter* backoff (at least half of
+each step: never two sends in quick succession).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ __all__ = [
     "classify_status",
     "classify_transport",
     "next_delay",
+    "next_unsafe_delay",
     "parse_retry_after",
 ]
 
@@ -63,6 +68,10 @@ class RetryPolicy:
         initial_backoff: The cap of the first backoff; it doubles with every attempt.
         max_backoff: The largest cap of any single backoff.
         max_retry_after: A ``Retry-After`` longer than this is not waited for (we give up).
+        max_unsafe_sends: At most this many sends of one stop or start, whatever the storm
+            (also bounded by ``max_attempts``).
+        unsafe_initial_backoff: The first backoff step between sends of a stop or start; it
+            doubles with every send (equal jitter: between half and all of the step).
     """
 
     max_attempts: int = 6
@@ -70,6 +79,8 @@ class RetryPolicy:
     initial_backoff: float = 0.5
     max_backoff: float = 8.0
     max_retry_after: float = 60.0
+    max_unsafe_sends: int = 3
+    unsafe_initial_backoff: float = 1.0
 
 
 DEFAULT_RETRY_POLICY = RetryPolicy()
@@ -189,6 +200,44 @@ def next_delay(
         delay = retry_after
     else:
         delay = backoff_seconds(attempt, policy, rng=rng)
+    if elapsed + delay > policy.max_total_seconds:
+        return None
+    return delay
+
+
+def next_unsafe_delay(
+    sends: int,
+    elapsed: float,
+    *,
+    policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+    retry_after: float | None = None,
+    rng: Callable[[], float] = random.random,
+) -> float | None:
+    """How long to wait before sending a stop or start again, or None to give up.
+
+    Equal jitter (``step/2 + uniform(0, step/2)``, ``step = unsafe_initial_backoff * 2**(n-1)``
+    capped at ``max_backoff``) keeps sends apart even when the random draw is small: a storm
+    must never see a stop hammered.
+
+    Args:
+        sends: How many times the request was sent so far (1 after the first).
+        elapsed: Seconds since the first send.
+        policy: Bounds and pacing.
+        retry_after: The server's ``Retry-After`` in seconds, if it sent one (waited at least).
+        rng: Jitter source (injectable for tests).
+
+    Returns:
+        Seconds to sleep, or None when ``max_unsafe_sends`` (or ``max_attempts``, or the time
+        budget) is spent.
+    """
+    if sends >= min(policy.max_unsafe_sends, policy.max_attempts):
+        return None
+    step = min(policy.max_backoff, policy.unsafe_initial_backoff * 2 ** max(sends - 1, 0))
+    delay = step / 2 + rng() * step / 2
+    if retry_after is not None:
+        if retry_after > policy.max_retry_after:
+            return None
+        delay = max(delay, retry_after)
     if elapsed + delay > policy.max_total_seconds:
         return None
     return delay

@@ -8,6 +8,7 @@
     │   └── OutcomeUnknownError       a start whose answer was lost, and a re-read cannot tell
     ├── APIResponseValidationError    a 2xx answer that is not the documented shape
     ├── PaginationError               the server repeated a page token (would loop forever)
+    ├── GaveUpError                   a stop or start sent the most times allowed did not take
     └── APIStatusError                Amperity answered with a 4xx/5xx
         ├── BadRequestError           400
         ├── AuthenticationError       401
@@ -18,9 +19,11 @@
         ├── RateLimitedError          429
         └── ServerError               5xx
 
-Every status error carries ``status``, ``message`` and Amperity's ``request_id`` (the one thing
-support asks for). No message ever contains a token, a secret or an Authorization header:
-messages are built only from the status, the server's own message, the method and the path.
+Every status error carries ``status``, ``message`` and Amperity's ``request_id`` and
+``trace_id`` when sent (the things support asks for), and ``str(err)`` shows them. No message
+ever contains a token, a secret or an Authorization header: messages are built only from the
+status, the server's own message, the method, the path and (connection errors) the URL without
+credentials or query.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "GaveUpError",
     "NotFoundError",
     "OutcomeUnknownError",
     "PaginationError",
@@ -58,13 +62,36 @@ class PaginationError(AmperityError):
 
 
 class APIConnectionError(AmperityError):
-    """The request failed before a complete answer arrived (DNS, refused, reset, cut body)."""
+    """The request failed before a complete answer arrived (DNS, refused, reset, cut body).
 
-    def __init__(self, message: str, *, method: str | None = None, path: str | None = None):
+    Attributes:
+        method: The HTTP method.
+        path: The request path.
+        url: The URL tried (scheme, host, port and path; never a query or credentials), when
+            the failure is about reaching it.
+        setting: Where that URL came from (``AMPERITY_BASE_URL``, ``tenants[1].base_url``...).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        url: str | None = None,
+        setting: str | None = None,
+    ):
         self.method = method
         self.path = path
+        self.url = url
+        self.setting = setting
         where = f" ({method} {path})" if method and path else ""
-        super().__init__(f"{message}{where}")
+        fix = ""
+        if url:
+            fix = f"; tried {url}"
+            if setting:
+                fix += f": check {setting}"
+        super().__init__(f"{message}{where}{fix}")
 
 
 class APITimeoutError(APIConnectionError):
@@ -79,6 +106,42 @@ class OutcomeUnknownError(APIConnectionError):
     """
 
 
+class GaveUpError(AmperityError):
+    """A stop or start was sent the most times allowed, each re-read showed it had not taken.
+
+    The message says what was tried, what Amperity answered each time and the request ids;
+    the outcome is known (the last read showed the run or config unchanged) unless ``outcome``
+    says ``"unknown"``.
+
+    Attributes:
+        operation: E.g. ``"stop of wf-…"``.
+        answers: One line per send: ``"500 An unexpected error occurred. (request_id=…)"``.
+        request_ids: Amperity's request ids, in order (those it sent).
+        outcome: ``"failed"`` (the re-read shows it did not take) or ``"unknown"``.
+    """
+
+    def __init__(
+        self,
+        operation: str,
+        *,
+        answers: list[str],
+        request_ids: list[str],
+        outcome: str,
+        last_state: str | None = None,
+    ) -> None:
+        self.operation = operation
+        self.answers = tuple(answers)
+        self.request_ids = tuple(request_ids)
+        self.outcome = outcome
+        self.last_state = last_state
+        seen = f"; the run is still {last_state!r}" if last_state else ""
+        ids = f" (request ids: {', '.join(request_ids)})" if request_ids else ""
+        super().__init__(
+            f"{operation}: sent {len(answers)} time(s), Amperity answered "
+            f"{' / '.join(answers)}{seen}; giving up{ids}"
+        )
+
+
 class APIResponseValidationError(AmperityError):
     """A successful answer whose body is not the documented shape (the message names fields)."""
 
@@ -90,6 +153,7 @@ class APIStatusError(AmperityError):
         status: The HTTP status code.
         message: The server's message (or a short default).
         request_id: Amperity's request id when it sent one (header or body).
+        trace_id: Amperity's trace id when it sent one (body ``trace_id`` or ``traceparent``).
         method: The HTTP method of the failed request.
         path: The request path (without query string, which never holds secrets anyway).
     """
@@ -102,23 +166,32 @@ class APIStatusError(AmperityError):
         request_id: str | None = None,
         method: str | None = None,
         path: str | None = None,
+        trace_id: str | None = None,
     ) -> None:
         self.status = status
         self.message = message
         self.request_id = request_id
+        self.trace_id = trace_id
         self.method = method
         self.path = path
         super().__init__(str(self))
 
     def __str__(self) -> str:
         where = f" on {self.method} {self.path}" if self.method and self.path else ""
-        rid = f" (request_id={self.request_id})" if self.request_id else ""
-        return f"{self.status} {self.message}{where}{rid}"
+        return f"{self.status} {self.message}{where}{self.ids}"
+
+    @property
+    def ids(self) -> str:
+        """``" (request_id=…, trace_id=…)"`` with what Amperity sent, or ``""``."""
+        parts = [f"request_id={self.request_id}"] if self.request_id else []
+        if self.trace_id:
+            parts.append(f"trace_id={self.trace_id}")
+        return f" ({', '.join(parts)})" if parts else ""
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(status={self.status!r}, message={self.message!r}, "
-            f"request_id={self.request_id!r})"
+            f"request_id={self.request_id!r}, trace_id={self.trace_id!r})"
         )
 
 
@@ -198,8 +271,9 @@ def make_status_error(
 
     Args:
         status: The HTTP status code (>= 400).
-        body: The raw response body; ``{"status", "message", "request_id"}`` when JSON.
-        headers: Response headers (a mapping); ``x-request-id``/``request-id`` are read.
+        body: The raw response body; ``{"status", "message", "request_id", "trace_id"}``.
+        headers: Response headers (a mapping); ``x-request-id``/``request-id`` and
+            ``x-trace-id``/``traceparent`` are read when the body has no id.
         method: The request method, for the message.
         path: The request path, for the message.
 
@@ -216,8 +290,16 @@ def make_status_error(
         request_id = headers.get("x-request-id") or headers.get("request-id")
     if not isinstance(request_id, str):
         request_id = None
+    trace_id = parsed.get("trace_id")
+    if not isinstance(trace_id, str) and headers is not None:
+        trace_id = headers.get("x-trace-id") or headers.get("traceparent")
+    if not isinstance(trace_id, str):
+        trace_id = None
     cls = _BY_STATUS.get(status) or (ServerError if status >= 500 else APIStatusError)
-    return cls(message, status=status, request_id=request_id, method=method, path=path)
+    return cls(
+        message, status=status, request_id=request_id, method=method, path=path,
+        trace_id=trace_id,
+    )
 
 
 def _default_message(status: int) -> str:

@@ -51,6 +51,7 @@ __all__ = [
     "IngestJob",
     "IngestJobDetails",
     "IngestJobDetailsList",
+    "KnownUtcDatetime",
     "Page",
     "Profile",
     "ProfileListResponse",
@@ -69,6 +70,7 @@ __all__ = [
     "WorkflowTaskInstance",
     "ensure_utc",
     "normalise_state",
+    "set_problems",
 ]
 
 
@@ -100,11 +102,21 @@ class _UtcDatetimeSchema:
     def __get_pydantic_core_schema__(
         cls, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
+        # Text (the wire) or a datetime (Python callers); never a number, which lax parsing
+        # would read as seconds since 1970: a wrong type is flagged, not silently a date.
         return core_schema.union_schema(
             [
-                core_schema.datetime_schema(tz_constraint=0),
+                core_schema.chain_schema(
+                    [core_schema.str_schema(strict=True),
+                     core_schema.datetime_schema(tz_constraint=0)]
+                ),
+                core_schema.chain_schema(
+                    [core_schema.str_schema(strict=True),
+                     core_schema.no_info_after_validator_function(
+                         ensure_utc, core_schema.datetime_schema())]
+                ),
                 core_schema.no_info_after_validator_function(
-                    ensure_utc, core_schema.datetime_schema()
+                    ensure_utc, core_schema.is_instance_schema(datetime)
                 ),
             ],
             mode="left_to_right",
@@ -116,11 +128,43 @@ class _UtcDatetimeSchema:
 UtcDatetime = Annotated[datetime, _UtcDatetimeSchema]
 """A datetime that is always UTC-aware after validation (naive input is read as UTC)."""
 
+KnownUtcDatetime = Annotated[datetime | None, _UtcDatetimeSchema]
+"""A documented, required time that may still be unknown once parsed.
+
+The wire must carry a valid time (null or absent fails validation, so the record is parsed on
+the slow path and flagged in ``problems``); the Python type says ``None`` is possible, so every
+caller has to handle a record whose time did not fit.
+"""
+
 
 def _mentions(annotation: Any, kind: type) -> bool:
     if annotation is kind:
         return True
     return any(_mentions(arg, kind) for arg in get_args(annotation))
+
+
+def set_problems(
+    model: BaseModel,
+    problems: tuple[str, ...],
+    *,
+    odd_records: int = 0,
+    dropped_records: int = 0,
+) -> None:
+    """Record what did not fit on a parsed model (used by the per-item parser only).
+
+    Kept in pydantic's private storage: never dumped, never compared as a field, copied and
+    pickled with the model, and free for the common case (no per-item cost when all fits).
+    """
+    object.__setattr__(
+        model,
+        "__pydantic_private__",
+        {"_problems": problems, "_odd": odd_records, "_dropped": dropped_records},
+    )
+
+
+def _private(model: BaseModel, key: str, default: Any) -> Any:
+    private = model.__pydantic_private__
+    return private.get(key, default) if private else default
 
 
 class _ApiModel(BaseModel):
@@ -133,6 +177,21 @@ class _ApiModel(BaseModel):
     """
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Fields of this record that did not fit the model (empty when all did).
+
+        Each is a dotted path (``"created_at"``, ``"task_instances.2.state"``); such a field
+        holds None, its default, or (text fields) its value as text. See ``_lenient.py``.
+        """
+        problems: tuple[str, ...] = _private(self, "_problems", ())
+        return problems
+
+    @property
+    def is_partial(self) -> bool:
+        """True when some field did not fit (see :attr:`problems`): show it, act carefully."""
+        return bool(self.problems)
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -416,8 +475,8 @@ class WorkflowRun(_ApiModel):
     """E.g. ``courier.group/run``."""
     name: str
     tenant: str
-    created_at: UtcDatetime
-    """When the run started."""
+    created_at: KnownUtcDatetime
+    """When the run started; None only for a record whose start did not fit (``start_unknown``)."""
     ended_at: UtcDatetime | None = None
     """When the run ended; None while it is active."""
     principal_id: str | None = None
@@ -431,17 +490,29 @@ class WorkflowRun(_ApiModel):
     """Only present with ``view=verbose``."""
     error: WorkflowError | None = None
 
-    def runtime(self, now: datetime) -> timedelta:
+    def runtime(self, now: datetime) -> timedelta | None:
         """How long the run has taken: to ``ended_at`` if it ended, else to ``now``.
 
         Args:
             now: The current time (naive is read as UTC).
 
         Returns:
-            The elapsed time (never negative).
+            The elapsed time (never negative), or None when the start is unknown
+            (:attr:`start_unknown`): such a run is neither within nor over any limit.
         """
+        if self.created_at is None:
+            return None
         end = self.ended_at or ensure_utc(now)
         return max(end - self.created_at, timedelta(0))
+
+    @property
+    def start_unknown(self) -> bool:
+        """True when Amperity sent no usable ``created_at`` (e.g. a queued run: null).
+
+        Such a run must never be stopped, nor counted as within or over an SLA; show it as
+        "start unknown".
+        """
+        return self.created_at is None
 
     @property
     def warn_after(self) -> timedelta | None:
@@ -615,11 +686,24 @@ T = TypeVar("T", bound=BaseModel)
 class Page(_ApiModel, Generic[T]):
     """One page of any list endpoint: ``{"data": [...], "next_token": ..., "total": ...}``."""
 
-    data: list[T] = Field(default_factory=list)
+    data: list[T]
+    """Required: an answer without a ``data`` list is not a page (an error for that request)."""
     next_token: str | None = None
     """Absent or empty on the last page."""
     total: int | None = None
     """Only present when the request asked ``with_total=true``."""
+
+    @property
+    def odd_records(self) -> int:
+        """Items of this page that did not fit their model (flagged, or dropped)."""
+        odd: int = _private(self, "_odd", 0)
+        return odd
+
+    @property
+    def dropped_records(self) -> int:
+        """Items left out: not an object, or their id did not fit (counted in odd_records)."""
+        dropped: int = _private(self, "_dropped", 0)
+        return dropped
 
 
 WorkflowList = Page[WorkflowRun]

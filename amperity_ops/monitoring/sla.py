@@ -142,6 +142,8 @@ def evaluate_sla(run: WorkflowRun, rule: SlaRule | None, now: datetime) -> SlaEv
         The evaluation, with how far over the crossed threshold the run is.
     """
     runtime = run.runtime(now)
+    if runtime is None:  # start unknown: neither within nor over any limit, never stopped
+        return SlaEvaluation(run, None, SlaLevel.OK, timedelta(0))
     if rule is not None and rule.max_runtime is not None and runtime > rule.max_runtime:
         return SlaEvaluation(run, rule, SlaLevel.BREACHED, runtime, runtime - rule.max_runtime)
     if rule is not None and rule.warn_after is not None and runtime > rule.warn_after:

@@ -59,9 +59,10 @@ def runtime_stats_by_workflow(
     """
     by_name: dict[str, list[float]] = {}
     for run in runs:
-        if ended_only and run.ended_at is None:
+        runtime = run.runtime(now)
+        if (ended_only and run.ended_at is None) or runtime is None:  # None: start unknown
             continue
-        by_name.setdefault(run.name, []).append(run.runtime(now).total_seconds())
+        by_name.setdefault(run.name, []).append(runtime.total_seconds())
     stats = {}
     for name in sorted(by_name):
         values = by_name[name]

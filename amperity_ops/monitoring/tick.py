@@ -225,6 +225,9 @@ def _summarise(plan: TickPlan, unknown: int, complete: bool) -> str:
     parts = [f"{plan.tenant}: looked at {len(evaluations)} active run(s), {with_sla} with an SLA"]
     if unknown:
         parts.append(f"{unknown} in an unrecognised state (never stopped)")
+    start_unknown = sum(e.run.start_unknown for e in evaluations)
+    if start_unknown:
+        parts.append(f"{start_unknown} with start unknown (no SLA, never stopped)")
     parts.append(f"{warning} warning, {breached} breached")
     if plan.alerts:
         by_level: dict[str, int] = {}

@@ -133,7 +133,7 @@ def _listing_start(
     since = (watermark - OVERLAP) if watermark else (now - INITIAL_LOOKBACK)
     start = since
     for run in store_active:
-        if since - STRAGGLER_AGE <= run.created_at < start:
+        if run.created_at is not None and since - STRAGGLER_AGE <= run.created_at < start:
             start = run.created_at
     return start
 
@@ -181,7 +181,8 @@ def poll_workflow_runs(
         report.reread += 1
 
     report.new_runs = sum(
-        1 for run in seen.values() if watermark is None or run.created_at >= watermark - OVERLAP
+        1 for run in seen.values()
+        if watermark is None or (run.created_at or now) >= watermark - OVERLAP
     )
     store.upsert_runs(tenant, list(seen.values()), seen_at=now)
     store.mark_runs_vanished(tenant, report.vanished, at=now)

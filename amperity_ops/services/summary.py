@@ -212,6 +212,8 @@ def summarize_runs(
         names = sorted({run.name for run in recent} | {run.name for run in active})
         baselines = store.successful_runtimes(tenant.name, names, limit=config.baseline.window)
         for run in active:  # oldest first, as stored
+            if run.created_at is None:  # the store keeps no run whose start is unknown
+                continue
             rule = resolve_sla(run, config, baselines.get(run.name, ()))
             evaluation = evaluate_sla(run, rule, now)
             summary.active.append(
@@ -222,7 +224,7 @@ def summarize_runs(
                     type=run.type,
                     state=run.state.raw,
                     started_at=run.created_at,
-                    runtime=run.runtime(now),
+                    runtime=run.runtime(now) or timedelta(0),
                     level=evaluation.level.value,
                     sla_source=rule.label if rule else None,
                     warn_after=rule.warn_after if rule else None,

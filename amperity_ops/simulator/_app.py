@@ -34,7 +34,7 @@ from starlette.types import Receive, Scope, Send
 
 from amperity_ops.simulator import _pagination as pages
 from amperity_ops.simulator._auth import Principal, TokenRejectedError
-from amperity_ops.simulator._faults import FaultDecision
+from amperity_ops.simulator._faults import FaultDecision, make_odd
 from amperity_ops.simulator._http import (
     RAW_SEND_KEY,
     BadRequestError,
@@ -174,6 +174,8 @@ def _static_page(ctx: Context, kind: str, items: list[Any], filters: Iterable[st
     end = start + limit
     next_key = (end,) if end < len(items) else None
     body = _page_body(ctx, items[start:end], next_key, print_, len(items) if with_total else None)
+    if ctx.decision.broken_envelope:
+        body = {"items": body.pop("data"), **body}
     return json_response(200, body)
 
 
@@ -202,7 +204,12 @@ async def list_workflow_runs(ctx: Context) -> Response:
     # The page is assembled from each run's cached JSON: encoding is most of a list's cost.
     envelope = _page_body(ctx, [], next_key, print_, total)
     rest = json.dumps(envelope, separators=(",", ":"))[len('{"data":[]'):]
-    content = b'{"data":[' + b",".join(run.to_json(now) for run in runs) + b"]" + rest.encode()
+    records = [run.to_json(now) for run in runs]
+    for index in range(min(ctx.decision.odd_records, len(records))):
+        odd = make_odd(json.loads(records[index]), ctx.decision.odd_kind)
+        records[index] = json.dumps(odd, separators=(",", ":"), ensure_ascii=False).encode()
+    key = b'{"items":[' if ctx.decision.broken_envelope else b'{"data":['
+    content = key + b",".join(records) + b"]" + rest.encode()
     return Response(content, status_code=200, media_type="application/json")
 
 
@@ -217,7 +224,10 @@ async def get_workflow_run(ctx: Context) -> Response:
         run = ctx.world.get_run(run_id)
     except KeyError:
         return error_response(404, f"Workflow {run_id} was not found.", ctx.request_id)
-    return json_response(200, run.to_wire(now, verbose=view == "verbose"))
+    body = run.to_wire(now, verbose=view == "verbose")
+    if ctx.decision.odd_records:
+        body = make_odd(body, ctx.decision.odd_kind)
+    return json_response(200, body)
 
 
 _START_FIELDS = frozenset({"config_id", "range_from", "range_to", "run_mode"})

@@ -10,7 +10,14 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import asdict, dataclass, fields, replace
+from datetime import datetime, timedelta, timezone
 from typing import Any
+
+ODD_KINDS = (
+    "null_created_at", "missing_created_at", "wrong_types", "unknown_state", "offset_time",
+    "long_name", "extra_fields", "no_id",
+)
+"""How ``odd_records`` bends a run record (see :func:`make_odd`)."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,14 @@ class Faults:
             so a naive client loops forever.
         only_paths: Apply the faults only to API paths starting with one of these
             (relative to ``/api``, e.g. ``"/workflow/runs"``); empty = every path.
+        odd_records: In every run listing and run read, bend the first N run records as
+            ``odd_kind`` says, until changed (odd data, not a failure: the page is 200).
+        odd_kind: One of :data:`ODD_KINDS`: ``null_created_at`` (a queued run),
+            ``missing_created_at``, ``wrong_types`` (name a number, ``warn_after_ms`` text,
+            ``ended_at`` a number), ``unknown_state``, ``offset_time`` (``+02:00`` instead of
+            ``Z``), ``long_name`` (5,000 non-ASCII characters), ``extra_fields``, ``no_id``.
+        broken_envelopes: Answer the next N list requests 200 with a body that has no
+            ``data`` (``{"items": [...]}``).
     """
 
     server_errors: int = 0
@@ -54,10 +69,15 @@ class Faults:
     expired_tokens_next: int = 0
     repeat_page_token: bool = False
     only_paths: tuple[str, ...] = ()
+    odd_records: int = 0
+    odd_kind: str = "null_created_at"
+    broken_envelopes: int = 0
 
     def __post_init__(self) -> None:
+        if self.odd_kind not in ODD_KINDS:
+            raise ValueError(f"Faults.odd_kind must be one of {', '.join(ODD_KINDS)}")
         for name in ("server_errors", "rate_limit_storm", "drop_connections", "truncated_bodies",
-                     "lose_answers", "expired_tokens_next"):
+                     "lose_answers", "expired_tokens_next", "odd_records", "broken_envelopes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"Faults.{name} must not be negative")
         if not 500 <= self.server_error_status <= 599:
@@ -76,7 +96,7 @@ class Faults:
     @property
     def healthy(self) -> bool:
         """True when no fault is set."""
-        return self == Faults(only_paths=self.only_paths)
+        return self == Faults(only_paths=self.only_paths, odd_kind=self.odd_kind)
 
     def to_json(self) -> dict[str, Any]:
         """The faults as a JSON object (what ``GET /_sim/tenants/{t}/faults`` returns)."""
@@ -115,6 +135,9 @@ class FaultDecision:
     expired_tokens: bool = False
     expired_tokens_next: int = 0
     repeat_page_token: bool = False
+    odd_records: int = 0
+    odd_kind: str = "null_created_at"
+    broken_envelope: bool = False
 
 
 _HEALTHY = FaultDecision()
@@ -174,6 +197,10 @@ class FaultState:
                     and not path.startswith("/v0/oauth2/")):
                 expired = True
                 changes["expired_tokens_next"] = faults.expired_tokens_next - 1
+            broken = False
+            if not drop and status is None and faults.broken_envelopes > 0:
+                broken = True
+                changes["broken_envelopes"] = faults.broken_envelopes - 1
             if changes:
                 self._faults = replace(faults, **changes)
             return FaultDecision(
@@ -185,4 +212,38 @@ class FaultState:
                 retry_after=faults.retry_after,
                 expired_tokens=expired,
                 repeat_page_token=faults.repeat_page_token,
+                odd_records=faults.odd_records,
+                odd_kind=faults.odd_kind,
+                broken_envelope=broken,
             )
+
+
+def make_odd(record: dict[str, Any], kind: str) -> dict[str, Any]:
+    """A copy of a run record bent the way ``kind`` says (see :data:`ODD_KINDS`).
+
+    Args:
+        record: The run as the API renders it.
+        kind: One of :data:`ODD_KINDS`.
+
+    Returns:
+        The bent copy (the world's own run is untouched).
+    """
+    odd = dict(record)
+    if kind == "null_created_at":
+        odd["created_at"] = None
+    elif kind == "missing_created_at":
+        odd.pop("created_at", None)
+    elif kind == "wrong_types":
+        odd.update(name=12345, warn_after_ms="soon", ended_at=17)
+    elif kind == "unknown_state":
+        odd["state"] = "hibernating"
+    elif kind == "offset_time":
+        created = datetime.fromisoformat(str(odd["created_at"]).replace("Z", "+00:00"))
+        odd["created_at"] = created.astimezone(timezone(timedelta(hours=2))).isoformat()
+    elif kind == "long_name":
+        odd["name"] = ("Ünïcödé ☃ 数据 " * 400)[:5000]
+    elif kind == "extra_fields":
+        odd.update(priority=3, labels={"team": "data"}, queued_behind=["wf-x"])
+    elif kind == "no_id":
+        odd["id"] = None
+    return odd

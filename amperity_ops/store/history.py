@@ -50,6 +50,7 @@ class HistoryMixin:
                 "payload": run.model_dump_json(),
             }
             for run in runs
+            if run.created_at is not None  # start unknown: not stored until Amperity sends it
         ]
         with self._engine.begin() as conn:
             upsert(conn, workflow_runs, rows, ["tenant", "id"])
