@@ -141,7 +141,7 @@ def _unset_secrets(tenant: TenantConfig) -> list[str]:
 
 
 def _check_tenant(tenant: TenantConfig, now: datetime) -> Iterator[Check]:
-    from amperity_ops.client._auth import jwt_expiry
+    from amperity_ops.client import jwt_expiry
     from amperity_ops.services.tenants import make_client
 
     subject = f"tenant {tenant.name}"

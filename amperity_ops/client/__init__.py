@@ -9,8 +9,9 @@ loaded on first use, so that reading configuration (:class:`TenantConnection`) o
 from typing import TYPE_CHECKING, Any
 
 from amperity_ops.client import errors
-from amperity_ops.client._auth import TokenExpiryWarning
+from amperity_ops.client._auth import TokenExpiryWarning, jwt_expiry
 from amperity_ops.client._pagination import PageIterator
+from amperity_ops.client._params import check_id
 from amperity_ops.client._ratelimit import RateLimiter
 from amperity_ops.client._retry import RetryPolicy
 from amperity_ops.client._settings import ClientSettings
@@ -24,6 +25,7 @@ from amperity_ops.client.errors import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    GaveUpError,
     NotFoundError,
     OutcomeUnknownError,
     PaginationError,
@@ -101,6 +103,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "ErrorResponse",
+    "GaveUpError",
     "Index",
     "IngestFeed",
     "IngestFile",
@@ -128,6 +131,8 @@ __all__ = [
     "WorkflowRunRequest",
     "WorkflowState",
     "WorkflowTask",
+    "check_id",
     "errors",
+    "jwt_expiry",
     "normalise_state",
 ]

@@ -28,8 +28,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from amperity_ops.client import AmperityError
-from amperity_ops.client._params import check_id
+from amperity_ops.client import AmperityError, check_id
 from amperity_ops.core import Requester, StopResult
 from amperity_ops.core.clock import clock_name
 from amperity_ops.services.runtime import OpsRuntime, UnknownTenantError

@@ -15,7 +15,7 @@ from dagster import InitResourceContext
 from dagster._config.pythonic_config import ConfigurableResourceFactory  # not top-level in 1.13
 from pydantic import Field
 
-from amperity_ops.resources import AmperityResource
+from amperity_ops.defs.tenant_resource import AmperityResource
 from amperity_ops.services.runtime import OpsRuntime
 
 __all__ = ["RESOURCE_KEY", "AmperityOpsResource", "amperity_ops_resource"]

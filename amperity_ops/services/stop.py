@@ -32,8 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from amperity_ops.client import ConflictError, NotFoundError, WorkflowRun
-from amperity_ops.client._params import check_id
+from amperity_ops.client import ConflictError, NotFoundError, WorkflowRun, check_id
 from amperity_ops.core import Requester, StopResult
 from amperity_ops.monitoring import stop_run_key
 from amperity_ops.monitoring.stop_order import (
