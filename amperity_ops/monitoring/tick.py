@@ -129,6 +129,7 @@ def plan_sla_tick(
     noted = set(dry_runs_noted)
     observed: dict[str, WorkflowRun] = {run.id: run for run in runs}
     unknown = 0
+    lines: list[tuple[SlaLevel, str]] = []  # ranked by level below, not by the text
 
     ours = our_stops or {}
     for run in observed.values():
@@ -142,7 +143,7 @@ def plan_sla_tick(
                 ended = ended_reason(evaluation, ours.get(run.id))
                 plan.alerts.append(run_alert_message(
                     tenant, run, evaluation, step.send, now=now, link=link, ended_reason=ended))
-                plan.run_lines.append(f"resolved: {run.name} {run.id} ({ended})")
+                lines.append((SlaLevel.OK, f"resolved: {run.name} {run.id} ({ended})"))
             if step.track is not None and step.track != track:
                 plan.track_updates[run.id] = step.track
             continue
@@ -159,7 +160,7 @@ def plan_sla_tick(
         if step.send is not None:
             plan.alerts.append(run_alert_message(tenant, run, evaluation, step.send,
                                                  now=now, link=link, action=decision.action))
-            plan.run_lines.append(_run_line(evaluation, decision.action))
+            lines.append((evaluation.level, _run_line(evaluation, decision.action)))
         if step.track is not None and step.track != track:
             plan.track_updates[run.id] = step.track
         if decision.kind in ("request", "dry_run"):
@@ -178,13 +179,14 @@ def plan_sla_tick(
             if step.send is not None:
                 plan.alerts.append(vanished_alert_message(
                     tenant, run_id, track.workflow_name, now=now, link=link_for(run_id)))
-                plan.run_lines.append(
-                    f"resolved: {track.workflow_name or run_id} {run_id} (no longer listed)")
+                lines.append((SlaLevel.OK, f"resolved: {track.workflow_name or run_id} {run_id} "
+                                           "(no longer listed)"))
             if step.track is not None:
                 plan.track_updates[run_id] = step.track
 
     plan.evaluations.sort(key=lambda e: e.runtime, reverse=True)
-    plan.run_lines.sort(key=_line_rank)  # stable: breached, then warning, then resolved
+    lines.sort(key=lambda pair: -pair[0].rank)  # stable: breached, then warning, then the rest
+    plan.run_lines = [line for _, line in lines]
     plan.summary = _summarise(plan, unknown, listing_complete)
     return plan
 
@@ -199,10 +201,6 @@ def bounded(items: Sequence[str], limit: int = MAX_LISTED_RUNS) -> list[str]:
     if len(items) > limit:
         head.append(f"+{len(items) - limit} more")
     return head
-
-
-def _line_rank(line: str) -> int:
-    return 0 if line.startswith("BREACHED") else 1 if line.startswith("WARNING") else 2
 
 
 def _run_line(evaluation: SlaEvaluation, action: str) -> str:
