@@ -12,6 +12,7 @@ from typing import Literal
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 
+from amperity_ops.core.wording import past_limit
 from amperity_ops.defs.metadata import fmt_duration, md_table, plural, run_link, sla_cell
 from amperity_ops.services.summary import FeedRow, IngestSummary, RunsSummary
 from amperity_ops.settings import IngestThresholds
@@ -117,8 +118,8 @@ def runs_check_results(
                 if not breached
                 else f"{plural(len(breached), 'run')} over max runtime: "
                 + ", ".join(
-                    f"{r.name} ({r.workflow_id}) {fmt_duration(r.runtime)} > "
-                    f"{fmt_duration(r.max_runtime)}"
+                    f"{r.name} ({r.workflow_id}) "
+                    f"{past_limit(r.runtime, r.max_runtime, fmt_duration)}"
                     for r in breached[:5]
                 )
             ),

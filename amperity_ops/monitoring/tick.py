@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from amperity_ops.client.models import WorkflowRun
 from amperity_ops.core.alerts import AlertLevel, AlertMessage
-from amperity_ops.core.durations import compact_duration
+from amperity_ops.core.wording import past_limit
 from amperity_ops.monitoring.alert_state import AlertTrack, next_alert
 from amperity_ops.monitoring.alert_text import run_alert_message, vanished_alert_message
 from amperity_ops.monitoring.sla import SlaEvaluation, SlaLevel, evaluate_sla, resolve_sla
@@ -211,8 +211,7 @@ def _run_line(evaluation: SlaEvaluation, action: str) -> str:
         limit = rule.max_runtime if evaluation.level is SlaLevel.BREACHED else rule.warn_after
     label = rule.label if rule is not None else "no rule"
     return (f"{evaluation.level.value.upper()} {run.name} {run.id} "
-            f"{compact_duration(evaluation.runtime)} > {compact_duration(limit)} ({label}) "
-            f"-> {action}")
+            f"{past_limit(evaluation.runtime, limit)} ({label}) -> {action}")
 
 
 def _summarise(plan: TickPlan, unknown: int, complete: bool) -> str:

@@ -15,7 +15,7 @@ from typing import Protocol, TypeVar
 
 from amperity_ops.client.models import WorkflowRun
 from amperity_ops.core import NewStop, Requester, StopResult
-from amperity_ops.core.durations import format_duration
+from amperity_ops.core.wording import sla_stop_reason
 from amperity_ops.monitoring.sla import SlaEvaluation
 from amperity_ops.monitoring.tick import StopRequest, TickPlan
 from amperity_ops.monitoring.tick_report import StopToRequest
@@ -104,14 +104,10 @@ def plan_rereads(
 
 def stop_reason(evaluation: SlaEvaluation | None, fallback: str) -> str:
     """``SLA policy <name>: runtime X over max Y``, the reason shown on the stop run."""
-    if evaluation is None or evaluation.rule is None or evaluation.rule.max_runtime is None:
+    rule = evaluation.rule if evaluation is not None else None
+    if evaluation is None or rule is None or rule.max_runtime is None:
         return fallback
-    rule = evaluation.rule
-    name = rule.policy_name or rule.label
-    return (
-        f"SLA policy {name}: runtime {format_duration(evaluation.runtime)} over max "
-        f"{format_duration(rule.max_runtime)}"
-    )
+    return sla_stop_reason(rule.policy_name or rule.label, evaluation.runtime, rule.max_runtime)
 
 
 @dataclass(frozen=True)
