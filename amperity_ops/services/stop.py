@@ -29,7 +29,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NotRequired, TypedDict, Unpack
 
 from amperity_ops.client import ConflictError, NotFoundError
 from amperity_ops.client._params import check_id
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_POLL_INTERVAL",
     "DEFAULT_WAIT_TIMEOUT",
+    "StopArgs",
     "StopOutcome",
     "StopResult",
     "stop_with_runtime",
@@ -185,17 +186,20 @@ def _carry_out(
             return StopEnding.of(vanished, before, None, stop_sent_at=stop_sent_at, polls=polls)
 
 
+class StopArgs(TypedDict):
+    """What a stop request names, as :func:`stop_workflow_run` takes it (see its Args)."""
+
+    tenant: str
+    workflow_id: str
+    reason: str
+    requester: Requester
+    dry_run: NotRequired[bool]
+    wait_timeout: NotRequired[timedelta]
+    poll_interval: NotRequired[timedelta]
+
+
 def stop_with_runtime(
-    runtime: OpsRuntime,
-    client: AmperityClient,
-    *,
-    tenant: str,
-    workflow_id: str,
-    reason: str,
-    requester: Requester,
-    dry_run: bool = False,
-    wait_timeout: timedelta = DEFAULT_WAIT_TIMEOUT,
-    poll_interval: timedelta = DEFAULT_POLL_INTERVAL,
+    runtime: OpsRuntime, client: AmperityClient, **request: Unpack[StopArgs]
 ) -> StopOutcome:
     """:func:`stop_workflow_run` with the runtime's store, clock, sleep and monotonic clock.
 
@@ -205,29 +209,11 @@ def stop_with_runtime(
     Args:
         runtime: Supplies the store and the three clocks.
         client: The tenant's API client (opened by the caller, who may read more with it).
-        tenant: The tenant name (as in the policy file).
-        workflow_id: The run to stop.
-        reason: Why; required.
-        requester: Who asked.
-        dry_run: Re-read and decide, but send nothing.
-        wait_timeout: How long to wait (real time) for the run to end.
-        poll_interval: Time between re-reads while waiting.
+        **request: The tenant, the run, the reason, who asked, and optionally dry run and
+            the wait (as :func:`stop_workflow_run` takes them).
 
     Returns:
         The outcome (see :func:`stop_workflow_run`).
     """
-    return stop_workflow_run(
-        client,
-        runtime.store,
-        tenant=tenant,
-        workflow_id=workflow_id,
-        reason=reason,
-        requester=requester,
-        dry_run=dry_run,
-        wait_timeout=wait_timeout,
-        poll_interval=poll_interval,
-        clock=runtime.clock,
-        sleep=runtime.sleep,
-        monotonic=runtime.monotonic,
-    )
-
+    return stop_workflow_run(client, runtime.store, clock=runtime.clock, sleep=runtime.sleep,
+                             monotonic=runtime.monotonic, **request)
