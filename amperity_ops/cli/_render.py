@@ -9,7 +9,7 @@ from rich.segment import Segment, Segments
 from rich.text import Text
 
 from amperity_ops.client import StateKind, WorkflowState
-from amperity_ops.core.durations import format_duration
+from amperity_ops.core.durations import format_duration, short_duration
 
 __all__ = ["STATE_STYLES", "ago", "print_trimmed", "short_duration", "state_text", "when"]
 
@@ -48,14 +48,6 @@ def ago(moment: datetime | None, now: datetime) -> str:
         return "-"
     delta: timedelta = now - moment
     return f"{format_duration(delta)} ago"
-
-
-def short_duration(value: timedelta | None) -> str:
-    """Like ``format_duration`` but without zero parts: ``10m``, ``2h``, ``1h 30m``, ``4m 01s``."""
-    text = format_duration(value)
-    for zero in (" 00s", " 00m", " 00h"):
-        text = text.removesuffix(zero)
-    return text
 
 
 def _rstrip_line(line: list[Segment]) -> list[Segment]:

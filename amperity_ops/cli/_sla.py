@@ -6,8 +6,8 @@ from datetime import datetime
 
 from rich.text import Text
 
-from amperity_ops.cli._render import short_duration
 from amperity_ops.client import WorkflowRun
+from amperity_ops.core import wording
 from amperity_ops.monitoring.sla import SlaLevel, evaluate_sla, resolve_sla
 from amperity_ops.settings import OpsConfig
 
@@ -36,22 +36,11 @@ def sla_cell(config: OpsConfig, run: WorkflowRun, now: datetime) -> Text:
     if rule is None or run.start_unknown:
         return Text("start unknown" if run.start_unknown else "-", style="dim")
     verdict = evaluate_sla(run, rule, now)
-    style = _LEVEL_STYLES[verdict.level]
-    text = Text(verdict.level.value, style=style)
-    if verdict.over_by is not None:
-        text.append(f" +{short_duration(verdict.over_by)}", style=style)
-    limits = []
-    if rule.max_runtime is not None and (
-        verdict.level is not SlaLevel.OK or rule.warn_after is None
-    ):
-        limits.append(f"max {short_duration(rule.max_runtime)}")
-    elif rule.warn_after is not None:
-        limits.append(f"warn {short_duration(rule.warn_after)}")
-    if rule.action == "stop":
-        limits.append("stop")
-    if rule.source != "policy":
-        limits.append(rule.source)
-    text.append(f" ({', '.join(limits)})", style="dim")
+    cell = wording.sla_cell(verdict.level, verdict.runtime, warn_after=rule.warn_after,
+                            max_runtime=rule.max_runtime, action=rule.action, source=rule.label,
+                            terminal=True)
+    text = Text(cell.verdict, style=_LEVEL_STYLES[verdict.level])
+    text.append(f" ({', '.join(cell.limits)})", style="dim")
     return text
 
 
@@ -69,24 +58,11 @@ def runtime_against_sla(config: OpsConfig, run: WorkflowRun, now: datetime) -> s
     runtime = run.runtime(now)
     if runtime is None:
         return "start unknown: no SLA applies and it is never stopped"
-    head = f"runtime {short_duration(runtime)}"
     rule = resolve_sla(run, config)
     if rule is None:
-        return f"{head}, no SLA applies"
+        return wording.runtime_against(runtime, SlaLevel.OK, warn_after=None, max_runtime=None,
+                                       source=None)
     verdict = evaluate_sla(run, rule, now)
     source = f"policy {rule.policy_name}" if rule.source == "policy" else rule.source
-    if verdict.level is SlaLevel.BREACHED and rule.max_runtime is not None:
-        over = short_duration(runtime - rule.max_runtime)
-        return f"{head}, {over} over max {short_duration(rule.max_runtime)}; {source}"
-    limits = []
-    if rule.warn_after is not None:
-        limits.append(f"warn {short_duration(rule.warn_after)}")
-    if rule.max_runtime is not None:
-        limits.append(f"max {short_duration(rule.max_runtime)}")
-    if verdict.level is SlaLevel.WARNING and rule.warn_after is not None:
-        past = f"{short_duration(runtime - rule.warn_after)} past its warning line"
-        if rule.max_runtime is not None:
-            left = short_duration(rule.max_runtime - runtime)
-            return f"{head}, {past}, {left} before max {short_duration(rule.max_runtime)}; {source}"
-        return f"{head}, {past}; {source}"
-    return f"{head}, within SLA ({', '.join(limits)}); {source}"
+    return wording.runtime_against(runtime, verdict.level, warn_after=rule.warn_after,
+                                   max_runtime=rule.max_runtime, source=source)

@@ -14,13 +14,14 @@ from amperity_ops.core.durations import (
     parse_duration,
     short_duration,
 )
-from amperity_ops.core.stops import Requester, RequesterKind, StopResult
+from amperity_ops.core.stops import NewStop, Requester, RequesterKind, StopResult
 
 __all__ = [
     "AlertLevel",
     "AlertMessage",
     "AlertTrack",
     "Clock",
+    "NewStop",
     "Requester",
     "RequesterKind",
     "StopResult",

@@ -9,7 +9,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-__all__ = ["compact_duration", "format_duration", "parse_duration", "short_duration"]
+__all__ = [
+    "compact_duration",
+    "format_duration",
+    "hours_duration",
+    "parse_duration",
+    "short_duration",
+]
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
@@ -90,3 +96,23 @@ def short_duration(value: timedelta | float | None) -> str:
 def compact_duration(value: timedelta | float | None) -> str:
     """:func:`short_duration` without the space, for dense log lines: ``29m29s``, ``10m``."""
     return short_duration(value).replace(" ", "")
+
+
+def hours_duration(value: timedelta | None) -> str:
+    """``1h 05m``, ``12m 30s``, ``45s``, ``24h``, ``36h 30m``; ``-`` for None (metadata tables).
+
+    A day and more is shown in hours (``24h``, not ``1d 00h``): windows and runtimes there are
+    read against hour-sized limits. Seconds are truncated, not rounded.
+    """
+    if value is None:
+        return "-"
+    seconds = int(value.total_seconds())
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    if hours >= 24:
+        return f"{hours}h {minutes:02d}m" if minutes else f"{hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {seconds:02d}s"
+    return f"{seconds}s"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
-__all__ = ["Requester", "RequesterKind", "StopResult"]
+__all__ = ["NewStop", "Requester", "RequesterKind", "StopResult"]
 
 
 class StopResult(StrEnum):
@@ -110,3 +111,24 @@ class Requester:
         if kind is None:
             return cls.from_text(text)
         return cls(RequesterKind(kind), name or "")
+
+
+@dataclass(frozen=True)
+class NewStop:
+    """A stop-ledger row to add: planned in ``monitoring/``, written by ``Store.record_stops``."""
+
+    run_key: str
+    tenant: str
+    workflow_id: str
+    requested_by: str
+    reason: str
+    dry_run: bool
+    requested_at: datetime
+    workflow_name: str = ""
+    state_before: str | None = None
+    result: StopResult | None = None
+    """Set when the row is final at once (a dry-run note: ``dry_run``); None while in flight."""
+    finished_at: datetime | None = None
+    detail: str | None = None
+    requester: Requester | None = None
+    """Who asked, typed (stored in its own columns); None: read from ``requested_by``."""

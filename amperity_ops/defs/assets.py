@@ -10,6 +10,7 @@ cannot be reached turns the ``all_tenants_polled`` check red without hiding the 
 # No `from __future__ import annotations`: Dagster reads these annotations at decoration time.
 
 from collections import Counter
+from functools import partial
 from typing import Any
 
 from dagster import (
@@ -58,13 +59,12 @@ KINDS = {"amperity"}
 SEGMENTS_KEY = AssetKey(["amperity", "segments"])
 CAMPAIGNS_KEY = AssetKey(["amperity", "campaigns"])
 AUDIT_EVENTS_KEY = AssetKey(["amperity", "audit_events"])
+amperity_asset = partial(asset, group_name=GROUP, owners=OWNERS, kinds=KINDS)
+"""``@asset`` in the amperity group, with its owners and kind."""
 
 
-@asset(
+@amperity_asset(
     key=WORKFLOW_RUNS_KEY,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=KINDS,
     check_specs=runs_check_specs(),
     description=(
         "Amperity workflow runs of every tenant, polled incrementally into the history store "
@@ -100,11 +100,8 @@ def workflow_runs(
     )
 
 
-@asset(
+@amperity_asset(
     key=INGEST_JOBS_KEY,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=KINDS,
     check_specs=ingest_check_specs(),
     description=(
         "Amperity ingest jobs and their feeds (rows read, errors, rejects), polled "
@@ -145,11 +142,8 @@ def _errors_md(errors: dict[str, str]) -> dict[str, Any]:
     }
 
 
-@asset(
+@amperity_asset(
     key=SEGMENTS_KEY,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=KINDS,
     description="Inventory of Amperity segments per tenant, counted by status (one listing).",
 )
 def segments(amperity_ops: ResourceParam[OpsRuntime]) -> MaterializeResult:
@@ -177,11 +171,8 @@ def segments(amperity_ops: ResourceParam[OpsRuntime]) -> MaterializeResult:
     )
 
 
-@asset(
+@amperity_asset(
     key=CAMPAIGNS_KEY,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=KINDS,
     description="Inventory of Amperity campaigns and campaign drafts (the drafts endpoint "
     "exists only under api-version unstable) per tenant, with upcoming deliveries.",
 )
@@ -244,11 +235,8 @@ def campaigns(amperity_ops: ResourceParam[OpsRuntime]) -> MaterializeResult:
     )
 
 
-@asset(
+@amperity_asset(
     key=AUDIT_EVENTS_KEY,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=KINDS,
     description="Amperity audit events since the previous materialization (at most one day "
     "back), counted by event type, per tenant.",
 )

@@ -7,11 +7,12 @@ to it and costs no extra API call.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Sized
 from typing import Literal
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 
+from amperity_ops.core.wording import past_limit
 from amperity_ops.defs.metadata import fmt_duration, md_table, plural, run_link, sla_cell
 from amperity_ops.services.summary import FeedRow, IngestSummary, RunsSummary
 from amperity_ops.settings import IngestThresholds
@@ -29,62 +30,56 @@ WORKFLOW_RUNS_KEY = AssetKey(["amperity", "workflow_runs"])
 INGEST_JOBS_KEY = AssetKey(["amperity", "ingest_jobs"])
 
 
+_RUNS_CHECKS = {
+    "runs_within_sla": "No active run is over its maximum runtime (explicit policy, else "
+    "Amperity's warn_after, else the learned baseline).",
+    "no_failed_runs_in_window": "No workflow run failed in the summary window (24 h).",
+    "all_tenants_polled": "Every tenant in the policy file answered the poll.",
+}
+_INGEST_CHECKS = {
+    "ingest_error_rate_within_threshold": "No feed's error rate (errors / rows read) is over "
+    "ingest_thresholds.max_error_rate.",
+    "ingest_reject_rate_within_threshold": "No feed's reject rate (rejected / rows read) is "
+    "over ingest_thresholds.max_reject_rate.",
+    "no_failed_feeds": "No ingest feed failed.",
+}
+
+
+def _specs(key: AssetKey, checks: Mapping[str, str]) -> list[AssetCheckSpec]:
+    return [AssetCheckSpec(name, asset=key, description=text) for name, text in checks.items()]
+
+
 def runs_check_specs() -> list[AssetCheckSpec]:
     """The checks of ``amperity/workflow_runs``."""
-    return [
-        AssetCheckSpec(
-            "runs_within_sla",
-            asset=WORKFLOW_RUNS_KEY,
-            description="No active run is over its maximum runtime (explicit policy, else "
-            "Amperity's warn_after, else the learned baseline).",
-        ),
-        AssetCheckSpec(
-            "no_failed_runs_in_window",
-            asset=WORKFLOW_RUNS_KEY,
-            description="No workflow run failed in the summary window (24 h).",
-        ),
-        AssetCheckSpec(
-            "all_tenants_polled",
-            asset=WORKFLOW_RUNS_KEY,
-            description="Every tenant in the policy file answered the poll.",
-        ),
-    ]
+    return _specs(WORKFLOW_RUNS_KEY, _RUNS_CHECKS)
 
 
 def ingest_check_specs() -> list[AssetCheckSpec]:
     """The checks of ``amperity/ingest_jobs``."""
-    return [
-        AssetCheckSpec(
-            "ingest_error_rate_within_threshold",
-            asset=INGEST_JOBS_KEY,
-            description="No feed's error rate (errors / rows read) is over "
-            "ingest_thresholds.max_error_rate.",
-        ),
-        AssetCheckSpec(
-            "ingest_reject_rate_within_threshold",
-            asset=INGEST_JOBS_KEY,
-            description="No feed's reject rate (rejected / rows read) is over "
-            "ingest_thresholds.max_reject_rate.",
-        ),
-        AssetCheckSpec(
-            "no_failed_feeds",
-            asset=INGEST_JOBS_KEY,
-            description="No ingest feed failed.",
-        ),
-    ]
+    return _specs(INGEST_JOBS_KEY, _INGEST_CHECKS)
+
+
+def _result(
+    key: AssetKey,
+    name: str,
+    severity: AssetCheckSeverity,
+    failing: Sized,
+    *,
+    ok: str,
+    bad: str,
+    metadata: Mapping[str, MetadataValue],
+) -> AssetCheckResult:
+    """A check that passes when nothing is ``failing``, told by ``ok`` or else ``bad``."""
+    return AssetCheckResult(asset_key=key, check_name=name, passed=not failing,
+                            severity=severity, description=bad if failing else ok,
+                            metadata=dict(metadata))
 
 
 def _tenant_errors_result(key: AssetKey, errors: Mapping[str, str]) -> AssetCheckResult:
-    return AssetCheckResult(
-        asset_key=key,
-        check_name="all_tenants_polled",
-        passed=not errors,
-        severity=AssetCheckSeverity.ERROR,
-        description=(
-            "every tenant answered"
-            if not errors
-            else "could not poll: " + "; ".join(f"{t}: {m}" for t, m in errors.items())
-        ),
+    return _result(
+        key, "all_tenants_polled", AssetCheckSeverity.ERROR, errors,
+        ok="every tenant answered",
+        bad="could not poll: " + "; ".join(f"{t}: {m}" for t, m in errors.items()),
         metadata={"unreachable": MetadataValue.int(len(errors))},
     )
 
@@ -104,59 +99,44 @@ def runs_check_results(
     breached = summary.breached
     failures = summary.failures
     many = len(summary.tenants) != 1
+    window = fmt_duration(summary.window)
+    breached_table = md_table(
+        ["SLA", "run", "name", *(["tenant"] if many else []), "runtime", "rule"],
+        (
+            [
+                sla_cell(r),
+                run_link(r.workflow_id, r.link),
+                r.name,
+                *([r.tenant] if many else []),
+                fmt_duration(r.runtime),
+                r.sla_source or "-",
+            ]
+            for r in breached
+        ),
+        empty="none",
+    )
     return [
-        AssetCheckResult(
-            asset_key=WORKFLOW_RUNS_KEY,
-            check_name="runs_within_sla",
-            passed=not breached,
-            severity=AssetCheckSeverity.ERROR,
-            description=(
-                f"{plural(len(summary.active), 'active run')} within SLA"
-                f" ({len(summary.warning)} past "
-                f"{'its' if len(summary.active) == 1 else 'their'} warning line)"
-                if not breached
-                else f"{plural(len(breached), 'run')} over max runtime: "
-                + ", ".join(
-                    f"{r.name} ({r.workflow_id}) {fmt_duration(r.runtime)} > "
-                    f"{fmt_duration(r.max_runtime)}"
-                    for r in breached[:5]
-                )
+        _result(
+            WORKFLOW_RUNS_KEY, "runs_within_sla", AssetCheckSeverity.ERROR, breached,
+            ok=f"{plural(len(summary.active), 'active run')} within SLA"
+            f" ({len(summary.warning)} past "
+            f"{'its' if len(summary.active) == 1 else 'their'} warning line)",
+            bad=f"{plural(len(breached), 'run')} over max runtime: " + ", ".join(
+                f"{r.name} ({r.workflow_id}) {past_limit(r.runtime, r.max_runtime, fmt_duration)}"
+                for r in breached[:5]
             ),
             metadata={
                 "breached": MetadataValue.int(len(breached)),
                 "warning": MetadataValue.int(len(summary.warning)),
-                "breached_runs": MetadataValue.md(
-                    md_table(
-                        ["SLA", "run", "name", *(["tenant"] if many else []), "runtime", "rule"],
-                        (
-                            [
-                                sla_cell(r),
-                                run_link(r.workflow_id, r.link),
-                                r.name,
-                                *([r.tenant] if many else []),
-                                fmt_duration(r.runtime),
-                                r.sla_source or "-",
-                            ]
-                            for r in breached
-                        ),
-                        empty="none",
-                    )
-                ),
+                "breached_runs": MetadataValue.md(breached_table),
             },
         ),
-        AssetCheckResult(
-            asset_key=WORKFLOW_RUNS_KEY,
-            check_name="no_failed_runs_in_window",
-            passed=not failures,
-            severity=AssetCheckSeverity.WARN,
-            description=(
-                f"no failed runs in the last {fmt_duration(summary.window)}"
-                if not failures
-                else f"{len(failures)} failed run(s) in the last {fmt_duration(summary.window)}: "
-                + ", ".join(
-                    f"{f.name} ({f.workflow_id}, {f.attribution or 'no attribution'})"
-                    for f in failures[:5]
-                )
+        _result(
+            WORKFLOW_RUNS_KEY, "no_failed_runs_in_window", AssetCheckSeverity.WARN, failures,
+            ok=f"no failed runs in the last {window}",
+            bad=f"{len(failures)} failed run(s) in the last {window}: " + ", ".join(
+                f"{f.name} ({f.workflow_id}, {f.attribution or 'no attribution'})"
+                for f in failures[:5]
             ),
             metadata={"failed": MetadataValue.int(len(failures))},
         ),
@@ -179,35 +159,19 @@ def ingest_check_results(
     """
     failed = [f for f in summary.feeds if f.state.lower() == "failed"]
     note = f" (not polled: {', '.join(errors)})" if errors else ""
+    rates: list[tuple[str, Literal["error_rate", "reject_rate"], float, str]] = [
+        ("ingest_error_rate_within_threshold", "error_rate", thresholds.max_error_rate, "errors"),
+        ("ingest_reject_rate_within_threshold", "reject_rate", thresholds.max_reject_rate,
+         "rejects"),
+    ]
     return [
-        _rate_check(
-            "ingest_error_rate_within_threshold",
-            summary.feeds,
-            rate="error_rate",
-            limit=thresholds.max_error_rate,
-            noun="errors",
-            note=note,
-        ),
-        _rate_check(
-            "ingest_reject_rate_within_threshold",
-            summary.feeds,
-            rate="reject_rate",
-            limit=thresholds.max_reject_rate,
-            noun="rejects",
-            note=note,
-        ),
-        AssetCheckResult(
-            asset_key=INGEST_JOBS_KEY,
-            check_name="no_failed_feeds",
-            passed=not failed,
-            severity=AssetCheckSeverity.ERROR,
-            description=(
-                f"no failed feeds{note}"
-                if not failed
-                else f"{len(failed)} failed feed(s): "
-                + ", ".join(f"{f.table} in {f.job_id}" for f in failed[:5])
-                + note
-            ),
+        *(_rate_check(name, summary.feeds, rate=rate, limit=limit, noun=noun, note=note)
+          for name, rate, limit, noun in rates),
+        _result(
+            INGEST_JOBS_KEY, "no_failed_feeds", AssetCheckSeverity.ERROR, failed,
+            ok=f"no failed feeds{note}",
+            bad=f"{len(failed)} failed feed(s): "
+            + ", ".join(f"{f.table} in {f.job_id}" for f in failed[:5]) + note,
             metadata={"failed_feeds": MetadataValue.int(len(failed))},
         ),
     ]
@@ -225,15 +189,9 @@ def _rate_check(
     """One rate check: passes when no feed's ``rate`` is over ``limit``; names the first five."""
     over = [f for f in feeds if getattr(f, rate) > limit]
     listing = ", ".join(f"{f.table} in {f.job_id}: {100 * getattr(f, rate):.2f}%" for f in over[:5])
-    return AssetCheckResult(
-        asset_key=INGEST_JOBS_KEY,
-        check_name=check_name,
-        passed=not over,
-        severity=AssetCheckSeverity.WARN,
-        description=(
-            f"every feed under {100 * limit:g}% {noun}{note}"
-            if not over
-            else f"{len(over)} feed(s) over {100 * limit:g}% {noun}: {listing}{note}"
-        ),
+    return _result(
+        INGEST_JOBS_KEY, check_name, AssetCheckSeverity.WARN, over,
+        ok=f"every feed under {100 * limit:g}% {noun}{note}",
+        bad=f"{len(over)} feed(s) over {100 * limit:g}% {noun}: {listing}{note}",
         metadata={"feeds_over": MetadataValue.int(len(over))},
     )

@@ -31,6 +31,7 @@ from pydantic import Field
 from amperity_ops.client import AmperityError, check_id
 from amperity_ops.core import Requester, StopResult
 from amperity_ops.core.clock import clock_name
+from amperity_ops.core.wording import md_cell
 from amperity_ops.services.runtime import OpsRuntime, UnknownTenantError
 from amperity_ops.services.stop import StopOutcome, stop_with_runtime
 from amperity_ops.services.tenants import describe_tenant_error
@@ -184,11 +185,6 @@ def _checked_tenant(config: StopRunConfig, runtime: OpsRuntime) -> TenantConfig:
         ) from None
 
 
-def _cell(text: object) -> str:
-    """Text safe inside a markdown table cell."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def _when(moment: datetime | None, clock_note: str) -> str:
     if moment is None:
         return "not sent"
@@ -202,15 +198,15 @@ def _metadata(outcome: StopOutcome, link: str | None, clock_note: str) -> dict[s
         [
             "| | |",
             "|---|---|",
-            f"| what happened | {_cell(outcome.message)} |",
-            f"| run | {run} {_cell(outcome.workflow_name or '')} |",
-            f"| tenant | {_cell(outcome.tenant)} |",
+            f"| what happened | {md_cell(outcome.message)} |",
+            f"| run | {run} {md_cell(outcome.workflow_name or '')} |",
+            f"| tenant | {md_cell(outcome.tenant)} |",
             f"| result | **{outcome.result.value}** |",
             f"| state | {outcome.state_before or '-'} -> {outcome.state_after or '-'} |",
             f"| stop sent at | {_when(outcome.stop_sent_at, clock_note)} |",
             f"| waited | {outcome.waited} |",
-            f"| reason | {_cell(outcome.reason)} |",
-            f"| requested by | {_cell(outcome.requested_by)} |",
+            f"| reason | {md_cell(outcome.reason)} |",
+            f"| requested by | {md_cell(outcome.requested_by)} |",
         ]
     )
     values: dict[str, Any] = {"summary": MetadataValue.md(table)}

@@ -8,19 +8,21 @@ metadata value of an unpartitioned asset over time: ``active``, ``failed``, ``br
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from dagster import MetadataValue
 
-from amperity_ops.core import RequesterKind, StopResult
-from amperity_ops.core.durations import short_duration
+from amperity_ops.core import RequesterKind, StopResult, wording
+from amperity_ops.core.durations import hours_duration as fmt_duration
+from amperity_ops.core.wording import md_cell
 from amperity_ops.services.summary import ActiveRunRow, IngestSummary, RunsSummary, StopRow
 
 __all__ = [
     "attention_text",
     "fmt_duration",
     "ingest_metadata",
+    "md_cell",
     "md_table",
     "plural",
     "run_link",
@@ -34,26 +36,6 @@ MAX_TABLE_ROWS = 50
 """Longer tables are cut (with a note): metadata is for reading, the store keeps the rest."""
 
 
-def fmt_duration(value: timedelta | None) -> str:
-    """``1h 05m``, ``12m 30s``, ``45s``, ``24h``, ``36h 30m``; ``-`` for None.
-
-    A day and more is shown in hours (``24h``, not ``1d 00h``): windows and runtimes here are
-    read against hour-sized limits.
-    """
-    if value is None:
-        return "-"
-    seconds = int(value.total_seconds())
-    hours, seconds = divmod(seconds, 3600)
-    minutes, seconds = divmod(seconds, 60)
-    if hours >= 24:
-        return f"{hours}h {minutes:02d}m" if minutes else f"{hours}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {seconds:02d}s"
-    return f"{seconds}s"
-
-
 def short_time(value: datetime | None, now: datetime) -> str:
     """``19:48Z`` on the day of ``now`` (UTC), else ``11-21 19:48Z``; ``-`` for None.
 
@@ -65,18 +47,13 @@ def short_time(value: datetime | None, now: datetime) -> str:
     return value.strftime("%H:%MZ" if value.date() == today.date() else "%m-%d %H:%MZ")
 
 
-def _cell(value: Any) -> str:
-    # A pipe or a newline inside a cell would break the markdown table.
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
 def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, empty: str) -> str:
     """A markdown table, cut at ``MAX_TABLE_ROWS`` rows; ``empty`` when there are no rows."""
     rows = list(rows)
     if not rows:
         return f"_{empty}_"
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows[:MAX_TABLE_ROWS]]
+    lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows[:MAX_TABLE_ROWS]]
     if len(rows) > MAX_TABLE_ROWS:
         lines.append(f"\n_... and {len(rows) - MAX_TABLE_ROWS} more_")
     return "\n".join(lines)
@@ -97,23 +74,9 @@ def sla_cell(row: ActiveRunRow) -> str:
     """
     if row.sla_source is None:
         return "-"
-    level = row.level.upper() if row.level != "ok" else "ok"
-    over: timedelta | None = None
-    if row.level == "breached" and row.max_runtime is not None:
-        over = row.runtime - row.max_runtime
-    elif row.level == "warning" and row.warn_after is not None:
-        over = row.runtime - row.warn_after
-    text = level + (f" +{fmt_duration(over)}" if over is not None else "")
-    limits = []
-    if row.max_runtime is not None and (row.level != "ok" or row.warn_after is None):
-        limits.append(f"max {short_duration(row.max_runtime)}")
-    elif row.warn_after is not None:
-        limits.append(f"warn {short_duration(row.warn_after)}")
-    if row.action == "stop":
-        limits.append("stop")
-    if not row.sla_source.startswith("policy:"):
-        limits.append(row.sla_source)
-    return f"{text} ({', '.join(limits)})" if limits else text
+    return str(wording.sla_cell(row.level, row.runtime, warn_after=row.warn_after,
+                                max_runtime=row.max_runtime, action=row.action,
+                                source=row.sla_source))
 
 
 _LEVEL_ORDER = {"breached": 0, "warning": 1, "ok": 2}
@@ -153,7 +116,7 @@ def attention_text(summary: RunsSummary, *, time_mark: str = "") -> str:
         names = []
         for row in ordered[:MAX_ATTENTION_RUNS]:
             limit = limit_of(row)
-            over = f" +{fmt_duration(row.runtime - limit)}" if limit is not None else ""
+            over = f" {wording.over_by(row.runtime - limit)}" if limit is not None else ""
             names.append(f"{row.name}{over} ({short_run_id(row.workflow_id)})")
         more = len(ordered) - MAX_ATTENTION_RUNS
         parts.append(f"{label} {len(rows)}: " + ", ".join(names)

@@ -92,6 +92,12 @@ class SensorCursor(BaseModel):
     """When the previous tick started (UTC)."""
     ticks: int = 0
 
+    def after(self, now: datetime, resume_tenant: str | None) -> str:
+        """The next tick's cursor, as JSON: this tick did its work at ``now``."""
+        return SensorCursor(
+            resume_tenant=resume_tenant, last_tick_at=now, ticks=self.ticks + 1
+        ).model_dump_json()
+
 
 def not_due_yet(cursor: SensorCursor, now: datetime, interval: timedelta) -> str | None:
     """Why this evaluation does no work (``sensor.interval`` not yet elapsed), or None.
@@ -128,6 +134,19 @@ def read_cursor(context: SensorEvaluationContext) -> SensorCursor:
         return SensorCursor()
 
 
+def _begin(
+    context: SensorEvaluationContext, runtime: OpsRuntime
+) -> tuple[SensorCursor, datetime, str | None]:
+    """The cursor, the tick's time, and why no work is due yet (None: due)."""
+    cursor = read_cursor(context)
+    now = runtime.clock()
+    return cursor, now, not_due_yet(cursor, now, runtime.config.sensor.interval)
+
+
+def _budget_s(runtime: OpsRuntime) -> float:
+    return runtime.config.sensor.time_budget.total_seconds()
+
+
 @sensor(
     name=SLA_SENSOR_NAME,
     job=stop_amperity_workflow_run,
@@ -145,24 +164,15 @@ def amperity_workflow_sla_sensor(
 ) -> SensorResult:
     """One SLA tick: read active runs, alert, request stops."""
     runtime = amperity_ops
-    cursor = read_cursor(context)
-    now = runtime.clock()
-    waiting = not_due_yet(cursor, now, runtime.config.sensor.interval)
+    cursor, now, waiting = _begin(context, runtime)
     if waiting is not None:
         return SensorResult(skip_reason=SkipReason(waiting), cursor=cursor.model_dump_json())
-    result = run_sla_tick(
-        runtime,
-        now=now,
-        budget_s=runtime.config.sensor.time_budget.total_seconds(),
-        resume_tenant=cursor.resume_tenant,
-        last_tick_at=cursor.last_tick_at,
-    )
+    result = run_sla_tick(runtime, now=now, budget_s=_budget_s(runtime),
+                          resume_tenant=cursor.resume_tenant, last_tick_at=cursor.last_tick_at)
     for line in result.log_lines():
         context.log.info(line)
     stops = result.stop_requests + _lost_stops(context, runtime, now)
-    new_cursor = SensorCursor(
-        resume_tenant=result.resume_tenant, last_tick_at=now, ticks=cursor.ticks + 1
-    ).model_dump_json()
+    new_cursor = cursor.after(now, result.resume_tenant)
     requested_by = Requester.sensor(SLA_SENSOR_NAME).label
     requests = [
         RunRequest(
@@ -223,22 +233,12 @@ def amperity_ingest_sensor(
 ) -> SkipReason:
     """One ingest tick: read new ingest jobs, alert on unhealthy feeds."""
     runtime = amperity_ops
-    cursor = read_cursor(context)
-    now = runtime.clock()
-    waiting = not_due_yet(cursor, now, runtime.config.sensor.interval)
+    cursor, now, waiting = _begin(context, runtime)
     if waiting is not None:
         return SkipReason(waiting)
-    result = run_ingest_tick(
-        runtime,
-        now=now,
-        budget_s=runtime.config.sensor.time_budget.total_seconds(),
-        resume_tenant=cursor.resume_tenant,
-    )
+    result = run_ingest_tick(runtime, now=now, budget_s=_budget_s(runtime),
+                             resume_tenant=cursor.resume_tenant)
     for line in result.log_lines():
         context.log.info(line)
-    context.update_cursor(
-        SensorCursor(
-            resume_tenant=result.resume_tenant, last_tick_at=now, ticks=cursor.ticks + 1
-        ).model_dump_json()
-    )
+    context.update_cursor(cursor.after(now, result.resume_tenant))
     return SkipReason(result.summary())

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from amperity_ops.client.models import WorkflowRun
 from amperity_ops.core.alerts import AlertLevel, AlertMessage, dedup_key
 from amperity_ops.core.durations import format_duration
+from amperity_ops.core.wording import late_title
 from amperity_ops.monitoring.sla import SlaEvaluation
 
 __all__ = ["run_alert_message", "vanished_alert_message"]
@@ -49,11 +50,9 @@ def run_alert_message(
     limit = rule.max_runtime if rule else None
     runtime = format_duration(evaluation.runtime)
     if level is AlertLevel.BREACHED:
-        title = (f"BREACHED: {run.name} has run {runtime}, over its max runtime "
-                 f"{format_duration(limit)} by {format_duration(evaluation.over_by)}")
+        title = late_title(level.value, run.name, evaluation.runtime, limit, evaluation.over_by)
     elif level is AlertLevel.WARNING:
-        title = (f"WARNING: {run.name} has run {runtime}, past its warning line "
-                 f"{format_duration(warn)} by {format_duration(evaluation.over_by)}")
+        title = late_title(level.value, run.name, evaluation.runtime, warn, evaluation.over_by)
     else:
         title = f"RESOLVED: {run.name} {ended_reason or 'ended'} after {runtime}"
     facts = [

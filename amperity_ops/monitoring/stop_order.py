@@ -17,6 +17,7 @@ from amperity_ops.client.models import WorkflowRun
 from amperity_ops.core import StopResult
 
 __all__ = [
+    "StopEnding",
     "StopOutcome",
     "StopVerdict",
     "ledger_row_for",
@@ -218,3 +219,47 @@ class StopOutcome:
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             "polls": self.polls,
         }
+
+
+@dataclass(frozen=True)
+class StopEnding:
+    """How the reads and the stop went: the verdict and the runs it was reached on."""
+
+    result: StopResult
+    message: str
+    before: WorkflowRun | None = None
+    after: WorkflowRun | None = None
+    stop_sent_at: datetime | None = None
+    polls: int = 0
+    name: str | None = None
+    """The run's name when neither read found it (the store's, for a vanished run)."""
+
+    @classmethod
+    def of(cls, verdict: StopVerdict, before: WorkflowRun | None, after: WorkflowRun | None,
+           **extra: Any) -> StopEnding:
+        """The ending a verdict that ends the request (``result`` set) comes to."""
+        assert verdict.result is not None  # a verdict that ends the request
+        return cls(verdict.result, verdict.message, before, after, **extra)
+
+    def outcome(self, *, tenant: str, workflow_id: str, reason: str, requested_by: str,
+                dry_run: bool, started_at: datetime, finished_at: datetime,
+                elapsed_seconds: float) -> StopOutcome:
+        """The :class:`StopOutcome` to report and record for this ending."""
+        subject = self.before or self.after
+        return StopOutcome(
+            tenant=tenant,
+            workflow_id=workflow_id,
+            reason=reason,
+            requested_by=requested_by,
+            dry_run=dry_run,
+            result=self.result,
+            message=self.message,
+            state_before=self.before.state.raw if self.before else None,
+            state_after=self.after.state.raw if self.after else None,
+            started_at=started_at,
+            finished_at=finished_at,
+            stop_sent_at=self.stop_sent_at,
+            workflow_name=subject.name if subject else self.name,
+            polls=self.polls,
+            elapsed_seconds=max(0.0, elapsed_seconds),
+        )

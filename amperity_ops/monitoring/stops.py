@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from amperity_ops.client.models import StateKind
 from amperity_ops.core import Requester, RequesterKind
-from amperity_ops.core.durations import format_duration, short_duration
+from amperity_ops.core.wording import overshoot, ran_over_max, stop_at_max
 from amperity_ops.monitoring.sla import SlaEvaluation, SlaLevel
 
 if TYPE_CHECKING:
@@ -77,8 +77,8 @@ def decide_stop(
     if not auto_stop.enabled:
         return StopDecision("held", f"auto_stop is disabled; {run.id} would be stopped",
                             "alert only (auto_stop disabled)")
-    why = (f"{run.name} ({run.id}) has run {format_duration(evaluation.runtime)}, over "
-           f"max_runtime {format_duration(rule.max_runtime)} of {rule.label}")
+    why = ran_over_max(f"{run.name} ({run.id})", evaluation.runtime, rule.max_runtime,
+                       rule.label)
     if auto_stop.dry_run:
         if already_noted_dry_run:
             return StopDecision("none", f"dry run: {run.id} was already reported",
@@ -99,12 +99,9 @@ def _planned(max_runtime: timedelta | None, auto_stop: AutoStopConfig) -> str:
     """The action line of a run not yet breached whose policy says ``action: stop``."""
     if max_runtime is None:
         return "alert only"
-    limit = short_duration(max_runtime)
     if not auto_stop.enabled:
         return "alert only (auto_stop disabled)"
-    if auto_stop.dry_run:
-        return f"dry run: would stop at max runtime {limit}"
-    return f"stop at max runtime {limit}"
+    return stop_at_max(max_runtime, dry_run=auto_stop.dry_run)
 
 
 @dataclass(frozen=True)
@@ -143,5 +140,5 @@ def ended_reason(evaluation: SlaEvaluation, our_stop: OurStop | None) -> str:
     elif our_stop.reason:
         parts.append(f"reason: {our_stop.reason}")
     if rule is not None and rule.max_runtime is not None and evaluation.runtime > rule.max_runtime:
-        parts.append(f"{short_duration(evaluation.runtime - rule.max_runtime)} over")
+        parts.append(overshoot(evaluation.runtime, rule.max_runtime))
     return f"stopped by amperity-ops ({', '.join(parts)})"

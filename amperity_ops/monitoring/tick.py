@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from amperity_ops.client.models import WorkflowRun
 from amperity_ops.core.alerts import AlertLevel, AlertMessage
-from amperity_ops.core.durations import compact_duration
+from amperity_ops.core.wording import past_limit
 from amperity_ops.monitoring.alert_state import AlertTrack, next_alert
 from amperity_ops.monitoring.alert_text import run_alert_message, vanished_alert_message
 from amperity_ops.monitoring.sla import SlaEvaluation, SlaLevel, evaluate_sla, resolve_sla
@@ -129,6 +129,7 @@ def plan_sla_tick(
     noted = set(dry_runs_noted)
     observed: dict[str, WorkflowRun] = {run.id: run for run in runs}
     unknown = 0
+    lines: list[tuple[SlaLevel, str]] = []  # ranked by level below, not by the text
 
     ours = our_stops or {}
     for run in observed.values():
@@ -142,7 +143,7 @@ def plan_sla_tick(
                 ended = ended_reason(evaluation, ours.get(run.id))
                 plan.alerts.append(run_alert_message(
                     tenant, run, evaluation, step.send, now=now, link=link, ended_reason=ended))
-                plan.run_lines.append(f"resolved: {run.name} {run.id} ({ended})")
+                lines.append((SlaLevel.OK, f"resolved: {run.name} {run.id} ({ended})"))
             if step.track is not None and step.track != track:
                 plan.track_updates[run.id] = step.track
             continue
@@ -159,7 +160,7 @@ def plan_sla_tick(
         if step.send is not None:
             plan.alerts.append(run_alert_message(tenant, run, evaluation, step.send,
                                                  now=now, link=link, action=decision.action))
-            plan.run_lines.append(_run_line(evaluation, decision.action))
+            lines.append((evaluation.level, _run_line(evaluation, decision.action)))
         if step.track is not None and step.track != track:
             plan.track_updates[run.id] = step.track
         if decision.kind in ("request", "dry_run"):
@@ -178,13 +179,14 @@ def plan_sla_tick(
             if step.send is not None:
                 plan.alerts.append(vanished_alert_message(
                     tenant, run_id, track.workflow_name, now=now, link=link_for(run_id)))
-                plan.run_lines.append(
-                    f"resolved: {track.workflow_name or run_id} {run_id} (no longer listed)")
+                lines.append((SlaLevel.OK, f"resolved: {track.workflow_name or run_id} {run_id} "
+                                           "(no longer listed)"))
             if step.track is not None:
                 plan.track_updates[run_id] = step.track
 
     plan.evaluations.sort(key=lambda e: e.runtime, reverse=True)
-    plan.run_lines.sort(key=_line_rank)  # stable: breached, then warning, then resolved
+    lines.sort(key=lambda pair: -pair[0].rank)  # stable: breached, then warning, then the rest
+    plan.run_lines = [line for _, line in lines]
     plan.summary = _summarise(plan, unknown, listing_complete)
     return plan
 
@@ -201,10 +203,6 @@ def bounded(items: Sequence[str], limit: int = MAX_LISTED_RUNS) -> list[str]:
     return head
 
 
-def _line_rank(line: str) -> int:
-    return 0 if line.startswith("BREACHED") else 1 if line.startswith("WARNING") else 2
-
-
 def _run_line(evaluation: SlaEvaluation, action: str) -> str:
     """``BREACHED Daily Ecommerce Sources wf-1 29m29s > 10m (policy:x) -> stop requested``."""
     run, rule = evaluation.run, evaluation.rule
@@ -213,8 +211,7 @@ def _run_line(evaluation: SlaEvaluation, action: str) -> str:
         limit = rule.max_runtime if evaluation.level is SlaLevel.BREACHED else rule.warn_after
     label = rule.label if rule is not None else "no rule"
     return (f"{evaluation.level.value.upper()} {run.name} {run.id} "
-            f"{compact_duration(evaluation.runtime)} > {compact_duration(limit)} ({label}) "
-            f"-> {action}")
+            f"{past_limit(evaluation.runtime, limit)} ({label}) -> {action}")
 
 
 def _summarise(plan: TickPlan, unknown: int, complete: bool) -> str:

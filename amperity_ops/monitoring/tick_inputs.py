@@ -1,7 +1,8 @@
 """What one SLA tick reads and how it words its stops: pure choices around ``plan_sla_tick``.
 
 How far back to list ended runs, which stored active runs to re-read by id, how a stop is
-worded, how a dry-run note ends, and which recorded stops were lost. ``services/sla_guard.py``
+worded, how a dry-run note ends, which ledger rows and stop requests a plan becomes, and which
+recorded stops were lost. ``services/sla_guard.py``
 fetches, calls these, and applies what they return.
 """
 
@@ -13,9 +14,11 @@ from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 from amperity_ops.client.models import WorkflowRun
-from amperity_ops.core import StopResult
-from amperity_ops.core.durations import format_duration
+from amperity_ops.core import NewStop, Requester, StopResult
+from amperity_ops.core.wording import sla_stop_reason
 from amperity_ops.monitoring.sla import SlaEvaluation
+from amperity_ops.monitoring.tick import StopRequest, TickPlan
+from amperity_ops.monitoring.tick_report import StopToRequest
 
 __all__ = [
     "ENDED_OVERLAP",
@@ -24,10 +27,12 @@ __all__ = [
     "MAX_ENDED_WINDOW",
     "DryRunEnding",
     "ReReads",
+    "StopLedgerPlan",
     "dry_run_ending",
     "ended_from",
     "lost_stops",
     "plan_rereads",
+    "plan_stop_ledger",
     "stop_reason",
 ]
 
@@ -99,14 +104,10 @@ def plan_rereads(
 
 def stop_reason(evaluation: SlaEvaluation | None, fallback: str) -> str:
     """``SLA policy <name>: runtime X over max Y``, the reason shown on the stop run."""
-    if evaluation is None or evaluation.rule is None or evaluation.rule.max_runtime is None:
+    rule = evaluation.rule if evaluation is not None else None
+    if evaluation is None or rule is None or rule.max_runtime is None:
         return fallback
-    rule = evaluation.rule
-    name = rule.policy_name or rule.label
-    return (
-        f"SLA policy {name}: runtime {format_duration(evaluation.runtime)} over max "
-        f"{format_duration(rule.max_runtime)}"
-    )
+    return sla_stop_reason(rule.policy_name or rule.label, evaluation.runtime, rule.max_runtime)
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,69 @@ def dry_run_ending(*, dry_run: bool, reason: str, now: datetime) -> DryRunEnding
     if not dry_run:
         return DryRunEnding()
     return DryRunEnding(StopResult.DRY_RUN, now, f"would have stopped: {reason}")
+
+
+@dataclass
+class StopLedgerPlan:
+    """What one tenant's plan becomes in the stop ledger and towards Dagster."""
+
+    rows: list[NewStop] = field(default_factory=list)
+    """Ledger rows to record in one transaction, *before* the sensor returns its RunRequests
+    (a crash in between can lose a request but never send it twice)."""
+    stops: list[StopToRequest] = field(default_factory=list)
+    """Real stops for the sensor to request."""
+    dry_lines: list[str] = field(default_factory=list)
+    """``would have stopped <name> (<id>) of <tenant>: <reason>``, one per dry-run note."""
+
+
+def plan_stop_ledger(plan: TickPlan, *, now: datetime, requester: Requester) -> StopLedgerPlan:
+    """The ledger rows, stop requests and dry-run lines for a tick plan's stops.
+
+    Args:
+        plan: One tenant's tick plan.
+        now: The tick's time (requested at; a dry-run note is finished at once).
+        requester: Who asks (the SLA sensor).
+    """
+    evaluations = {e.run.id: e for e in plan.evaluations}
+    out = StopLedgerPlan()
+    for request in [*plan.stop_requests, *plan.dry_runs]:
+        evaluation = evaluations.get(request.workflow_id)
+        reason = stop_reason(evaluation, request.reason)
+        out.rows.append(_ledger_row(request, reason, evaluation, now, requester))
+        if request.dry_run:
+            out.dry_lines.append(
+                f"would have stopped {request.workflow_name} ({request.workflow_id}) "
+                f"of {request.tenant}: {reason}"
+            )
+        else:
+            out.stops.append(StopToRequest(request.tenant, request.workflow_id,
+                                           request.workflow_name, request.run_key, reason))
+    return out
+
+
+def _ledger_row(
+    request: StopRequest,
+    reason: str,
+    evaluation: SlaEvaluation | None,
+    now: datetime,
+    requester: Requester,
+) -> NewStop:
+    ending = dry_run_ending(dry_run=request.dry_run, reason=reason, now=now)
+    return NewStop(
+        run_key=request.run_key,
+        tenant=request.tenant,
+        workflow_id=request.workflow_id,
+        workflow_name=request.workflow_name,
+        requested_by=requester.label,
+        requester=requester,
+        reason=reason,
+        dry_run=request.dry_run,
+        requested_at=now,
+        state_before=evaluation.run.state.raw if evaluation else None,
+        result=ending.result,
+        finished_at=ending.finished_at,
+        detail=ending.detail,
+    )
 
 
 class RecordedStop(Protocol):

@@ -29,33 +29,29 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from amperity_ops.client import AmperityError, NotFoundError, WorkflowRun
+from amperity_ops.client import AmperityError, WorkflowRun
 from amperity_ops.core import Requester
-from amperity_ops.monitoring import (
-    OurStop,
-    SlaEvaluation,
-    StopRequest,
-    TickPlan,
-    bounded,
-    plan_sla_tick,
-)
+from amperity_ops.monitoring import OurStop, TickPlan, plan_sla_tick
 from amperity_ops.monitoring.tick_inputs import (
     ENDED_OVERLAP,
     LOST_STOP_AFTER,
-    dry_run_ending,
     ended_from,
     lost_stops,
     plan_rereads,
-    stop_reason,
+    plan_stop_ledger,
 )
-from amperity_ops.services.delivery import DeliverySummary, deliver_outbox, outbox_sink_ids
-from amperity_ops.services.poll import PAGE_SIZE
+from amperity_ops.monitoring.tick_report import (
+    SlaTickResult,
+    StopToRequest,
+    TenantTick,
+    cut_short_note,
+)
+from amperity_ops.services.delivery import deliver_outbox, outbox_sink_ids
+from amperity_ops.services.run_reads import LISTED_STATES, never, read_listings, reread_unlisted
 from amperity_ops.services.tenants import describe_tenant_error, rotate
 from amperity_ops.settings import ConfigError
 
@@ -63,7 +59,6 @@ if TYPE_CHECKING:
     from amperity_ops.client import AmperityClient
     from amperity_ops.services.runtime import OpsRuntime
     from amperity_ops.settings import TenantConfig
-    from amperity_ops.store import NewStop
 
 __all__ = [
     "ENDED_OVERLAP",
@@ -71,6 +66,7 @@ __all__ = [
     "LOST_STOP_AFTER",
     "SlaTickResult",
     "StopToRequest",
+    "TenantTick",
     "lost_stop_requests",
     "run_sla_tick",
     "tick_tenant",
@@ -78,154 +74,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-LISTED_STATES: tuple[str, ...] = ("running",)
-"""The ``state`` filter values listed each tick. The API filters on one value per request, so
-each value costs a request; other active states are covered as described above."""
 MIN_DELIVERY_S = 5.0
 """Delivery always gets at least this long, even after a slow read: alerts are the point."""
 SLA_SENSOR = Requester.sensor("amperity_workflow_sla_sensor")
 """Who the SLA tick records as asking for its stops (matched by kind, so a rename is safe)."""
-
-
-@dataclass(frozen=True)
-class StopToRequest:
-    """A stop the sensor must request from Dagster (already recorded in the stop ledger)."""
-
-    tenant: str
-    workflow_id: str
-    workflow_name: str
-    run_key: str
-    reason: str
-    """``SLA policy <name>: runtime X over max Y`` (shown on the stop run and in the ledger)."""
-
-
-@dataclass
-class TenantTick:
-    """What one tenant's part of the tick read and did."""
-
-    tenant: str
-    active: int = 0
-    levels: Counter[str] = field(default_factory=Counter)
-    requests: int = 0
-    """Pages and single reads requested (retries of a failed request not counted)."""
-    alerts: int = 0
-    plan_summary: str = ""
-    plan_headline: str = ""
-    run_lines: list[str] = field(default_factory=list)
-    """The runs alerted on this tick, one line each (see ``TickPlan.run_lines``)."""
-    notes: list[str] = field(default_factory=list)
-    vanished: list[str] = field(default_factory=list)
-    """Alerted runs that answered 404 this tick (marked vanished in the store)."""
-    cut_short: str | None = None
-    """Set when the time budget ran out inside this tenant: what was left undone."""
-
-
-@dataclass
-class SlaTickResult:
-    """The outcome of one SLA tick over every tenant (or as many as the budget allowed)."""
-
-    started_at: datetime
-    tenants: list[TenantTick] = field(default_factory=list)
-    errors: dict[str, str] = field(default_factory=dict)
-    stop_requests: list[StopToRequest] = field(default_factory=list)
-    dry_runs: list[str] = field(default_factory=list)
-    """One line per stop that dry-run mode held back ("would have stopped ...")."""
-    delivery: DeliverySummary | None = None
-    resume_tenant: str | None = None
-    """Set when the time budget ran out: the tenant the next tick starts with."""
-    elapsed_s: float = 0.0
-
-    @property
-    def requests(self) -> int:
-        """API requests made by this tick (all tenants)."""
-        return sum(t.requests for t in self.tenants)
-
-    def summary(self) -> str:
-        """One paragraph saying what the tick looked at and did (the sensor's SkipReason)."""
-        parts = [t.plan_summary for t in self.tenants]
-        parts += [f"{t.tenant}: {t.cut_short}" for t in self.tenants if t.cut_short]
-        parts += [f"{name}: not reachable ({err})" for name, err in self.errors.items()]
-        if self.dry_runs:
-            parts.append("DRY RUN: " + "; ".join(bounded(self.dry_runs)))
-        if self.delivery is not None and (self.delivery.delivered or self.delivery.failed):
-            parts.append(self.delivery.describe())
-        if self.resume_tenant:
-            parts.append(f"time budget spent: resuming with tenant {self.resume_tenant} next tick")
-        parts.append(f"{self.requests} API request(s) in {self.elapsed_s:.2f}s")
-        return " | ".join(p for p in parts if p)
-
-    def log_lines(self) -> list[str]:
-        """Lines for the sensor's log: one per tenant, dry runs, held stops, delivery."""
-        lines: list[str] = []
-        for t in self.tenants:
-            lines.append(f"{t.plan_headline or t.plan_summary} [{t.requests} requests]")
-            lines += [f"{t.tenant}: {line}" for line in bounded(t.run_lines)]
-        lines += [f"{t.tenant}: {t.cut_short}" for t in self.tenants if t.cut_short]
-        lines += [f"{t.tenant}: vanished (404): {', '.join(t.vanished)}"
-                  for t in self.tenants if t.vanished]
-        lines += [f"{name}: not reachable: {err}" for name, err in self.errors.items()]
-        lines += [f"dry run: {line}" for line in bounded(self.dry_runs)]
-        lines += bounded([f"stop requested: {s.run_key}: {s.reason}" for s in self.stop_requests])
-        if self.delivery is not None:
-            lines.append(self.delivery.describe())
-        return lines
-
-
-def _never() -> bool:
-    return False
-
-
-def _list_runs(
-    client: AmperityClient,
-    out_of_time: Callable[[], bool],
-    tick: TenantTick,
-    **filters: object,
-) -> tuple[dict[str, WorkflowRun], bool]:
-    """Every run of one listing, unless the time runs out between pages.
-
-    Returns:
-        (runs by id, True if the listing was read to its end).
-    """
-    pages = client.list_workflow_runs(limit=PAGE_SIZE, **filters)  # type: ignore[arg-type]
-    runs: dict[str, WorkflowRun] = {}
-    complete = True
-    try:
-        while True:
-            # Pages hold PAGE_SIZE runs: the next item after a full page means a new request.
-            if runs and len(runs) % PAGE_SIZE == 0 and out_of_time():
-                complete = False
-                break
-            run = next(pages, None)
-            if run is None:
-                break
-            runs[run.id] = run
-    finally:
-        tick.requests += pages.pages_fetched
-    return runs, complete
-
-
-def _read_runs(
-    client: AmperityClient,
-    *,
-    ended_from: datetime,
-    tick: TenantTick,
-    out_of_time: Callable[[], bool] = _never,
-) -> tuple[dict[str, WorkflowRun], dict[str, WorkflowRun], bool]:
-    """The two listings: running runs, and runs that ended since ``ended_from``.
-
-    Returns:
-        (running runs, ended runs, True if both listings were read to their end).
-    """
-    running: dict[str, WorkflowRun] = {}
-    for state in LISTED_STATES:
-        found, complete = _list_runs(client, out_of_time, tick, state=state)
-        running.update(found)
-        if not complete:
-            return running, {}, False
-    if out_of_time():
-        return running, {}, False
-    ended, complete = _list_runs(client, out_of_time, tick, ended_from=ended_from)
-    return running, ended, complete
 
 
 def tick_tenant(
@@ -235,7 +87,7 @@ def tick_tenant(
     *,
     now: datetime,
     last_tick_at: datetime | None,
-    out_of_time: Callable[[], bool] = _never,
+    out_of_time: Callable[[], bool] = never,
 ) -> tuple[TenantTick, TickPlan, list[StopToRequest], list[str]]:
     """One tenant's part of the tick: read, plan, and apply the plan to the store.
 
@@ -253,43 +105,22 @@ def tick_tenant(
     """
     store, config = runtime.store, runtime.config
     tick = TenantTick(tenant=tenant.name)
-    running, ended, complete = _read_runs(
+    running, ended, complete = read_listings(
         client, ended_from=ended_from(now, last_tick_at), tick=tick, out_of_time=out_of_time
     )
-
     tracks = store.open_alert_tracks(tenant.name)
     fresh: dict[str, WorkflowRun] = {**ended, **running}
     observed = dict(fresh)
     rereads = plan_rereads(store.active_runs(tenant.name, stalest_first=True), observed,
                            tracks, listing_complete=complete)
-    skipped_rereads = rereads.skipped
-    for known in rereads.unlisted:
-        if known.id in rereads.reread:
-            if not out_of_time():
-                tick.requests += 1
-                try:
-                    fresh[known.id] = observed[known.id] = client.get_workflow_run(known.id)
-                except NotFoundError:
-                    # Left out of `observed`: plan_sla_tick resolves its alert as vanished,
-                    # and the store stops holding it as active (never re-read again).
-                    tick.vanished.append(known.id)
-                continue
-            skipped_rereads += 1
-        observed[known.id] = known  # still active as last seen (see module docstring)
+    skipped = reread_unlisted(client, rereads, observed=observed, fresh=fresh, tick=tick,
+                              out_of_time=out_of_time)
     if fresh:
         store.upsert_runs(tenant.name, list(fresh.values()), seen_at=now)
     if tick.vanished:
         store.mark_runs_vanished(tenant.name, tick.vanished, at=now)
-    if not complete:
-        tick.cut_short = (
-            f"time budget spent while listing ({len(running)} running run(s) read); "
-            "the rest evaluated as last stored, resolutions wait for the next tick"
-        )
-    elif skipped_rereads:
-        tick.cut_short = (
-            f"time budget spent: {skipped_rereads} alerted run(s) not re-read "
-            "(evaluated as last stored; re-read first next tick)"
-        )
+    tick.cut_short = cut_short_note(listing_complete=complete, running_read=len(running),
+                                    skipped_rereads=skipped)
 
     baselines = (
         store.successful_runtimes(
@@ -326,65 +157,10 @@ def tick_tenant(
         store.save_alert_tracks(tenant.name, plan.track_updates, now=now)
     if plan.alerts:
         store.enqueue_alerts(plan.alerts, outbox_sink_ids(config), now=now)
-    evaluations = {e.run.id: e for e in plan.evaluations}
-    stops: list[StopToRequest] = []
-    dry_lines: list[str] = []
-    ledger: list[NewStop] = []
-    for request in [*plan.stop_requests, *plan.dry_runs]:
-        reason = stop_reason(evaluations.get(request.workflow_id), request.reason)
-        ledger.append(_ledger_row(request, reason, evaluations, now))
-        if request.dry_run:
-            dry_lines.append(
-                f"would have stopped {request.workflow_name} ({request.workflow_id}) "
-                f"of {request.tenant}: {reason}"
-            )
-        else:
-            stops.append(
-                StopToRequest(
-                    request.tenant,
-                    request.workflow_id,
-                    request.workflow_name,
-                    request.run_key,
-                    reason,
-                )
-            )
-    store.record_stops(ledger)  # one transaction, however many stops
-
-    tick.active = len(plan.evaluations)
-    tick.levels.update(e.level.value for e in plan.evaluations)
-    tick.alerts = len(plan.alerts)
-    tick.plan_summary = plan.summary
-    tick.notes = list(plan.notes)
-    tick.run_lines = plan.run_lines
-    tick.plan_headline = plan.headline
-    return tick, plan, stops, dry_lines
-
-
-def _ledger_row(
-    request: StopRequest,
-    reason: str,
-    evaluations: dict[str, SlaEvaluation],
-    now: datetime,
-) -> NewStop:
-    from amperity_ops.store import NewStop  # SQLAlchemy stays out of code-location load time
-
-    evaluation = evaluations.get(request.workflow_id)
-    ending = dry_run_ending(dry_run=request.dry_run, reason=reason, now=now)
-    return NewStop(
-        run_key=request.run_key,
-        tenant=request.tenant,
-        workflow_id=request.workflow_id,
-        workflow_name=request.workflow_name,
-        requested_by=SLA_SENSOR.label,
-        requester=SLA_SENSOR,
-        reason=reason,
-        dry_run=request.dry_run,
-        requested_at=now,
-        state_before=evaluation.run.state.raw if evaluation else None,
-        result=ending.result,
-        finished_at=ending.finished_at,
-        detail=ending.detail,
-    )
+    ledger = plan_stop_ledger(plan, now=now, requester=SLA_SENSOR)
+    store.record_stops(ledger.rows)  # one transaction, however many stops
+    tick.take_plan(plan)
+    return tick, plan, ledger.stops, ledger.dry_lines
 
 
 def lost_stop_requests(

@@ -28,17 +28,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NotRequired, TypedDict, Unpack
 
-from amperity_ops.client import ConflictError, NotFoundError, WorkflowRun, check_id
+from amperity_ops.client import ConflictError, NotFoundError, check_id
 from amperity_ops.core import Requester, StopResult
-from amperity_ops.monitoring import stop_run_key
 from amperity_ops.monitoring.stop_order import (
+    StopEnding,
     StopOutcome,
-    StopVerdict,
-    ledger_row_for,
     verdict_after_conflict,
     verdict_on_first_read,
     verdict_on_missing_run,
@@ -46,6 +43,7 @@ from amperity_ops.monitoring.stop_order import (
     verdict_while_waiting,
 )
 from amperity_ops.services.clock import utc_now
+from amperity_ops.services.stop_record import StopLedgerRow
 
 if TYPE_CHECKING:
     from amperity_ops.client import AmperityClient
@@ -55,6 +53,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_POLL_INTERVAL",
     "DEFAULT_WAIT_TIMEOUT",
+    "StopArgs",
     "StopOutcome",
     "StopResult",
     "stop_with_runtime",
@@ -67,7 +66,6 @@ DEFAULT_WAIT_TIMEOUT = timedelta(minutes=10)
 """How long to wait for a stopped run to reach a terminal state (Amperity stops take minutes)."""
 DEFAULT_POLL_INTERVAL = timedelta(seconds=10)
 """How often to re-read a stopping run: one request per interval against a 10 rps budget."""
-
 
 
 def stop_workflow_run(
@@ -116,63 +114,32 @@ def stop_workflow_run(
     if not reason.strip():
         raise ValueError("reason: a stop needs a reason (it is recorded and shown to people)")
     check_id(workflow_id, "workflow_id")
-    ledger = _Ledger(store, tenant, workflow_id, requester, reason, dry_run, started_at=clock())
+    ledger = StopLedgerRow(store, tenant, workflow_id, requester, reason, dry_run,
+                           started_at=clock())
     started_mono = monotonic()
     end = _carry_out(client, store, ledger, wait_timeout=wait_timeout,
                      poll_interval=poll_interval, clock=clock, sleep=sleep, monotonic=monotonic)
-    subject = end.before or end.after
-    outcome = StopOutcome(
-        tenant=tenant,
-        workflow_id=workflow_id,
-        reason=reason,
-        requested_by=requester.label,
-        dry_run=dry_run,
-        result=end.result,
-        message=end.message,
-        state_before=end.before.state.raw if end.before else None,
-        state_after=end.after.state.raw if end.after else None,
-        started_at=ledger.started_at,
-        finished_at=clock(),
-        stop_sent_at=end.stop_sent_at,
-        workflow_name=subject.name if subject else end.name,
-        polls=end.polls,
-        elapsed_seconds=max(0.0, monotonic() - started_mono),
+    outcome = end.outcome(
+        tenant=tenant, workflow_id=workflow_id, reason=reason, requested_by=requester.label,
+        dry_run=dry_run, started_at=ledger.started_at, finished_at=clock(),
+        elapsed_seconds=monotonic() - started_mono,
     )
     ledger.finish(outcome, end.before)
     log.info("stop %s/%s: %s", tenant, workflow_id, outcome.message)
     return outcome
 
 
-@dataclass(frozen=True)
-class _Ending:
-    """How the reads and the stop went: the verdict and the runs it was reached on."""
-
-    result: StopResult
-    message: str
-    before: WorkflowRun | None = None
-    after: WorkflowRun | None = None
-    stop_sent_at: datetime | None = None
-    polls: int = 0
-    name: str | None = None
-
-    @classmethod
-    def of(cls, verdict: StopVerdict, before: WorkflowRun | None, after: WorkflowRun | None,
-           **extra: Any) -> _Ending:
-        assert verdict.result is not None  # a verdict that ends the request
-        return cls(verdict.result, verdict.message, before, after, **extra)
-
-
 def _carry_out(
     client: AmperityClient,
     store: Store | None,
-    ledger: _Ledger,
+    ledger: StopLedgerRow,
     *,
     wait_timeout: timedelta,
     poll_interval: timedelta,
     clock: Callable[[], datetime],
     sleep: Callable[[float], None],
     monotonic: Callable[[], float],
-) -> _Ending:
+) -> StopEnding:
     """Read, ask :mod:`amperity_ops.monitoring.stop_order` at each step, send, wait."""
     workflow_id = ledger.workflow_id
     try:
@@ -180,11 +147,11 @@ def _carry_out(
     except NotFoundError:
         known = store.get_run(ledger.tenant, workflow_id) if store is not None else None
         verdict = verdict_on_missing_run(ledger.tenant, workflow_id, known)
-        return _Ending.of(verdict, None, None, name=known.name if known else None)
+        return StopEnding.of(verdict, None, None, name=known.name if known else None)
     ledger.open(before)
     verdict = verdict_on_first_read(before, dry_run=ledger.dry_run)
     if verdict.result is not None:
-        return _Ending.of(verdict, before, before)
+        return StopEnding.of(verdict, before, before)
     stop_sent_at = clock()
     sent_mono = monotonic()
     try:
@@ -195,10 +162,10 @@ def _carry_out(
         conflict = verdict_after_conflict(before, current)
         if conflict is None:
             raise
-        return _Ending.of(conflict, before, current)
+        return StopEnding.of(conflict, before, current)
     except NotFoundError:
         vanished = verdict_on_vanishing(before, stop_answered=False)
-        return _Ending.of(vanished, before, None, stop_sent_at=stop_sent_at)
+        return StopEnding.of(vanished, before, None, stop_sent_at=stop_sent_at)
     # Real waiting, so real (monotonic) seconds: the SLA clock may run faster (the demo).
     timeout_s = wait_timeout.total_seconds()
     deadline = sent_mono + timeout_s
@@ -208,96 +175,30 @@ def _carry_out(
         waited = verdict_while_waiting(before, current, now=now, deadline=deadline,
                                        timeout_s=timeout_s)
         if waited is not None:
-            return _Ending.of(waited, before, current, stop_sent_at=stop_sent_at, polls=polls)
+            return StopEnding.of(waited, before, current, stop_sent_at=stop_sent_at, polls=polls)
         sleep(min(poll_interval.total_seconds(), deadline - now))
         polls += 1
         try:
             current = client.get_workflow_run(workflow_id)
         except NotFoundError:
             vanished = verdict_on_vanishing(before, stop_answered=True)
-            return _Ending.of(vanished, before, None, stop_sent_at=stop_sent_at, polls=polls)
+            return StopEnding.of(vanished, before, None, stop_sent_at=stop_sent_at, polls=polls)
 
 
-@dataclass
-class _Ledger:
-    """The stop ledger's row for this request: opened once the run is read, finished at the end."""
+class StopArgs(TypedDict):
+    """What a stop request names, as :func:`stop_workflow_run` takes it (see its Args)."""
 
-    store: Store | None
     tenant: str
     workflow_id: str
-    requester: Requester
     reason: str
-    dry_run: bool
-    started_at: datetime
-    row_id: int | None = None
-
-    def open(self, before: WorkflowRun | None) -> None:
-        """The requester's pending row (the SLA sensor's request), or a new one.
-
-        Recorded as soon as the run has been re-read, so an interrupted wait still leaves who
-        asked and why in the store.
-        """
-        if self.store is None or self.row_id is not None:
-            return
-        self.row_id = self._pending()
-        if self.row_id is None:
-            self.row_id = self.store.record_stop(
-                run_key=stop_run_key(self.tenant, self.workflow_id),
-                tenant=self.tenant,
-                workflow_id=self.workflow_id,
-                workflow_name=before.name if before else "",
-                requested_by=self.requester.label,
-                requester=self.requester,
-                reason=self.reason,
-                dry_run=self.dry_run,
-                requested_at=self.started_at,
-                state_before=before.state.raw if before else None,
-            )
-
-    def finish(self, outcome: StopOutcome, before: WorkflowRun | None) -> None:
-        """Write the outcome to the row :func:`ledger_row_for` names; mark a vanished run."""
-        if self.store is None:
-            return
-        if outcome.result is StopResult.VANISHED:
-            self.store.mark_runs_vanished(self.tenant, [self.workflow_id], at=outcome.finished_at)
-        row = ledger_row_for(outcome.result, dry_run=self.dry_run)
-        if row == "pending":
-            self.row_id = self._pending()
-        elif row == "open":
-            self.open(before)
-        if row != "none" and self.row_id is not None:
-            self.store.finish_stop(
-                self.row_id,
-                result=outcome.result,
-                state_after=outcome.state_after,
-                finished_at=outcome.finished_at,
-                detail=outcome.message,
-                state_before=outcome.state_before,
-            )
-
-    def _pending(self) -> int | None:
-        """An unfinished real request for this run by the same requester (never in dry run).
-
-        The SLA sensor records its request before Dagster launches the stop job; the job then
-        finishes that row instead of adding a second one for the same request. Matched by
-        value: any sensor's row is the sensor's, whatever the sensor is called now.
-        """
-        if self.store is None or self.dry_run:
-            return None
-        return self.store.pending_stop_id(self.tenant, self.workflow_id, requester=self.requester)
+    requester: Requester
+    dry_run: NotRequired[bool]
+    wait_timeout: NotRequired[timedelta]
+    poll_interval: NotRequired[timedelta]
 
 
 def stop_with_runtime(
-    runtime: OpsRuntime,
-    client: AmperityClient,
-    *,
-    tenant: str,
-    workflow_id: str,
-    reason: str,
-    requester: Requester,
-    dry_run: bool = False,
-    wait_timeout: timedelta = DEFAULT_WAIT_TIMEOUT,
-    poll_interval: timedelta = DEFAULT_POLL_INTERVAL,
+    runtime: OpsRuntime, client: AmperityClient, **request: Unpack[StopArgs]
 ) -> StopOutcome:
     """:func:`stop_workflow_run` with the runtime's store, clock, sleep and monotonic clock.
 
@@ -307,29 +208,11 @@ def stop_with_runtime(
     Args:
         runtime: Supplies the store and the three clocks.
         client: The tenant's API client (opened by the caller, who may read more with it).
-        tenant: The tenant name (as in the policy file).
-        workflow_id: The run to stop.
-        reason: Why; required.
-        requester: Who asked.
-        dry_run: Re-read and decide, but send nothing.
-        wait_timeout: How long to wait (real time) for the run to end.
-        poll_interval: Time between re-reads while waiting.
+        **request: The tenant, the run, the reason, who asked, and optionally dry run and
+            the wait (as :func:`stop_workflow_run` takes them).
 
     Returns:
         The outcome (see :func:`stop_workflow_run`).
     """
-    return stop_workflow_run(
-        client,
-        runtime.store,
-        tenant=tenant,
-        workflow_id=workflow_id,
-        reason=reason,
-        requester=requester,
-        dry_run=dry_run,
-        wait_timeout=wait_timeout,
-        poll_interval=poll_interval,
-        clock=runtime.clock,
-        sleep=runtime.sleep,
-        monotonic=runtime.monotonic,
-    )
-
+    return stop_workflow_run(client, runtime.store, clock=runtime.clock, sleep=runtime.sleep,
+                             monotonic=runtime.monotonic, **request)

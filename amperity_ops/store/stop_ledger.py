@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, func, insert, select, update
 
-from amperity_ops.core import Requester, StopResult
+from amperity_ops.core import NewStop, Requester, StopResult
 from amperity_ops.store.schema import stop_ledger
 
 __all__ = ["NewStop", "StopLedgerMixin", "StopRecord"]
@@ -25,34 +25,14 @@ _CHUNK = 500
 """Ids per ``IN (...)`` query: a tick may ask about thousands of runs."""
 
 
-@dataclass(frozen=True)
-class NewStop:
-    """A ledger row to add (see :meth:`StopLedgerMixin.record_stops`)."""
-
-    run_key: str
-    tenant: str
-    workflow_id: str
-    requested_by: str
-    reason: str
-    dry_run: bool
-    requested_at: datetime
-    workflow_name: str = ""
-    state_before: str | None = None
-    result: StopResult | None = None
-    """Set when the row is final at once (a dry-run note: ``dry_run``); None while in flight."""
-    finished_at: datetime | None = None
-    detail: str | None = None
-    requester: Requester | None = None
-    """Who asked, typed (stored in its own columns); None: read from ``requested_by``."""
-
-    def row(self) -> dict[str, object]:
-        """The table row: the requester's kind and name beside its label."""
-        values = asdict(self)
-        del values["requester"]
-        who = self.requester or Requester.from_text(self.requested_by)
-        values["requester_kind"], values["requester_name"] = who.kind.value, who.name
-        values["result"] = self.result.value if self.result is not None else None
-        return values
+def _table_row(stop: NewStop) -> dict[str, object]:
+    """The table row: the requester's kind and name beside its label."""
+    values = asdict(stop)
+    del values["requester"]
+    who = stop.requester or Requester.from_text(stop.requested_by)
+    values["requester_kind"], values["requester_name"] = who.kind.value, who.name
+    values["result"] = stop.result.value if stop.result is not None else None
+    return values
 
 
 @dataclass(frozen=True)
@@ -120,7 +100,7 @@ class StopLedgerMixin:
         """
         if not stops:
             return []
-        rows = [stop.row() for stop in stops]
+        rows = [_table_row(stop) for stop in stops]
         stmt = insert(stop_ledger).returning(stop_ledger.c.id, sort_by_parameter_order=True)
         with self._engine.begin() as conn:
             return [int(i) for (i,) in conn.execute(stmt, rows)]

@@ -7,15 +7,17 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from amperity_ops.core import StopResult
-from amperity_ops.monitoring import evaluate_sla, resolve_sla
+from amperity_ops.core import Requester, StopResult
+from amperity_ops.monitoring import StopRequest, TickPlan, evaluate_sla, resolve_sla
 from amperity_ops.monitoring.tick_inputs import (
     dry_run_ending,
     ended_from,
     lost_stops,
     plan_rereads,
+    plan_stop_ledger,
     stop_reason,
 )
+from amperity_ops.monitoring.tick_report import StopToRequest, cut_short_note
 from amperity_ops_tests.monitoring.helpers import NOW, STOP_POLICY, config, run
 
 M = timedelta(minutes=1)
@@ -77,3 +79,45 @@ def test_a_stop_is_lost_when_the_run_is_active_and_dagster_has_no_job() -> None:
     rows = [_Row("wf-1", "stop:a:wf-1"), _Row("wf-2", "stop:a:wf-2"), _Row("wf-3", "stop:a:wf-3")]
     lost = lost_stops(rows, active={"wf-1", "wf-2"}, job_exists=lambda key: key.endswith("2"))
     assert lost == [rows[0]]
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_planned_stop_becomes_one_ledger_row_and_a_request_or_a_dry_run_line(
+    dry_run: bool,
+) -> None:
+    """A real stop is recorded in flight and requested; a dry run is recorded final and told."""
+    r = run("wf-9", runtime=timedelta(hours=3))
+    evaluation = evaluate_sla(r, resolve_sla(r, config(policies=[STOP_POLICY])), NOW)
+    request = StopRequest("acme", r.id, r.name, "stop:acme:wf-9", "breached", dry_run=dry_run)
+    plan = TickPlan("acme", evaluations=[evaluation],
+                    **{"dry_runs" if dry_run else "stop_requests": [request]})
+    sensor = Requester.sensor("s")
+    ledger = plan_stop_ledger(plan, now=NOW, requester=sensor)
+    reason = "SLA policy courier: runtime 3h 00m over max 2h 00m"
+    [row] = ledger.rows
+    assert (row.run_key, row.requester, row.requested_by, row.reason, row.dry_run,
+            row.state_before) == ("stop:acme:wf-9", sensor, "sensor s", reason, dry_run,
+                                  r.state.raw)
+    assert (row.result, row.finished_at) == ((StopResult.DRY_RUN, NOW) if dry_run else (None, None))
+    if dry_run:
+        assert ledger.stops == []
+        assert ledger.dry_lines == [f"would have stopped {r.name} (wf-9) of acme: {reason}"]
+    else:
+        assert ledger.stops == [StopToRequest("acme", "wf-9", r.name, "stop:acme:wf-9", reason)]
+        assert ledger.dry_lines == []
+
+
+@pytest.mark.parametrize(
+    ("complete", "skipped", "expected"),
+    [(True, 0, None),
+     (False, 0, "time budget spent while listing (5 running run(s) read); "
+                "the rest evaluated as last stored, resolutions wait for the next tick"),
+     (True, 2, "time budget spent: 2 alerted run(s) not re-read "
+               "(evaluated as last stored; re-read first next tick)")],
+)
+def test_a_tenant_cut_short_says_what_was_left(
+    complete: bool, skipped: int, expected: str | None
+) -> None:
+    """An incomplete listing or skipped re-reads are told; a full read says nothing."""
+    assert cut_short_note(listing_complete=complete, running_read=5,
+                          skipped_rereads=skipped) == expected
