@@ -166,6 +166,8 @@ stop_ledger = Table(
     Column("workflow_id", String(_ID), nullable=False),
     Column("workflow_name", Text, nullable=False, default=""),
     Column("requested_by", Text, nullable=False),
+    Column("requester_kind", String(16)),
+    Column("requester_name", Text),
     Column("reason", Text, nullable=False),
     Column("dry_run", Boolean, nullable=False),
     Column("requested_at", UtcDateTime, nullable=False),

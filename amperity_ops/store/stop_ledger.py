@@ -63,6 +63,8 @@ class StopRecord:
     None while the stop is in flight."""
     finished_at: datetime | None
     detail: str | None
+    requester_kind: str | None = None  # columns of revision 0002; typed by the ledger's owner
+    requester_name: str | None = None
 
 
 class StopLedgerMixin:
