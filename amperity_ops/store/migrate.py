@@ -264,6 +264,9 @@ def _upgrade_locked(conn: Connection) -> UpgradeReport:
     if not status.at_head:
         _run_to_head(conn, status)
     after = _count_rows(conn, status.tables)
+    if after != before:  # never expected; rolled back by _locked, so nothing is lost
+        lost = ", ".join(f"{t} {before[t]} -> {after[t]}" for t in before if before[t] != after[t])
+        raise StoreError(f"the upgrade of {_safe(conn.engine)} changed row counts ({lost})")
     return UpgradeReport(status.current, status.head, after, before)
 
 
