@@ -57,12 +57,12 @@ def _old_rows() -> dict[Table, list[dict[str, Any]]]:
              ("stopped", "stopped"), ("vanished", "vanished")]
         )
     ]
-    watermarks = [
+    watermarks: list[dict[str, Any]] = [
         {"tenant": "acme", "stream": "runs", "value": T0, "updated_at": T0},
         {"tenant": "beta", "stream": "ingest", "value": T0 - timedelta(days=3),
          "updated_at": T0 + timedelta(seconds=5)},
     ]
-    jobs = [
+    jobs: list[dict[str, Any]] = [
         {"tenant": "acme", "id": "isj-1", "workflow_id": "wf-1", "created_at": T0,
          "ended_at": T0 + timedelta(minutes=3), "last_seen": T0, "payload": "{}"},
         {"tenant": "acme", "id": "isj-2", "workflow_id": None, "created_at": T0,
@@ -75,7 +75,7 @@ def _old_rows() -> dict[Table, list[dict[str, Any]]]:
          "ended_at": None if i else T0 + timedelta(minutes=1)}
         for i in range(3)
     ]
-    alert_state = [
+    alert_state: list[dict[str, Any]] = [
         {"tenant": "acme", "subject": "wf-0", "kind": "run", "level": "breach",
          "last_sent": "warn", "workflow_name": "Nightly", "updated_at": T0},
         {"tenant": "acme", "subject": "ingest:isj-2", "kind": "ingest", "level": "warn",
