@@ -24,7 +24,7 @@ def _store_url() -> str:
 
 @click.group()
 def store() -> None:
-    """The history store's schema (AMPERITY_OPS_STORE_URL): status and upgrade."""
+    """Show or upgrade the history store's schema (AMPERITY_OPS_STORE_URL)."""
 
 
 @store.command()
