@@ -6,6 +6,7 @@
     amperity-ops runs stop WORKFLOW_ID --reason TEXT [--dry-run] [--tenant T]
     amperity-ops backfill --since 30d [--tenant T]
     amperity-ops doctor
+    amperity-ops store upgrade | status
     amperity-ops simulator ...
 
 Every command reads the same policy file as the Dagster code location (``--config``, else
@@ -28,6 +29,7 @@ _SUBCOMMANDS = {
     "runs": "amperity_ops.cli.runs:runs",
     "backfill": "amperity_ops.cli.backfill:backfill",
     "doctor": "amperity_ops.cli.doctor:doctor",
+    "store": "amperity_ops.cli.store:store",
     "simulator": "amperity_ops.simulator.cli:simulator",
 }
 

@@ -123,7 +123,10 @@ def _check_store(config: OpsConfig | None) -> Check:
         return Check("fail", "history store", describe_error(err))
     started = time.monotonic()
     try:
-        store = Store.from_url(url)  # connects and creates missing tables
+        schema = _check_schema(url, shown)
+        if schema is not None:
+            return schema
+        store = Store.from_url(url)  # connects and creates the tables of an empty database
         try:
             runs = sum(store.count_runs(t.name) for t in config.tenants) if config else None
         finally:
@@ -133,6 +136,37 @@ def _check_store(config: OpsConfig | None) -> Check:
     took = (time.monotonic() - started) * 1000
     held = f", {runs} runs held" if runs is not None else ""
     return Check("ok", "history store", f"{shown} ({took:.0f} ms{held})")
+
+
+def _check_schema(url: str, shown: str) -> Check | None:
+    """A store whose schema is not at this version's head, as a problem; None if it is.
+
+    Read before opening the store, which would upgrade a SQLite file by itself: doctor reports
+    and changes nothing. Behind is a failure where opening refuses (Postgres), a warning where
+    it upgrades automatically (SQLite); either way the line names the command.
+    """
+    from amperity_ops.store import make_engine, schema_status
+    from amperity_ops.store.migrate import upgrades_automatically
+
+    engine = make_engine(url)
+    try:
+        status = schema_status(engine)
+        automatic = upgrades_automatically(engine, status)
+    finally:
+        engine.dispose()
+    if status.behind:
+        when = "upgraded at first use, or run" if automatic else "run"
+        return Check(
+            "warn" if automatic else "fail",
+            "history store",
+            f"{shown}: schema needs upgrading, {status.describe()} "
+            f"({when} `amperity-ops store upgrade`)",
+        )
+    if status.ahead:
+        return Check(
+            "warn", "history store", f"{shown}: {status.describe()} (upgrade amperity-ops)"
+        )
+    return None
 
 
 def _unset_secrets(tenant: TenantConfig) -> list[str]:

@@ -3,6 +3,13 @@
 from amperity_ops.store.alert_ledger import OutboxItem
 from amperity_ops.store.engine import make_engine, safe_url
 from amperity_ops.store.history import VANISHED
+from amperity_ops.store.migrate import (
+    SchemaStatus,
+    UpgradeReport,
+    head_revision,
+    schema_status,
+    upgrade_schema,
+)
 from amperity_ops.store.stop_ledger import NewStop, StopRecord
 from amperity_ops.store.store import Store, StoreError
 
@@ -10,5 +17,8 @@ __all__ = [
     "VANISHED",
     "NewStop",
     "OutboxItem",
+    "SchemaStatus",
     "StopRecord",
-    "Store", "StoreError", "make_engine", "safe_url"]
+    "Store", "StoreError",
+    "UpgradeReport",
+    "head_revision", "make_engine", "safe_url", "schema_status", "upgrade_schema"]

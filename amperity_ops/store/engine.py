@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +19,33 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+_WAL_ATTEMPTS = 250
+_WAL_RETRY_SECONDS = 0.02
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch the file to WAL, retrying while another process holds it.
+
+    Switching a new file's journal mode needs an exclusive lock, and SQLite answers "database
+    is locked" at once instead of honouring the busy timeout; processes opening a new store
+    together (the daemon, the webserver, runs) would fail. The mode is stored in the file, so
+    this only waits the first time; at most ~5 s, then the error stands.
+    """
+    for attempt in range(_WAL_ATTEMPTS):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or attempt == _WAL_ATTEMPTS - 1:
+                raise
+            time.sleep(_WAL_RETRY_SECONDS)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the sensor read while the poll writes; busy_timeout waits instead of failing
     # when another process (the daemon's sensor vs. a run's asset) holds the write lock.
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _enable_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")

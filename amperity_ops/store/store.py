@@ -1,25 +1,18 @@
-"""The :class:`Store` facade: one engine, one schema, every table's operations."""
+"""The :class:`Store` facade: one engine, one schema (migrated), every table's operations."""
 
 from __future__ import annotations
-
-import logging
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 
 from amperity_ops.store.alert_ledger import AlertLedgerMixin
 from amperity_ops.store.engine import make_engine, safe_url
+from amperity_ops.store.errors import StoreError
 from amperity_ops.store.history import HistoryMixin
-from amperity_ops.store.schema import metadata
+from amperity_ops.store.migrate import prepare_schema
 from amperity_ops.store.stop_ledger import StopLedgerMixin
 
 __all__ = ["Store", "StoreError"]
-
-logger = logging.getLogger(__name__)
-
-
-class StoreError(Exception):
-    """The store cannot be opened (bad URL, database unreachable). The message has no password."""
 
 
 class Store(HistoryMixin, AlertLedgerMixin, StopLedgerMixin):
@@ -27,6 +20,15 @@ class Store(HistoryMixin, AlertLedgerMixin, StopLedgerMixin):
 
     Safe to share between threads; several processes may open the same URL (SQLite in WAL
     mode, or Postgres). Every method is its own transaction.
+
+    Args:
+        engine: The store's engine (:func:`~amperity_ops.store.make_engine`).
+        create: Prepare the schema on opening (:func:`~amperity_ops.store.migrate.
+            prepare_schema`): create it in an empty database, upgrade a SQLite store behind,
+            refuse a Postgres store behind. False: touch no schema (tools, tests).
+
+    Raises:
+        StoreError: The schema is behind and is not upgraded automatically.
     """
 
     def __init__(self, engine: Engine, *, create: bool = True) -> None:
@@ -36,17 +38,24 @@ class Store(HistoryMixin, AlertLedgerMixin, StopLedgerMixin):
 
     @classmethod
     def from_url(cls, url: str) -> Store:
-        """Open (and create, idempotently) the store at a SQLAlchemy URL.
+        """Open the store at a SQLAlchemy URL, creating or upgrading its schema where automatic.
 
         Args:
             url: ``sqlite:///path/file.sqlite``, ``sqlite://`` (memory), or
                 ``postgresql+psycopg2://user@host/db``.
 
         Raises:
-            StoreError: The URL is invalid or the database cannot be reached.
+            StoreError: The URL is invalid, the database cannot be reached, or its schema is
+                behind and must be upgraded with ``amperity-ops store upgrade``.
         """
+        engine: Engine | None = None
         try:
-            return cls(make_engine(url))
+            engine = make_engine(url)
+            return cls(engine)
+        except StoreError:
+            if engine is not None:
+                engine.dispose()
+            raise
         except (OperationalError, ProgrammingError, ArgumentError, ValueError, ImportError,
                 OSError) as err:
             reason = getattr(err, "orig", None) or err
@@ -70,13 +79,15 @@ class Store(HistoryMixin, AlertLedgerMixin, StopLedgerMixin):
         return self._engine.url.render_as_string(hide_password=True)
 
     def create_schema(self) -> None:
-        """Create missing tables and indexes; existing ones are left as they are."""
-        try:
-            metadata.create_all(self._engine, checkfirst=True)
-        except (OperationalError, ProgrammingError) as err:
-            # Two processes creating the schema at once: one loses the race; check again.
-            logger.debug("schema creation raced (%s); retrying once", type(err).__name__)
-            metadata.create_all(self._engine, checkfirst=True)
+        """Bring the schema to the head revision where that is automatic (README, "Store upgrades").
+
+        An empty database gets every table; a SQLite store behind (or made before migrations)
+        is upgraded in place; any number of processes may do this at once.
+
+        Raises:
+            StoreError: A Postgres store behind: run ``amperity-ops store upgrade``.
+        """
+        prepare_schema(self._engine)
 
     def close(self) -> None:
         """Release the connections."""
