@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,82 +28,7 @@ from amperity_ops.store import (
 from amperity_ops.store.migrate import BASELINE, VERSION_TABLE, schema_differences
 from amperity_ops_tests.store import schema_before_migrations as old
 from amperity_ops_tests.store.conftest import postgres_schema_url
-
-T0 = datetime(2026, 11, 1, 2, 0, 0, 123456)  # naive UTC, as the store keeps it
-
-REQUESTERS = {
-    "sensor amperity_workflow_sla_sensor": ("sensor", "amperity_workflow_sla_sensor"),
-    "cli alice": ("cli", "alice"),
-    "cli": ("cli", ""),
-    "cli:bob": ("cli", "bob"),  # what `amperity-ops runs stop` has written so far
-    "launchpad (anonymous)": ("person", "launchpad (anonymous)"),
-    "carol@example.com": ("person", "carol@example.com"),
-    "Sensor upper case": ("person", "Sensor upper case"),  # prefixes are case-sensitive
-    "sensorless": ("person", "sensorless"),
-    "schedule nightly": ("person", "schedule nightly"),
-}
-
-
-def _old_rows() -> dict[Table, list[dict[str, Any]]]:
-    """Rows of every table, with NULLs, unicode, big numbers and both booleans."""
-    runs = [
-        {"tenant": "acme", "id": f"wf-{i}", "name": f"Nightly ✓ {i}", "type": "courier.group/run",
-         "state_raw": state, "state_kind": kind, "created_at": T0 + timedelta(minutes=i),
-         "ended_at": None if kind == "active" else T0 + timedelta(hours=1, minutes=i),
-         "warn_after_ms": None if i % 2 else 600_000 * i, "last_seen": T0 + timedelta(hours=2),
-         "payload": f'{{"id": "wf-{i}", "note": "ünïcode"}}'}
-        for i, (state, kind) in enumerate(
-            [("running", "active"), ("succeeded", "succeeded"), ("failed", "failed"),
-             ("stopped", "stopped"), ("vanished", "vanished")]
-        )
-    ]
-    watermarks: list[dict[str, Any]] = [
-        {"tenant": "acme", "stream": "runs", "value": T0, "updated_at": T0},
-        {"tenant": "beta", "stream": "ingest", "value": T0 - timedelta(days=3),
-         "updated_at": T0 + timedelta(seconds=5)},
-    ]
-    jobs: list[dict[str, Any]] = [
-        {"tenant": "acme", "id": "isj-1", "workflow_id": "wf-1", "created_at": T0,
-         "ended_at": T0 + timedelta(minutes=3), "last_seen": T0, "payload": "{}"},
-        {"tenant": "acme", "id": "isj-2", "workflow_id": None, "created_at": T0,
-         "ended_at": None, "last_seen": T0, "payload": '{"x": 1}'},
-    ]
-    feeds = [
-        {"tenant": "acme", "job_id": "isj-1", "feed_id": f"df-{i}", "table_name": f"orders_{i}",
-         "state_raw": "succeeded", "state_kind": "succeeded", "read": 10**12 + i, "errors": i,
-         "rejected": 0, "inserted": 100, "updated": 7, "started_at": T0,
-         "ended_at": None if i else T0 + timedelta(minutes=1)}
-        for i in range(3)
-    ]
-    alert_state: list[dict[str, Any]] = [
-        {"tenant": "acme", "subject": "wf-0", "kind": "run", "level": "breach",
-         "last_sent": "warn", "workflow_name": "Nightly", "updated_at": T0},
-        {"tenant": "acme", "subject": "ingest:isj-2", "kind": "ingest", "level": "warn",
-         "last_sent": None, "workflow_name": "", "updated_at": T0},
-    ]
-    outbox = [
-        {"id": i + 1, "dedup_key": f"acme/wf-{i}", "level": level, "sink": "slack:ops",
-         "tenant": "acme", "workflow_id": f"wf-{i}", "title": f"Run {i} over SLA",
-         "payload": '{"text": "over"}', "status": status, "attempts": i,
-         "created_at": T0, "next_attempt_at": T0 + timedelta(seconds=30 * i),
-         "delivered_at": T0 if status == "delivered" else None,
-         "last_error": "HTTP 500" if status == "expired" else None}
-        for i, (level, status) in enumerate(
-            [("warn", "delivered"), ("breach", "pending"), ("warn", "expired")]
-        )
-    ]
-    stops = [
-        {"id": i + 1, "run_key": f"acme/wf-{i}", "tenant": "acme", "workflow_id": f"wf-{i}",
-         "workflow_name": "Nightly", "requested_by": who, "reason": f"reason {i}",
-         "dry_run": i % 2 == 1, "requested_at": T0 + timedelta(minutes=i),
-         "state_before": "running", "state_after": None if i == 0 else "stopped",
-         "result": None if i == 0 else "stopped", "finished_at": None if i == 0 else T0,
-         "detail": None if i == 0 else "took 40s"}
-        for i, who in enumerate(REQUESTERS)
-    ]
-    return {old.workflow_runs: runs, old.watermarks: watermarks, old.ingest_jobs: jobs,
-            old.ingest_feeds: feeds, old.alert_state: alert_state, old.alert_outbox: outbox,
-            old.stop_ledger: stops}
+from amperity_ops_tests.store.legacy_store import REQUESTERS, T0, make_legacy_store, old_rows
 
 
 def _by_key(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -113,7 +38,7 @@ def _by_key(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _expected() -> dict[str, list[dict[str, Any]]]:
-    return {table.name: _by_key(table, rows) for table, rows in _old_rows().items()}
+    return {table.name: _by_key(table, rows) for table, rows in old_rows().items()}
 
 
 def _read_old_columns(engine: Engine) -> dict[str, list[dict[str, Any]]]:
@@ -125,27 +50,10 @@ def _read_old_columns(engine: Engine) -> dict[str, list[dict[str, Any]]]:
         }
 
 
-def _make_legacy(url: str) -> str:
-    """Builds, at ``url``, a store as amperity-ops made it before migrations, rows and all."""
-    engine = make_engine(url)
-    old.metadata.create_all(engine)
-    with engine.begin() as conn:
-        for table, rows in _old_rows().items():
-            conn.execute(table.insert(), rows)
-        if conn.dialect.name == "postgresql":  # explicit ids: move the sequences past them
-            for name in ("ao_alert_outbox", "ao_stop_ledger"):
-                conn.execute(text(
-                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
-                    f"(SELECT max(id) FROM {name}))"
-                ))
-    engine.dispose()
-    return url
-
-
 @pytest.fixture
 def legacy_url(store_url: str) -> str:
     """A store made by amperity-ops before migrations, with rows in every table."""
-    return _make_legacy(store_url)
+    return make_legacy_store(store_url)
 
 
 @pytest.fixture
@@ -307,7 +215,7 @@ def test_baseline_plus_0002_is_todays_schema_plus_the_two_columns(
 
 def test_a_sqlite_store_behind_is_upgraded_at_first_use(tmp_path: Path) -> None:
     """SQLite is local and single-user: opening today's file upgrades it in place."""
-    url = _make_legacy(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+    url = make_legacy_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
     store = Store.from_url(url)
     try:
         assert schema_status(store.engine).at_head
@@ -325,7 +233,7 @@ def postgres_url() -> Iterator[str]:
 @pytest.mark.postgres
 def test_a_postgres_store_behind_is_refused_naming_the_command(postgres_url: str) -> None:
     """A shared Postgres store is upgraded explicitly; opening it says how, password masked."""
-    legacy_url = _make_legacy(postgres_url)
+    legacy_url = make_legacy_store(postgres_url)
     with_password = legacy_url.replace("postgres@", "postgres:hunter2@")  # trust auth ignores it
     with pytest.raises(StoreError) as info:
         Store.from_url(with_password)

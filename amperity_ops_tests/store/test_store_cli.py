@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 from amperity_ops.cli import cli
 from amperity_ops.store import head_revision, make_engine, schema_status
 from amperity_ops_tests.store.conftest import postgres_schema_url
-from amperity_ops_tests.store.test_migrations import REQUESTERS, _make_legacy
+from amperity_ops_tests.store.legacy_store import REQUESTERS, make_legacy_store
 
 
 def run_cli(*args: str) -> Result:
@@ -34,7 +34,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> None:
 def legacy_postgres(env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A Postgres store made before migrations; the variable's URL carries a password."""
     for url in postgres_schema_url():
-        _make_legacy(url)
+        make_legacy_store(url)
         monkeypatch.setenv(
             "AMPERITY_OPS_STORE_URL", url.replace("postgres@", "postgres:hunter2@")
         )
@@ -104,7 +104,7 @@ def test_doctor_warns_of_a_sqlite_store_behind_without_upgrading_it(
     env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A SQLite store behind upgrades at first use: a warning naming the command, no change."""
-    url = _make_legacy(f"sqlite:///{tmp_path}/ops.sqlite")
+    url = make_legacy_store(f"sqlite:///{tmp_path}/ops.sqlite")
     monkeypatch.setenv("AMPERITY_OPS_STORE_URL", url)
     line = _store_line(run_cli("doctor"))
     assert line.startswith("warn")
