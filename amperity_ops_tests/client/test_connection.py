@@ -140,10 +140,12 @@ def test_retry_and_budget_settings_reach_the_client(sim: Simulator) -> None:
 def test_from_settings_and_from_env_go_through_the_one_model(
     sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """ClientSettings is TenantConnection; AmperityClient.from_settings/from_env build from it."""
-    assert ClientSettings is TenantConnection
+    """ClientSettings is TenantConnection (filled from AMPERITY_* like before); both build clients."""
+    assert issubclass(ClientSettings, TenantConnection)
+    assert set(ClientSettings.model_fields) == set(TenantConnection.model_fields)
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
+    assert ClientSettings().tenant_id == TenantConnection.from_env().tenant_id
     monkeypatch.setenv("AMPERITY_API_VERSION_UNSTABLE", "unstable-2")
     with AmperityClient.from_env(transport=sim.transport()) as client:
         assert client.api_versions["unstable"] == "unstable-2"
