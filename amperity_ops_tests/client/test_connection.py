@@ -140,7 +140,7 @@ def test_retry_and_budget_settings_reach_the_client(sim: Simulator) -> None:
 def test_from_settings_and_from_env_go_through_the_one_model(
     sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """ClientSettings is TenantConnection (filled from AMPERITY_* like before); both build clients."""
+    """ClientSettings is TenantConnection filled from AMPERITY_* as before; both build clients."""
     assert issubclass(ClientSettings, TenantConnection)
     assert set(ClientSettings.model_fields) == set(TenantConnection.model_fields)
     for name, value in ENV.items():
