@@ -106,13 +106,14 @@ def digest_message(
             facts.append((t.tenant, "all quiet"))
             continue
         link_for = links.get(t.tenant, lambda _id: None)
-        lines.append(f"{t.tenant}:")
-        lines += _lines("late", t.late, link_for)
-        lines += _lines("failed", t.failed, link_for)
-        lines += _lines("stopped", t.stopped, link_for)
-        lines += _lines("silenced", t.silenced, link_for)
+        detail = [*_lines("late", t.late, link_for), *_lines("failed", t.failed, link_for),
+                  *_lines("stopped", t.stopped, link_for),
+                  *_lines("silenced", t.silenced, link_for)]
+        lines += [f"{t.tenant}:", *detail]
         facts.append((t.tenant, f"{len(t.late)} late, {len(t.failed)} failed, "
                                 f"{len(t.stopped)} stopped, {len(t.silenced)} silenced"))
+        # Chat sinks show the facts, not the text: the runs and their links go here too.
+        facts.append((f"{t.tenant} runs", "\n".join(line.strip() for line in detail)))
     return AlertMessage(
         tenant="*",
         workflow_id=f"digest-{day.isoformat()}",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from amperity_ops.core.alerts import AlertLevel, AlertMessage
 from amperity_ops.core.oncall import OutboxEntry, Silence
-from amperity_ops.monitoring.routing import route_alert, route_level
+from amperity_ops.monitoring.routing import Route, route_alert, route_level
 from amperity_ops.monitoring.sla import SlaEvaluation, SlaLevel
 from amperity_ops.monitoring.stops import StopDecision
 from amperity_ops.monitoring.windows import (
@@ -66,6 +66,7 @@ def plan_outbox(
     all_sinks: Sequence[str],
     silences: Sequence[Silence] = (),
     paged: Collection[tuple[str, str]] = (),
+    alerted: Collection[tuple[str, str]] = (),
     now: datetime,
 ) -> list[OutboxEntry]:
     """Decide, for each message, its sinks, and per sink whether and when it is sent.
@@ -77,6 +78,8 @@ def plan_outbox(
         silences: Silences from the store (inactive ones are ignored).
         paged: (dedup key, sink) pairs already sent or due, so a resolve of a page goes out
             at once even in quiet hours.
+        alerted: (dedup key, sink) pairs sent or queued (held included): a resolve goes to
+            each of these sinks too, whatever the rules say, so no incident is left open.
         now: The current time.
 
     Returns:
@@ -87,6 +90,10 @@ def plan_outbox(
         silence = silence_for(silences, message, now)
         routes = route_alert(message, rules=config.alert_rules, all_sinks=all_sinks,
                              default_sinks=config.default_sinks)
+        if message.level is AlertLevel.RESOLVED:
+            routed = {r.sink for r in routes}
+            routes += [Route(sink, "follows its alert") for key, sink in sorted(alerted)
+                       if key == message.dedup_key and sink not in routed]
         for route in routes:
             if silence is not None:
                 entries.append(OutboxEntry(message, route.sink, now, "silenced",

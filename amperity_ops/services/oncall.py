@@ -59,7 +59,7 @@ def enqueue_routed(runtime: OpsRuntime, messages: Sequence[AlertMessage], *, now
     entries = plan_outbox(
         messages, config=runtime.config, all_sinks=outbox_sink_ids(runtime.config),
         silences=store.active_silences(now), paged=store.paged_sinks(resolved, now=now),
-        now=now,
+        alerted=store.alerted_sinks(resolved), now=now,
     )
     for entry in entries:
         if entry.note:

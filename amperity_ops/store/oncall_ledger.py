@@ -138,6 +138,18 @@ class OncallLedgerMixin:
         with self._engine.connect() as conn:
             return {(k, s) for k, s in conn.execute(stmt)}
 
+    def alerted_sinks(self, keys: Iterable[str]) -> set[tuple[str, str]]:
+        """(dedup key, sink) pairs with an alert delivered or still to send (held included)."""
+        keys = sorted(set(keys))
+        if not keys:
+            return set()
+        c = alert_outbox.c
+        stmt = select(c.dedup_key, c.sink).distinct().where(
+            c.dedup_key.in_(keys), c.status.in_(["delivered", "pending"]),
+            c.level.in_([AlertLevel.WARNING.value, AlertLevel.BREACHED.value]))
+        with self._engine.connect() as conn:
+            return {(k, s) for k, s in conn.execute(stmt)}
+
     def delivered_alerts(self, keys: Iterable[str]) -> dict[str, dict[str, str]]:
         """Per dedup key, the sinks that were sent an alert and the last level each got."""
         keys = sorted(set(keys))
