@@ -54,6 +54,7 @@ ROUTE_KINDS = ("sla", "failure", "ingest")
 
 RouteLevel = Literal["warning", "breached", "failed", "resolved", "ingest"]
 RouteKind = Literal["sla", "failure", "ingest"]
+_URGENT: tuple[RouteLevel, ...] = ("breached", "failed")
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -128,7 +129,7 @@ class QuietHours(DailyWindow):
     """Hours in which only some levels page; the rest wait for the end, then go out once."""
 
     let_through: Annotated[list[RouteLevel], BeforeValidator(_listed)] = Field(
-        default_factory=lambda: ["breached", "failed"]
+        default_factory=lambda: list(_URGENT)
     )
     """Levels sent at once even in quiet hours (a resolve of a page that went out is sent
     too, so no incident stays open all night)."""

@@ -47,7 +47,8 @@ ALLOWED: dict[str, frozenset[str]] = {
 APART = frozenset({"simulator", "demo", "testing"})
 """Not production: may import what they need; production may not import them."""
 DAGSTER_FREE = frozenset(
-    {"client", "core", "redaction", "oncall_policy", "settings", "monitoring", "alerts", "store", "services"}
+    {"client", "core", "redaction", "oncall_policy", "settings", "monitoring", "alerts", "store",
+     "services"}
 )
 """Everything below ``defs/``: no Dagster here, so the CLI and the tests run without it."""
 IO_MODULES = ("httpx", "sqlalchemy", "dagster", "alembic", "redis", "psycopg2")

@@ -6,7 +6,8 @@
     amperity-ops runs stop WORKFLOW_ID --reason TEXT [--dry-run] [--tenant T]
     amperity-ops backfill --since 30d [--tenant T]
     amperity-ops doctor
-    amperity-ops alerts silence (RUN_ID | --workflow GLOB) --for 2h --reason TEXT | list | unsilence ID
+    amperity-ops alerts silence (RUN_ID | --workflow GLOB) --for 2h --reason TEXT [--hold-stops]
+    amperity-ops alerts list | unsilence ID
     amperity-ops store upgrade | status
     amperity-ops simulator ...
 

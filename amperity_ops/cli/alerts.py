@@ -1,4 +1,4 @@
-"""``amperity-ops alerts silence|list|unsilence``: keep a run's alerts quiet while someone handles it.
+"""``amperity-ops alerts silence|list|unsilence``: quiet a run's alerts while someone handles it.
 
 A silence records alerts but does not send them (PagerDuty incidents already open are
 acknowledged), ends on its own, and never keeps the resolve from going out. Stops go on as the

@@ -58,7 +58,8 @@ class Silence:
     def describe(self, now: datetime) -> str:
         """``silenced by cli:ana until 2025-03-29 04:00 UTC: handling it (stops held)``."""
         if self.lifted_at is not None:
-            state = f"lifted by {self.lifted_by or 'unknown'} at {self.lifted_at:%Y-%m-%d %H:%M} UTC"
+            by = self.lifted_by or "unknown"
+            state = f"lifted by {by} at {self.lifted_at:%Y-%m-%d %H:%M} UTC"
         elif now >= self.until:
             state = f"expired at {self.until:%Y-%m-%d %H:%M} UTC"
         else:

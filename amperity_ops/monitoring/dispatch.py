@@ -99,7 +99,7 @@ def plan_outbox(
                 entries.append(OutboxEntry(message, route.sink, now, "silenced",
                                            note=silence.describe(now)))
                 continue
-            windows = [q for q in config.quiet_hours if route.sink in q.sinks]
+            windows: list[QuietHours] = [q for q in config.quiet_hours if route.sink in q.sinks]
             if route.quiet_hours is not None:
                 windows.append(route.quiet_hours)
             until = _held_until(message, windows, paged=(message.dedup_key, route.sink) in paged,

@@ -17,7 +17,7 @@ from amperity_ops.core.alerts import AlertMessage
 if TYPE_CHECKING:
     from amperity_ops.settings import AlertRule, AlertRuleMatch, QuietHours
 
-__all__ = ["Route", "route_alert", "route_level", "rule_matches", "rule_label"]
+__all__ = ["Route", "route_alert", "route_level", "rule_label", "rule_matches"]
 
 
 @dataclass(frozen=True)

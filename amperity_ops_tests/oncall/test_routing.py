@@ -92,7 +92,7 @@ def test_without_rules_every_alert_goes_to_every_sink_and_default_sinks_narrow_i
 ])
 def test_bad_rules_stop_at_load_naming_the_field(tmp_path: Path, extra: dict[str, Any],
                                                  error: str) -> None:
-    """A rule naming an unknown sink (or a bad level, zone, key) is a load error naming the field."""
+    """A rule naming an unknown sink (or a bad level, zone, key) fails at load, naming the field."""
     import yaml
 
     path = tmp_path / "policy.yaml"
