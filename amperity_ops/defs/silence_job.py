@@ -49,7 +49,8 @@ def silence_alerts_op(context: OpExecutionContext, config: SilenceAlertsConfig,
             now=amperity_ops.clock(),
         )
     except (ValueError, KeyError) as err:
-        raise Failure(description=f"Refused: {str(err).rstrip('.')}.", allow_retries=False) from None
+        sentence = f"Refused: {str(err).rstrip('.')}."
+        raise Failure(description=sentence, allow_retries=False) from None
     s = outcome.silence
     line = f"silence #{s.id}: {s.subject} {s.describe(amperity_ops.clock())}"
     context.log.info(line)
