@@ -18,12 +18,14 @@ from amperity_ops.defs.schedules import (
     amperity_poll_schedule,
 )
 from amperity_ops.defs.sensors import amperity_ingest_sensor, amperity_workflow_sla_sensor
+from amperity_ops.defs.silence_job import silence_amperity_alerts
 
 __all__ = ["defs"]
 
 defs = Definitions(
     assets=[*POLLING_ASSETS, *INVENTORY_ASSETS],
-    jobs=[stop_amperity_workflow_run, amperity_poll_job, amperity_inventory_job],
+    jobs=[stop_amperity_workflow_run, amperity_poll_job, amperity_inventory_job,
+          silence_amperity_alerts],
     schedules=[amperity_poll_schedule, amperity_inventory_schedule],
     sensors=[amperity_workflow_sla_sensor, amperity_ingest_sensor],
     resources={RESOURCE_KEY: amperity_ops_resource},

@@ -41,24 +41,41 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from amperity_ops.client.connection import TENANT_ID_VARIABLES, TenantConnection
 from amperity_ops.client.secrets import ConfigError, SecretRef
 from amperity_ops.core.durations import parse_duration
+from amperity_ops.oncall_policy import (
+    AlertRule,
+    AlertRuleMatch,
+    DailyWindow,
+    DigestConfig,
+    MaintenanceWindow,
+    QuietHours,
+    SinkQuietHours,
+    check_sink_references,
+)
 
 __all__ = [
     "DEFAULT_PAGERDUTY_URL",
+    "AlertRule",
+    "AlertRuleMatch",
     "AlertSinkConfig",
     "AutoStopConfig",
     "BaselineConfig",
     "ConfigError",
+    "DailyWindow",
     "DeliveryConfig",
+    "DigestConfig",
     "Duration",
     "IngestThresholds",
     "LogSinkConfig",
+    "MaintenanceWindow",
     "OpsConfig",
     "OpsSettings",
     "PagerDutySinkConfig",
     "Policy",
     "PolicyMatch",
+    "QuietHours",
     "SecretRef",
     "SensorConfig",
+    "SinkQuietHours",
     "SlackSinkConfig",
     "TeamsSinkConfig",
     "TenantConfig",
@@ -340,6 +357,14 @@ class OpsConfig(_Strict):
     ingest_thresholds: IngestThresholds = Field(default_factory=IngestThresholds)
     baseline: BaselineConfig = Field(default_factory=BaselineConfig)
     sensor: SensorConfig = Field(default_factory=SensorConfig)
+    # On-call (amperity_ops/oncall_policy.py): without these, every alert goes to every sink.
+    alert_rules: list[AlertRule] = Field(default_factory=list)
+    """Which sinks get which alerts; the first match decides unless a rule says continue."""
+    default_sinks: list[str] | None = None
+    """Where alerts no rule matches go; None: every sink."""
+    quiet_hours: list[SinkQuietHours] = Field(default_factory=list)
+    maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
+    digest: DigestConfig | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -365,6 +390,13 @@ class OpsConfig(_Strict):
                 raise ValueError(f"{label}: names must be unique, repeated: {', '.join(dupes)}")
         if not self.tenants:
             raise ValueError("tenants: the list is empty; give at least one tenant")
+        effective = self.alerts or [LogSinkConfig(kind="log")]
+        ids = sink_ids(list(effective))
+        check_sink_references(
+            known=ids, kinds={i: s.kind for i, s in zip(ids, effective, strict=True)},
+            alert_rules=self.alert_rules, default_sinks=self.default_sinks,
+            quiet_hours=self.quiet_hours, digest=self.digest,
+        )
         return self
 
     def tenant(self, name: str | None = None) -> TenantConfig:
@@ -442,6 +474,7 @@ def _all_field_names() -> set[str]:
         OpsConfig, Policy, PolicyMatch, AutoStopConfig, DeliveryConfig, TenantConfig,
         IngestThresholds, BaselineConfig, SensorConfig, SecretRef, WebhookSinkConfig,
         SlackSinkConfig, PagerDutySinkConfig, TeamsSinkConfig, LogSinkConfig,
+        AlertRule, AlertRuleMatch, SinkQuietHours, MaintenanceWindow, DigestConfig,
     ]
     return {name for model in models for name in model.model_fields}
 
@@ -484,6 +517,9 @@ def format_validation_error(source: str, error: ValidationError) -> str:
     """One line per problem: ``<source>: <field>: <what is wrong>`` (no input values shown)."""
     lines = []
     for err in error.errors(include_url=False, include_input=False):
+        if err.get("ctx", {}).get("at"):  # a cross-field check names its own field
+            lines.append(f"{source}: {err['msg']}")
+            continue
         lines.append(f"{source}: {_dotted(tuple(err['loc']))}: {_explain(err)}")
     return "\n".join(lines)
 

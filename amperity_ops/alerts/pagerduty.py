@@ -1,4 +1,5 @@
-"""PagerDuty Events API v2: trigger (and update) with the run's dedup key, resolve with it."""
+"""PagerDuty Events API v2: trigger (and update) with the run's dedup key, acknowledge it when
+someone silences the run, resolve it when the run ends."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ def pagerduty_event(message: AlertMessage, routing_key: str) -> dict[str, Any]:
     event: dict[str, Any] = {"routing_key": routing_key, "dedup_key": message.dedup_key}
     if message.level is AlertLevel.RESOLVED:
         event["event_action"] = "resolve"
+        return event
+    if message.kind == "acknowledge":  # someone silenced it: stop re-notifying, keep it open
+        event["event_action"] = "acknowledge"
         return event
     event["event_action"] = "trigger"
     event["payload"] = {

@@ -6,6 +6,8 @@
     amperity-ops runs stop WORKFLOW_ID --reason TEXT [--dry-run] [--tenant T]
     amperity-ops backfill --since 30d [--tenant T]
     amperity-ops doctor
+    amperity-ops alerts silence (RUN_ID | --workflow GLOB) --for 2h --reason TEXT [--hold-stops]
+    amperity-ops alerts list | unsilence ID
     amperity-ops store upgrade | status
     amperity-ops simulator ...
 
@@ -29,6 +31,7 @@ _SUBCOMMANDS = {
     "runs": "amperity_ops.cli.runs:runs",
     "backfill": "amperity_ops.cli.backfill:backfill",
     "doctor": "amperity_ops.cli.doctor:doctor",
+    "alerts": "amperity_ops.cli.alerts:alerts",
     "store": "amperity_ops.cli.store:store",
     "simulator": "amperity_ops.simulator.cli:simulator",
 }

@@ -66,6 +66,15 @@ class AlertMessage:
     """The run in the Amperity app, when the tenant's ``app_url`` is configured."""
     facts: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     """Label/value pairs already formatted for people (Runtime, SLA, State ...)."""
+    kind: str = "sla"
+    """What the message is about: ``sla`` (a run's runtime), ``ingest`` (an ingest job), and
+    two that are not alerts: ``acknowledge`` (someone silenced the alerts under this dedup key:
+    PagerDuty acknowledges the incident, chat sinks post who and why) and ``digest`` (the daily
+    digest, a report for people)."""
+    workflow_type: str | None = None
+    """The run's workflow type (``courier.group/run``), for routing; None for ingest."""
+    attribution: str | None = None
+    """Amperity's attribution of a failed run's error (``customer``/``platform``), if any."""
 
     def to_payload(self) -> dict[str, Any]:
         """A JSON-ready dict (what the outbox stores and the generic webhook posts)."""

@@ -32,7 +32,12 @@ from amperity_ops.defs.checks import (
     runs_check_results,
     runs_check_specs,
 )
-from amperity_ops.defs.metadata import ingest_metadata, md_table, runs_metadata
+from amperity_ops.defs.metadata import (
+    ingest_metadata,
+    md_table,
+    runs_metadata,
+    silences_metadata,
+)
 from amperity_ops.services import inventory
 from amperity_ops.services.poll import poll_ingest_jobs, poll_workflow_runs
 from amperity_ops.services.runtime import OpsRuntime
@@ -93,9 +98,11 @@ def workflow_runs(
         context.log.info(line)
     summary = summarize_runs(runtime.store, runtime.config, runtime.tenants, now=now)
     return MaterializeResult(
-        metadata=runs_metadata(summary, polled=polled, errors=errors,
-                               clock=clock_label(runtime.clock, now),
-                               time_mark=clock_mark(runtime.clock)),
+        metadata={**runs_metadata(summary, polled=polled, errors=errors,
+                                  clock=clock_label(runtime.clock, now),
+                                  time_mark=clock_mark(runtime.clock)),
+                  # Who silenced what and why: only while a silence holds.
+                  **silences_metadata(runtime.store.active_silences(now), now)},
         check_results=runs_check_results(summary, errors=errors),
     )
 

@@ -15,6 +15,7 @@ from dagster import MetadataValue
 
 from amperity_ops.core import RequesterKind, StopResult, wording
 from amperity_ops.core.durations import hours_duration as fmt_duration
+from amperity_ops.core.oncall import Silence
 from amperity_ops.core.wording import md_cell
 from amperity_ops.services.summary import ActiveRunRow, IngestSummary, RunsSummary, StopRow
 
@@ -29,6 +30,7 @@ __all__ = [
     "runs_metadata",
     "short_run_id",
     "short_time",
+    "silences_metadata",
     "sla_cell",
 ]
 
@@ -399,3 +401,16 @@ def ingest_metadata(
         ),
         "polled": _polled_table(polled, errors),
     }
+
+
+def silences_metadata(silences: Sequence[Silence], now: datetime) -> dict[str, Any]:
+    """``silences``: one line per active silence (who, what, until, why); nothing when none.
+
+    Args:
+        silences: The active silences (``Store.active_silences``).
+        now: The asset's time.
+    """
+    if not silences:
+        return {}
+    lines = [f"#{s.id} {s.subject}: {s.describe(now)}" for s in silences]
+    return {"silences": MetadataValue.text(" | ".join(lines))}

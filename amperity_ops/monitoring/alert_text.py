@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from amperity_ops.client.models import WorkflowRun
+from amperity_ops.client.models import StateKind, WorkflowRun
 from amperity_ops.core.alerts import AlertLevel, AlertMessage, dedup_key
 from amperity_ops.core.durations import format_duration
 from amperity_ops.core.wording import late_title
@@ -46,6 +46,9 @@ def run_alert_message(
         The message, with title, text and facts filled in.
     """
     rule = evaluation.rule
+    # A run that ended failed closes its alert as a failure: rules route it apart (level
+    # ``failed``, kind ``failure``), e.g. platform-attributed failures to the platform team.
+    ended_failed = level is AlertLevel.RESOLVED and run.state.kind is StateKind.FAILED
     warn = rule.warn_after if rule else None
     limit = rule.max_runtime if rule else None
     runtime = format_duration(evaluation.runtime)
@@ -86,6 +89,9 @@ def run_alert_message(
         sla_source=rule.label if rule else None,
         link=link,
         facts=tuple(facts),
+        kind="failure" if ended_failed else "sla",
+        workflow_type=run.type,
+        attribution=run.error.attribution if run.error is not None else None,
     )
 
 

@@ -185,4 +185,5 @@ def ingest_alert_message(
         raised_at=now,
         link=link,
         facts=facts,
+        kind="ingest",
     )

@@ -17,6 +17,7 @@ from amperity_ops.core.alerts import AlertLevel, AlertMessage
 from amperity_ops.core.wording import past_limit
 from amperity_ops.monitoring.alert_state import AlertTrack, next_alert
 from amperity_ops.monitoring.alert_text import run_alert_message, vanished_alert_message
+from amperity_ops.monitoring.dispatch import hold_stop
 from amperity_ops.monitoring.sla import SlaEvaluation, SlaLevel, evaluate_sla, resolve_sla
 from amperity_ops.monitoring.stops import OurStop, decide_stop, ended_reason, stop_run_key
 
@@ -92,6 +93,7 @@ def plan_sla_tick(
     dry_runs_noted: Collection[str] = (),
     listing_complete: bool = True,
     our_stops: Mapping[str, OurStop] | None = None,
+    stop_holds: Mapping[str, str] | None = None,
 ) -> TickPlan:
     """Decide one tick: evaluate each run's SLA, advance its alert track, decide stops.
 
@@ -114,6 +116,8 @@ def plan_sla_tick(
             read (time budget): missing runs are then left alone.
         our_stops: Real stops amperity-ops requested, by run id (at least for the ended
             runs with an open alert), so RESOLVED says "stopped by amperity-ops (...)".
+        stop_holds: Runs for which no stop may be requested, with why (a maintenance window,
+            a silence with ``hold_stops``; :func:`~amperity_ops.monitoring.dispatch.stop_holds`).
 
     Returns:
         The plan.
@@ -156,6 +160,8 @@ def plan_sla_tick(
             already_requested=run.id in requested,
             already_noted_dry_run=run.id in noted,
         )
+        if stop_holds and run.id in stop_holds:
+            decision = hold_stop(decision, evaluation, stop_holds[run.id])
         step = next_alert(track, evaluation.level, ended=False, workflow_name=run.name)
         if step.send is not None:
             plan.alerts.append(run_alert_message(tenant, run, evaluation, step.send,

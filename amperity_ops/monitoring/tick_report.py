@@ -108,6 +108,8 @@ class SlaTickResult:
     resume_tenant: str | None = None
     """Set when the time budget ran out: the tenant the next tick starts with."""
     elapsed_s: float = 0.0
+    digest: str | None = None
+    """The daily digest's title when this tick queued it."""
 
     @property
     def requests(self) -> int:
@@ -125,6 +127,8 @@ class SlaTickResult:
             parts.append(self.delivery.describe())
         if self.resume_tenant:
             parts.append(f"time budget spent: resuming with tenant {self.resume_tenant} next tick")
+        if self.digest:
+            parts.append(f"daily digest queued: {self.digest}")
         parts.append(f"{self.requests} API request(s) in {self.elapsed_s:.2f}s")
         return " | ".join(p for p in parts if p)
 

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 from amperity_ops.client import AmperityError
 from amperity_ops.monitoring import evaluate_ingest_job, ingest_alert_message
-from amperity_ops.services.delivery import DeliverySummary, deliver_outbox, outbox_sink_ids
+from amperity_ops.services.delivery import DeliverySummary, deliver_outbox
+from amperity_ops.services.oncall import enqueue_routed
 from amperity_ops.services.tenants import describe_tenant_error, rotate
 from amperity_ops.settings import ConfigError
 
@@ -119,7 +120,7 @@ def run_ingest_tick(
         if messages:
             # Queued before being marked: a crash in between repeats nothing (the outbox is
             # once per key, level and sink) and loses nothing.
-            store.enqueue_alerts(messages, outbox_sink_ids(config), now=now)
+            enqueue_routed(runtime, messages, now=now)
             store.mark_ingest_alerted_many(name, [m.workflow_id for m in messages], now=now)
             result.alerted += [m.title for m in messages]
     result.delivery = deliver_outbox(

@@ -50,7 +50,8 @@ from amperity_ops.monitoring.tick_report import (
     TenantTick,
     cut_short_note,
 )
-from amperity_ops.services.delivery import deliver_outbox, outbox_sink_ids
+from amperity_ops.services.delivery import deliver_outbox
+from amperity_ops.services.oncall import enqueue_routed, maybe_enqueue_digest, stop_holds_for
 from amperity_ops.services.run_reads import LISTED_STATES, never, read_listings, reread_unlisted
 from amperity_ops.services.tenants import describe_tenant_error, rotate
 from amperity_ops.settings import ConfigError
@@ -149,6 +150,9 @@ def tick_tenant(
         ),
         listing_complete=tick.cut_short is None,
         our_stops=our_stops,
+        stop_holds=stop_holds_for(
+            runtime, tenant.name, [(r.id, r.name) for r in observed.values()], now=now
+        ),
     )
 
     # Apply: tracks, alerts, stop ledger. Stops are recorded *before* the sensor returns its
@@ -156,7 +160,7 @@ def tick_tenant(
     if plan.track_updates:
         store.save_alert_tracks(tenant.name, plan.track_updates, now=now)
     if plan.alerts:
-        store.enqueue_alerts(plan.alerts, outbox_sink_ids(config), now=now)
+        enqueue_routed(runtime, plan.alerts, now=now)  # rules, silences, quiet hours
     ledger = plan_stop_ledger(plan, now=now, requester=SLA_SENSOR)
     store.record_stops(ledger.rows)  # one transaction, however many stops
     tick.take_plan(plan)
@@ -271,6 +275,9 @@ def run_sla_tick(
             result.resume_tenant = names[(index + 1) % len(names)]
             log.warning("SLA tick: %s: %s", name, tick.cut_short)
             break
+    # The daily digest rides on the tick: one cheap look-up, and a tick missed while the
+    # daemon was down is made up by the next one (a schedule would skip it).
+    result.digest = maybe_enqueue_digest(runtime, now=now)
     if deliver:
         spent = monotonic() - start
         result.delivery = deliver_outbox(

@@ -32,6 +32,7 @@ __all__ = [
     "ingest_feeds",
     "ingest_jobs",
     "metadata",
+    "silences",
     "stop_ledger",
     "watermarks",
     "workflow_runs",
@@ -178,4 +179,21 @@ stop_ledger = Table(
     Column("detail", Text),
     Index("ao_stops_by_run", "tenant", "workflow_id"),
     Index("ao_stops_by_time", "tenant", "requested_at"),
+)
+
+silences = Table(
+    "ao_silences",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(_ID)),  # None: every tenant
+    Column("run_id", String(_ID)),  # one run, or ...
+    Column("workflow", Text),  # ... a glob on workflow names
+    Column("reason", Text, nullable=False),
+    Column("requested_by", Text, nullable=False),
+    Column("hold_stops", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("until", UtcDateTime, nullable=False),
+    Column("lifted_at", UtcDateTime),
+    Column("lifted_by", Text),
+    Index("ao_silences_by_until", "until"),
 )

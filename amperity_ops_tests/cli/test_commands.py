@@ -342,3 +342,23 @@ def test_doctor_reports_a_broken_policy_file(
     assert first.startswith("fail")
     assert "auto_stop.enabeld" in first
     assert "enabled" in first
+
+
+def test_alerts_silence_list_unsilence(cli_env: dict[str, str], run_cli: RunCli) -> None:
+    """``alerts silence`` records who and why, ``list`` shows it, ``unsilence`` lifts it."""
+    done = run_cli("alerts", "silence", "--workflow", "Courier*", "--for", "2h",
+                   "--reason", "ana handles it", "--hold-stops")
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith("silence #1: workflow 'Courier*' silenced by cli:")
+    assert "(stops held)" in done.output
+    listed = run_cli("alerts", "list")
+    assert "active" in listed.output
+    assert "ana handles it" in listed.output
+    assert "held" in listed.output
+    lifted = run_cli("alerts", "unsilence", "1")
+    assert "lifted by cli:" in lifted.output
+    assert "lifted" in run_cli("alerts", "list").output
+    bad = run_cli("alerts", "silence", "--for", "2h", "--reason", "x")
+    assert bad.exit_code == 1
+    assert "give a run id or a workflow glob" in bad.stderr
+    assert "Traceback" not in bad.output + bad.stderr

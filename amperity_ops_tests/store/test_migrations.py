@@ -128,7 +128,9 @@ def test_upgrade_is_idempotent(legacy_url: str) -> None:
         assert first.changed
         assert not again.changed
         assert (again.from_revision, again.to_revision) == (head_revision(), head_revision())
-        assert again.rows == first.rows
+        # Tables a revision added (empty) are counted the second time, as existing ones.
+        assert {name: again.rows[name] for name in first.rows} == first.rows
+        assert all(again.rows[name] == 0 for name in again.rows.keys() - first.rows.keys())
         assert _read_old_columns(engine) == rows
         with engine.connect() as conn:
             versions = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
@@ -165,7 +167,12 @@ def test_the_schema_comparison_sees_a_missing_migration(legacy_url: str) -> None
         found = schema_differences(engine)
     finally:
         engine.dispose()
-    added = sorted((d[0], d[2], d[3].name) for d in found)
+    # Tables later revisions create (ao_silences, 0004) are missing too, with their indexes.
+    later = {"ao_silences"}
+    whole = [d for d in found if d[0] in ("add_table", "add_index")]
+    assert {getattr(d[1], "name", None) if d[0] == "add_table" else d[1].table.name
+            for d in whole} <= later
+    added = sorted((d[0], d[2], d[3].name) for d in found if d not in whole)
     assert added == [
         ("add_column", "ao_stop_ledger", "requester_kind"),
         ("add_column", "ao_stop_ledger", "requester_name"),
