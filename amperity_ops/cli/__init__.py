@@ -7,6 +7,7 @@
     amperity-ops backfill --since 30d [--tenant T]
     amperity-ops doctor
     amperity-ops store upgrade | status
+    amperity-ops catalog refresh [--days N] [--tenant NAME]
     amperity-ops simulator ...
 
 Every command reads the same policy file as the Dagster code location (``--config``, else
@@ -30,6 +31,7 @@ _SUBCOMMANDS = {
     "backfill": "amperity_ops.cli.backfill:backfill",
     "doctor": "amperity_ops.cli.doctor:doctor",
     "store": "amperity_ops.cli.store:store",
+    "catalog": "amperity_ops.cli.catalog:catalog",
     "simulator": "amperity_ops.simulator.cli:simulator",
 }
 

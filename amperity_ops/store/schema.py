@@ -32,6 +32,7 @@ __all__ = [
     "ingest_feeds",
     "ingest_jobs",
     "metadata",
+    "reported_events",
     "stop_ledger",
     "watermarks",
     "workflow_runs",
@@ -179,3 +180,16 @@ stop_ledger = Table(
     Index("ao_stops_by_run", "tenant", "workflow_id"),
     Index("ao_stops_by_time", "tenant", "requested_at"),
 )
+
+reported_events = Table(
+    "ao_reported_events",
+    metadata,
+    Column("tenant", String(_ID), primary_key=True),
+    Column("subject", String(_ID), primary_key=True),  # a run id or an ingest job id
+    Column("event", String(_ID), primary_key=True),  # materialized | check:... | table:<name>
+    Column("asset", Text, nullable=False),  # workflow:<name> | table:<name>
+    Column("happened_at", UtcDateTime),  # when the run or feed ended (None: run in flight)
+    Column("reported_at", UtcDateTime, nullable=False),
+    Index("ao_reported_by_asset", "tenant", "asset", "happened_at"),
+)
+"""Asset events told to Dagster (one row each): a run is reported once, across restarts."""
