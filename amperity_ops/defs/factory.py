@@ -121,7 +121,8 @@ def _renamed_sensor(
     @sensor(name=name, job=job, minimum_interval_seconds=original.minimum_interval_seconds,
             default_status=original.default_status, description=original.description)
     def renamed(context: SensorEvaluationContext, amperity_ops: ResourceParam[OpsRuntime]) -> Any:
-        result = original(context, amperity_ops=amperity_ops)
+        del amperity_ops  # declared so Dagster provides it; the original reads it from context
+        result = original(context)
         if job is not None and isinstance(result, SensorResult) and result.run_requests:
             requests: list[RunRequest] = [
                 r.with_replaced_attrs(job_name=job.name) for r in result.run_requests]
