@@ -1,32 +1,16 @@
 """The Dagster code location: ``amperity_ops.definitions:defs`` (see workspace.yaml).
 
-Loading this module makes no API call and needs no ``AMPERITY_*`` variable: the policy file is
-read and the store opened only when a run or a sensor tick uses the ``amperity_ops`` resource.
+Built by :func:`amperity_ops.defs.factory.build_amperity_defs`, the same path a project that
+adds Amperity to its own definitions takes. Loading makes no API call and needs no
+``AMPERITY_*`` variable: it reads the policy file and the catalog files (``amperity-ops catalog
+refresh`` writes them); the store is opened only when a run or a sensor tick uses the
+``amperity_ops`` resource.
 """
 
 from __future__ import annotations
 
-from dagster import Definitions
-
-from amperity_ops.defs.assets import INVENTORY_ASSETS, POLLING_ASSETS
-from amperity_ops.defs.jobs import stop_amperity_workflow_run
-from amperity_ops.defs.resources import RESOURCE_KEY, amperity_ops_resource
-from amperity_ops.defs.schedules import (
-    amperity_inventory_job,
-    amperity_inventory_schedule,
-    amperity_poll_job,
-    amperity_poll_schedule,
-)
-from amperity_ops.defs.sensors import amperity_ingest_sensor, amperity_workflow_sla_sensor
-from amperity_ops.defs.silence_job import silence_amperity_alerts
+from amperity_ops.defs.factory import build_amperity_defs
 
 __all__ = ["defs"]
 
-defs = Definitions(
-    assets=[*POLLING_ASSETS, *INVENTORY_ASSETS],
-    jobs=[stop_amperity_workflow_run, amperity_poll_job, amperity_inventory_job,
-          silence_amperity_alerts],
-    schedules=[amperity_poll_schedule, amperity_inventory_schedule],
-    sensors=[amperity_workflow_sla_sensor, amperity_ingest_sensor],
-    resources={RESOURCE_KEY: amperity_ops_resource},
-)
+defs = build_amperity_defs()

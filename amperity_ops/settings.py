@@ -132,6 +132,9 @@ class Policy(_Strict):
     """Runtime after which the run is 'breached' (and, with ``action: stop``, stopped)."""
     action: Literal["alert", "stop"] = "alert"
     """``alert`` (default) or ``stop``: stop the run once it breaches (see ``auto_stop``)."""
+    fresh_within: Duration | None = None
+    """The workflow's Dagster asset is stale (freshness Degraded) when no run succeeded this
+    long; unset: learned from the workflow's cadence of successful runs."""
 
     @model_validator(mode="after")
     def _coherent(self) -> Policy:

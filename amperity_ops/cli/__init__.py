@@ -9,6 +9,7 @@
     amperity-ops alerts silence (RUN_ID | --workflow GLOB) --for 2h --reason TEXT [--hold-stops]
     amperity-ops alerts list | unsilence ID
     amperity-ops store upgrade | status
+    amperity-ops catalog refresh [--days N] [--tenant NAME]
     amperity-ops simulator ...
 
 Every command reads the same policy file as the Dagster code location (``--config``, else
@@ -33,6 +34,7 @@ _SUBCOMMANDS = {
     "doctor": "amperity_ops.cli.doctor:doctor",
     "alerts": "amperity_ops.cli.alerts:alerts",
     "store": "amperity_ops.cli.store:store",
+    "catalog": "amperity_ops.cli.catalog:catalog",
     "simulator": "amperity_ops.simulator.cli:simulator",
 }
 

@@ -51,6 +51,7 @@ class OpsRuntime:
         config_path: str | None = None,
         store_url: str | None = None,
         tenant: TenantConnection | None = None,
+        config: OpsConfig | None = None,
     ) -> OpsRuntime:
         """Build the runtime from the policy file and the store URL.
 
@@ -60,6 +61,8 @@ class OpsRuntime:
                 file under ``$DAGSTER_HOME``).
             tenant: The tenant when the policy file lists none (instead of ``AMPERITY_*``);
                 giving it beside a ``tenants:`` list is an error.
+            config: The policy file as Python (``build_amperity_defs(config=...)``); then
+                ``config_path`` and ``tenant`` are not read.
 
         The clock is the system clock unless ``AMPERITY_OPS_CLOCK=simulator`` (the demo).
 
@@ -71,7 +74,8 @@ class OpsRuntime:
         """
         from amperity_ops.store import Store  # the store's driver imports stay out of load time
 
-        config = load_ops_config(config_path, tenant=tenant)
+        if config is None:
+            config = load_ops_config(config_path, tenant=tenant)
         url = store_url or OpsSettings().store_url
         clock = clock_from_env(config.tenants[0].base_url)
         return cls(config=config, store=Store.from_url(url), clock=clock)

@@ -122,6 +122,29 @@ class HistoryMixin:
                           or_(c.created_at >= since, c.ended_at >= since,
                               c.state_kind.not_in(_GONE)))
 
+    def runs_ended_since(self, tenant: str, since: datetime) -> list[WorkflowRun]:
+        """Runs that ended at or after ``since`` (any final state), in the order they ended."""
+        c = workflow_runs.c
+        return self._runs(c.tenant == tenant, c.ended_at.is_not(None), c.ended_at >= since,
+                          c.state_kind != VANISHED, order_by=(c.ended_at,))
+
+    def latest_finished_runs(self, tenant: str, names: Iterable[str]) -> dict[str, WorkflowRun]:
+        """The run of each workflow name that ended last (names that never ended are absent)."""
+        c = workflow_runs.c
+        wanted = sorted(set(names))
+        if not wanted:
+            return {}
+        last = (select(c.name, func.max(c.ended_at).label("ended"))
+                .where(c.tenant == tenant, c.name.in_(wanted), c.ended_at.is_not(None),
+                       c.state_kind != VANISHED)
+                .group_by(c.name).subquery())
+        stmt = (select(workflow_runs.c.payload)
+                .join(last, and_(c.name == last.c.name, c.ended_at == last.c.ended))
+                .where(c.tenant == tenant).order_by(c.id))
+        with self._engine.connect() as conn:
+            found = [WorkflowRun.model_validate_json(p) for (p,) in conn.execute(stmt)]
+        return {run.name: run for run in found}
+
     def count_runs(self, tenant: str) -> int:
         """How many runs of the tenant the store holds."""
         stmt = select(func.count()).select_from(workflow_runs).where(

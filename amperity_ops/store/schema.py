@@ -33,6 +33,8 @@ __all__ = [
     "ingest_jobs",
     "metadata",
     "silences",
+
+    "reported_events",
     "stop_ledger",
     "watermarks",
     "workflow_runs",
@@ -197,3 +199,16 @@ silences = Table(
     Column("lifted_by", Text),
     Index("ao_silences_by_until", "until"),
 )
+
+reported_events = Table(
+    "ao_reported_events",
+    metadata,
+    Column("tenant", String(_ID), primary_key=True),
+    Column("subject", String(_ID), primary_key=True),  # a run id or an ingest job id
+    Column("event", String(_ID), primary_key=True),  # materialized | check:... | table:<name>
+    Column("asset", Text, nullable=False),  # workflow:<name> | table:<name>
+    Column("happened_at", UtcDateTime),  # when the run or feed ended (None: run in flight)
+    Column("reported_at", UtcDateTime, nullable=False),
+    Index("ao_reported_by_asset", "tenant", "asset", "happened_at"),
+)
+"""Asset events told to Dagster (one row each): a run is reported once, across restarts."""

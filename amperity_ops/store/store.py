@@ -11,12 +11,14 @@ from amperity_ops.store.errors import StoreError
 from amperity_ops.store.history import HistoryMixin
 from amperity_ops.store.migrate import prepare_schema
 from amperity_ops.store.oncall_ledger import OncallLedgerMixin
+from amperity_ops.store.reported_events import ReportedEventsMixin
 from amperity_ops.store.stop_ledger import StopLedgerMixin
 
 __all__ = ["Store", "StoreError"]
 
 
-class Store(HistoryMixin, AlertLedgerMixin, StopLedgerMixin, OncallLedgerMixin):
+class Store(HistoryMixin, AlertLedgerMixin, StopLedgerMixin, OncallLedgerMixin,
+            ReportedEventsMixin):
     """The history store: runs, ingest jobs, watermarks, alert state, outbox, stop ledger.
 
     Safe to share between threads; several processes may open the same URL (SQLite in WAL

@@ -1,7 +1,7 @@
 """Silences: who keeps which run's (or workflow's) alerts from being sent, until when, and why.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 
 Written out column by column, not imported from ``schema.py`` (as every revision is).
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
