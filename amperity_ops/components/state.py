@@ -66,7 +66,7 @@ def learn_state(runtime: OpsRuntime, *, tenant: str, days: int) -> TenantState:
 
 def _refresh_catalog(runtime: OpsRuntime, *, tenant: str, days: int) -> dict[str, Any]:
     try:
-        from amperity_ops.services.catalog import refresh_catalog  # type: ignore[import-not-found]
+        from amperity_ops.services.catalog import refresh_catalog
     except ImportError:  # the asset-graph branch is not merged yet
         return _learn_catalog(runtime, tenant=tenant, days=days)
     catalogs = refresh_catalog(runtime, days=days, tenant=tenant)

@@ -86,10 +86,10 @@ def tenant_definitions(
 
 def _real_factory() -> Callable[..., Definitions] | None:
     try:
-        from amperity_ops.defs.factory import build_amperity_defs  # type: ignore[import-not-found]
+        from amperity_ops.defs.factory import build_amperity_defs
     except ImportError:
         return None
-    return build_amperity_defs  # type: ignore[no-any-return]
+    return build_amperity_defs
 
 
 def _todays_monitor() -> Definitions:

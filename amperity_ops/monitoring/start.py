@@ -58,7 +58,7 @@ class RunEnd:
 
     succeeded: bool
     summary: str
-    """One line: ``Daily Ecommerce Sources wf-... failed after 12m: <type>: <message> (customer)``."""
+    """One line: ``<name> <run id> failed after 12m: <type>: <message> (customer)``."""
     error_type: str | None = None
     error_message: str | None = None
     attribution: str | None = None

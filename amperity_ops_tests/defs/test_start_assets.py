@@ -1,4 +1,4 @@
-"""Startable workflow assets over the simulator: start or attach, stream, wait, stop on terminate."""
+"""Startable workflow assets over the simulator: start or attach, stream, wait, stop once."""
 
 from __future__ import annotations
 
@@ -127,7 +127,8 @@ def test_a_failed_run_fails_with_amperitys_error_and_attribution(
     assert result.get_asset_materialization_events() == []
     [failure] = result.get_step_failure_events()
     data = failure.step_failure_data.user_failure_data
-    assert running.id in data.description and "failed" in data.description
+    assert running.id in data.description
+    assert "failed" in data.description
     assert "(customer)" in data.description
     assert data.metadata["error_attribution"].value == "customer"
 
@@ -172,7 +173,7 @@ def test_terminating_the_dagster_run_stops_the_amperity_run_once(
     def terminate(n: int) -> None:
         if n == 2 and how in ("status", "both"):
             _terminate(instance)
-        if n == 2 and how == "interrupt" or n == 3 and how == "both":
+        if (n == 2 and how == "interrupt") or (n == 3 and how == "both"):
             raise DagsterExecutionInterruptedError()
 
     _on_sleep(runtime, terminate)
@@ -185,7 +186,8 @@ def test_terminating_the_dagster_run_stops_the_amperity_run_once(
     assert row.workflow_id == run.id
     assert row.requester.kind is RequesterKind.PERSON
     assert row.requester.name == f"dagster run {result.run_id}"
-    assert f"Dagster run {result.run_id}" in row.reason and "terminated" in row.reason
+    assert f"Dagster run {result.run_id}" in row.reason
+    assert "terminated" in row.reason
 
 
 def test_stop_on_terminate_false_leaves_the_run_alone(
