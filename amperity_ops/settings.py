@@ -64,6 +64,8 @@ __all__ = [
     "DeliveryConfig",
     "DigestConfig",
     "Duration",
+    "IndexCanary",
+    "IndexesConfig",
     "IngestThresholds",
     "LogSinkConfig",
     "MaintenanceWindow",
@@ -77,6 +79,7 @@ __all__ = [
     "SensorConfig",
     "SinkQuietHours",
     "SlackSinkConfig",
+    "StartOptions",
     "TeamsSinkConfig",
     "TenantConfig",
     "UnknownTenantError",
@@ -344,6 +347,56 @@ class SensorConfig(_Strict):
 
 
 # --------------------------------------------------------------------------------------------
+# Profile indexes and workflows started from Dagster (docs/dagster.md)
+# --------------------------------------------------------------------------------------------
+
+
+class IndexCanary(_Strict):
+    """A profile lookup that must find someone: ``filter[<attribute>]=<value>`` on an index."""
+
+    name: str
+    """Names the asset check (``canary_<name>``); short, unique per tenant."""
+    index: str
+    """The index's name or id (``GET /indexes``), e.g. ``loyalty_members`` or ``idx-xyz789``."""
+    filter: dict[str, str] = Field(min_length=1)
+    """Attribute to value, all of which must match, e.g. ``{loyalty_id: "123456789-0"}``: pick
+    a profile that exists in every build (a test customer)."""
+
+
+class IndexesConfig(_Strict):
+    """Profile indexes as assets: their ``updated_at`` observed, optional canary lookups."""
+
+    enabled: bool = True
+    """Observe the tenant's profile indexes (one ``GET /indexes`` per check interval)."""
+    fresh_within: Duration = timedelta(days=1, hours=6)
+    """An index not updated for this long is stale (asset freshness): a nightly build plus
+    slack."""
+    check_interval: Duration = timedelta(minutes=15)
+    """How often the index sensor reads the indexes and runs the canaries."""
+    canaries: list[IndexCanary] = Field(default_factory=list)
+    """Lookups expected to return at least one profile; each is an asset check."""
+
+    @model_validator(mode="after")
+    def _unique_canaries(self) -> IndexesConfig:
+        names = [c.name for c in self.canaries]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"canaries: names must be unique, repeated: {', '.join(dupes)}")
+        return self
+
+
+class StartOptions(_Strict):
+    """How a workflow in ``startable`` runs when its asset is materialized."""
+
+    stop_on_terminate: bool = True
+    """Terminating the Dagster run stops the Amperity run (recorded in the stop ledger)."""
+    timeout: Duration = timedelta(hours=6)
+    """The Dagster run fails if the Amperity run has not ended by then (it is left running)."""
+    poll_interval: Duration = timedelta(seconds=30)
+    """Time between two reads of the run while waiting (one request each)."""
+
+
+# --------------------------------------------------------------------------------------------
 # The policy file
 # --------------------------------------------------------------------------------------------
 
@@ -368,6 +421,24 @@ class OpsConfig(_Strict):
     quiet_hours: list[SinkQuietHours] = Field(default_factory=list)
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
     digest: DigestConfig | None = None
+    indexes: IndexesConfig = Field(default_factory=IndexesConfig)
+    """Profile indexes as assets (observed ``updated_at``, freshness, canary checks)."""
+    startable: dict[str, str] = Field(default_factory=dict)
+    """Workflow name to ``config_id``: these workflows' assets can be materialized, which
+    starts the workflow (``POST /workflow/runs``) and waits for its end."""
+    start: StartOptions = Field(default_factory=StartOptions)
+    """Options of the runs ``startable`` workflows make."""
+
+    @field_validator("startable")
+    @classmethod
+    def _startable_ids(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, config_id in value.items():
+            if not name.strip() or not config_id.strip() or any(c in config_id for c in " /?#%\\"):
+                raise ValueError(
+                    f"{name!r}: map the workflow's name to its config_id, e.g. "
+                    "'Daily Ecommerce Sources: cg-2Kc8nRw1Q'"
+                )
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -476,6 +547,7 @@ def _all_field_names() -> set[str]:
     models: list[type[BaseModel]] = [
         OpsConfig, Policy, PolicyMatch, AutoStopConfig, DeliveryConfig, TenantConfig,
         IngestThresholds, BaselineConfig, SensorConfig, SecretRef, WebhookSinkConfig,
+        IndexesConfig, IndexCanary, StartOptions,
         SlackSinkConfig, PagerDutySinkConfig, TeamsSinkConfig, LogSinkConfig,
         AlertRule, AlertRuleMatch, SinkQuietHours, MaintenanceWindow, DigestConfig,
     ]

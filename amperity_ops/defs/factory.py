@@ -42,7 +42,6 @@ from amperity_ops.defs.asset_graph import (
 )
 from amperity_ops.defs.assets import INVENTORY_ASSETS, POLLING_ASSETS
 from amperity_ops.defs.jobs import stop_amperity_workflow_run
-from amperity_ops.defs.silence_job import silence_amperity_alerts
 from amperity_ops.defs.resources import AmperityOpsResource
 from amperity_ops.defs.schedules import (
     amperity_inventory_job,
@@ -51,6 +50,7 @@ from amperity_ops.defs.schedules import (
     amperity_poll_schedule,
 )
 from amperity_ops.defs.sensors import amperity_ingest_sensor, amperity_workflow_sla_sensor
+from amperity_ops.defs.silence_job import silence_amperity_alerts
 from amperity_ops.defs.translator import AmperityTranslator
 from amperity_ops.services.catalog import REFRESH_HINT, default_catalog_dir, read_catalogs
 from amperity_ops.services.runtime import OpsRuntime

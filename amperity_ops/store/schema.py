@@ -32,9 +32,8 @@ __all__ = [
     "ingest_feeds",
     "ingest_jobs",
     "metadata",
-    "silences",
-
     "reported_events",
+    "silences",
     "stop_ledger",
     "watermarks",
     "workflow_runs",
