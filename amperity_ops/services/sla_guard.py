@@ -197,6 +197,12 @@ def _stop_retries(
     return retries
 
 
+def _sent(client: AmperityClient | None, fallback: int) -> int:
+    """The requests the client sent (retries and failures included), else ``fallback``."""
+    sent = getattr(client, "requests_sent", None)
+    return sent if isinstance(sent, int) else fallback
+
+
 def lost_stop_requests(
     runtime: OpsRuntime, *, now: datetime, job_exists: Callable[[str], bool]
 ) -> list[StopToRequest]:
@@ -284,6 +290,7 @@ def run_sla_tick(
             log.warning("SLA tick: time budget of %.0fs spent; %s next tick", budget_s, name)
             break
         tenant = runtime.tenant(name)
+        client: AmperityClient | None = None
         try:
             with runtime.client_factory(tenant) as client:
                 tick, _plan, stops, dry = tick_tenant(
@@ -295,7 +302,9 @@ def run_sla_tick(
                     out_of_time=out_of_time,
                     job_state=job_state,
                 )
+            tick.requests = _sent(client, tick.requests)
         except (AmperityError, ConfigError) as err:  # one tenant down must not silence others
+            result.failed_tenant_requests += _sent(client, 0)
             result.errors[name] = describe_tenant_error(tenant, err)
             log.warning("SLA tick: tenant %s: %s", name, result.errors[name])
             continue
