@@ -95,7 +95,8 @@ def workflow_runs(
     return MaterializeResult(
         metadata=runs_metadata(summary, polled=polled, errors=errors,
                                clock=clock_label(runtime.clock, now),
-                               time_mark=clock_mark(runtime.clock)),
+                               time_mark=clock_mark(runtime.clock),
+                               odd={n: r.odd for n, r in reports.items() if r.odd}),
         check_results=runs_check_results(summary, errors=errors),
     )
 
