@@ -185,10 +185,14 @@ def _stop_retries(
     now: datetime,
 ) -> StopRetryPlan:
     """Complete the sensor's open ledger rows whose stop job is over; plan the next attempts."""
-    if job_state is None or not requested:
+    if job_state is None:
         return StopRetryPlan()
     store = runtime.store
-    rows = store.stop_attempts(tenant, requested, requester=SLA_SENSOR)
+    # Open rows of runs no longer observed (ended meanwhile) are completed too.
+    ids = requested | store.open_stop_ids(tenant, requester=SLA_SENSOR)
+    if not ids:
+        return StopRetryPlan()
+    rows = store.stop_attempts(tenant, ids, requester=SLA_SENSOR)
     retries = plan_stop_retries(rows, job_state=job_state, now=now)
     for done in retries.completions:
         store.finish_stop(done.row_id, result=done.result, state_after=None, finished_at=now,

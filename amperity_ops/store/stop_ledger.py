@@ -242,6 +242,19 @@ class StopLedgerMixin:
                 rows += [_record(row) for row in conn.execute(stmt)]
         return [r for r in rows if requester.same_as(r.requester)]
 
+    def open_stop_ids(self, tenant: str, *, requester: Requester) -> set[str]:
+        """Runs with a real request by ``requester`` that has no result yet (any age).
+
+        The SLA tick completes these once their stop job is over, whether or not the run is
+        still observed (a run that ended meanwhile still gets its row completed).
+        """
+        c = stop_ledger.c
+        stmt = (select(c.workflow_id, c.requester_kind, c.requester_name, c.requested_by)
+                .distinct().where(c.tenant == tenant, c.dry_run.is_(False), c.result.is_(None)))
+        with self._engine.connect() as conn:
+            return {w for w, kind, name, label in conn.execute(stmt)
+                    if requester.same_as(Requester.from_columns(kind, name, label))}
+
     def latest_real_stops(self, tenant: str, workflow_ids: Iterable[str]) -> dict[str, StopRecord]:
         """The newest real (not dry-run) ledger row of each of these runs that has one.
 
