@@ -647,7 +647,30 @@ def load_ops_config(
             )
         # Validated again as tenants[0]: the policy file's rules (a budget) apply to it too.
         data = {**data, "tenants": [dict(tenant)]}
+    from_file = path is not None and tenant is None and data.get("tenants") is not None
     try:
-        return OpsConfig.model_validate(data)
+        config = OpsConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(format_validation_error(source, err)) from None
+    return _with_base_url_sources(config, source if from_file else None,
+                                  from_resource=tenant is not None)
+
+
+def _with_base_url_sources(
+    config: OpsConfig, policy_file: str | None, *, from_resource: bool
+) -> OpsConfig:
+    """Each tenant says where its ``base_url`` came from, for connection errors.
+
+    ``tenants[<i>].base_url in <policy file>`` for a listed tenant, the resource's field for
+    the resource's tenant, ``AMPERITY_BASE_URL`` for the tenant read from the environment.
+    """
+    tenants = []
+    for index, tenant in enumerate(config.tenants):
+        if policy_file is not None:
+            where = f"tenants[{index}].base_url in {policy_file}"
+        elif from_resource:
+            where = "tenant.base_url of the amperity_ops resource"
+        else:
+            where = "AMPERITY_BASE_URL"
+        tenants.append(tenant.from_source(where))
+    return config.model_copy(update={"tenants": tenants})

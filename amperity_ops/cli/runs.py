@@ -16,6 +16,7 @@ from amperity_ops.cli._sla import runtime_against_sla, sla_cell
 from amperity_ops.client import AmperityClient, AmperityError, StateKind, WorkflowRun
 from amperity_ops.core import Requester, StopResult
 from amperity_ops.core.clock import clock_label, clock_mark
+from amperity_ops.core.wording import data_note
 from amperity_ops.services.stop import StopOutcome, stop_with_runtime
 
 __all__ = ["runs"]
@@ -115,7 +116,7 @@ def list_runs(
     for tenant_name, run in shown:
         cells: list[str | Text] = [tenant_name] if several_tenants else []
         cells += [
-            run.id,
+            f"{run.id} !" if run.is_partial else run.id,
             run.name,
             run.type,
             state_text(run.state),
@@ -125,6 +126,15 @@ def list_runs(
         ]
         table.add_row(*cells)
     print_trimmed(console, table)
+    odd = [(name, run) for name, run in shown if run.is_partial]
+    if odd:  # odd records are kept and shown, never hidden: say what they lack
+        console.print(f"! {len(odd)} odd record(s), kept with what is known: " + "; ".join(
+            f"{run.id} ({data_note(run, run.problems)})" for _, run in odd[:MAX_ODD_LISTED])
+            + (f"; +{len(odd) - MAX_ODD_LISTED} more" if len(odd) > MAX_ODD_LISTED else ""))
+
+
+MAX_ODD_LISTED = 10
+"""Odd records named under the table at most (the ``!`` marks every one)."""
 
 
 def _caption(shown: int, total: int, limit: int) -> str:

@@ -227,6 +227,7 @@ class AmperityClient:
             )
         self.api_versions = {**DEFAULT_API_VERSIONS, **(api_versions or {})}
         self._base_url_source = base_url_source
+        self._requests_sent = 0
         self._clock = clock or (lambda: datetime.now(UTC))
         self._sleep = sleep
         self._rng = rng
@@ -770,6 +771,14 @@ class AmperityClient:
 
         return PageIterator(fetch, what=f"GET {endpoint or path}", max_items=max_items)
 
+    @property
+    def requests_sent(self) -> int:
+        """API requests this client sent: every attempt, retries and failed ones included.
+
+        Token requests (OAuth) are not counted: they go to the token endpoint.
+        """
+        return self._requests_sent
+
     def _request(
         self,
         method: str,
@@ -809,6 +818,7 @@ class AmperityClient:
             }
             if sends is not None:
                 sends.count += 1
+            self._requests_sent += 1  # counted before sending: a failed request was sent too
             t0 = time.perf_counter()
             try:
                 response = self._http.request(

@@ -61,7 +61,7 @@ class PageIterator(Generic[T], Iterator[T]):
 
     @property
     def pages_fetched(self) -> int:
-        """How many pages were requested so far."""
+        """How many pages were requested so far (one that failed included)."""
         return self._progress.pages
 
     @property
@@ -123,8 +123,8 @@ def _follow(
     seen: set[str] = set()
     token: str | None = None
     while True:
+        progress.pages += 1  # counted when requested: a page that failed was requested too
         page = fetch(token)
-        progress.pages += 1
         if page.total is not None:
             progress.total = page.total
         progress.odd += page.odd_records

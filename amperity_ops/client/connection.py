@@ -16,7 +16,14 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    model_validator,
+)
 
 from amperity_ops.client.secrets import SecretRef
 
@@ -63,6 +70,8 @@ class TenantConnection(BaseModel):
 
     # hide_input_in_errors: a validation error must not echo a literal secret it was given.
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    _base_url_source: str = PrivateAttr(default="base_url")
+    """Where ``base_url`` came from, named in connection errors (see :meth:`from_source`)."""
 
     name: str = Field(
         default="",
@@ -186,7 +195,24 @@ class TenantConnection(BaseModel):
             pydantic.ValidationError: Naming each invalid field (never echoing a value).
         """
         given = {k: v for k, v in values.items() if v is not None and v != ""}
-        return cls.model_validate(given, context={_NAMED_BY_VARIABLE: True})
+        conn = cls.model_validate(given, context={_NAMED_BY_VARIABLE: True})
+        return conn.from_source(ENV_PREFIX + "BASE_URL")
+
+    def from_source(self, base_url_source: str) -> Self:
+        """This tenant, saying where its ``base_url`` came from when it cannot connect.
+
+        Args:
+            base_url_source: E.g. ``AMPERITY_BASE_URL`` or ``tenants[1].base_url in
+                policy.yaml``; passed to the client as ``base_url_source``.
+        """
+        copy = self.model_copy()
+        copy._base_url_source = base_url_source
+        return copy
+
+    @property
+    def base_url_source(self) -> str:
+        """Where ``base_url`` came from (``base_url`` when nobody said)."""
+        return self._base_url_source
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
@@ -268,6 +294,7 @@ class TenantConnection(BaseModel):
             "rate_limit_margin": self.rate_limit_margin_ms / 1000,
             "api_versions": self.api_versions,
             "timeout": self.timeout_seconds,
+            "base_url_source": self._base_url_source,
             "retry_policy": RetryPolicy(
                 max_attempts=self.max_attempts, max_total_seconds=self.max_retry_seconds
             ),

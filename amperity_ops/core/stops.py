@@ -27,6 +27,15 @@ class StopResult(StrEnum):
     """The run existed (it was read, or the store knew it) and then answered 404."""
     DRY_RUN = "dry_run"
     """The run is stoppable, but this was a dry run: nothing was sent."""
+    FAILED = "failed"
+    """The stop did not take: Amperity refused it each time (the run was read still running
+    after the last send), or the stop job failed before it could send or record it."""
+    KILLED = "killed"
+    """The stop job's run was canceled, or its process died, before it recorded a result;
+    whether the stop left is not known (a fresh read decides whether to try again)."""
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    """The stop may have been sent but its answer was lost, or the job never finished: a fresh
+    read of the run decides whether to try again."""
 
 
 class RequesterKind(StrEnum):

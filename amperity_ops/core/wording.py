@@ -9,7 +9,7 @@ importing nothing of the project but the core.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,6 +22,7 @@ from amperity_ops.core.durations import (
 
 __all__ = [
     "SlaCell",
+    "data_note",
     "late_title",
     "md_cell",
     "over_by",
@@ -36,6 +37,24 @@ __all__ = [
 ]
 
 BREACHED, WARNING, OK = "breached", "warning", "ok"
+
+
+def data_note(record: object, problems: Sequence[str]) -> str:
+    """``created_at missing``: what an odd record lacked, for alerts, metadata and the CLI.
+
+    A field the record holds as None was missing (or null); any other was sent in a shape
+    that did not fit and is kept as best it could be (``name unreadable``).
+
+    Args:
+        record: The record (a ``WorkflowRun``), to tell a missing field from an unreadable one.
+        problems: The fields that did not fit (the record's ``problems``), e.g.
+            ``("created_at",)`` or ``("task_instances.2.state",)``.
+    """
+    words = []
+    for path in problems:
+        missing = "." not in path and getattr(record, path, None) is None
+        words.append(f"{path} {'missing' if missing else 'unreadable'}")
+    return ", ".join(words) or "-"
 
 
 def sla_stop_reason(policy: str, runtime: timedelta, max_runtime: timedelta) -> str:

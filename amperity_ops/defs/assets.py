@@ -100,7 +100,8 @@ def workflow_runs(
     return MaterializeResult(
         metadata={**runs_metadata(summary, polled=polled, errors=errors,
                                   clock=clock_label(runtime.clock, now),
-                                  time_mark=clock_mark(runtime.clock)),
+                                  time_mark=clock_mark(runtime.clock),
+                                  odd={n: r.odd for n, r in reports.items() if r.odd}),
                   # Who silenced what and why: only while a silence holds.
                   **silences_metadata(runtime.store.active_silences(now), now)},
         check_results=runs_check_results(summary, errors=errors),

@@ -61,11 +61,19 @@ TENANT_TAG = "amperity-ops/tenant"
 """Run tag naming the tenant of that workflow run (set by the sensor and the op itself)."""
 JOB_KIND_TAG = "amperity-ops/job"
 """Run tag the run queue uses to cap concurrent stop jobs (see dagster.yaml)."""
+STOP_JOB_MAX_RUNTIME_S = 1200
+"""Dagster's run monitoring cancels a stop run this old (the job waits at most 10 minutes for
+a run to stop). A stop job whose process died is otherwise left STARTED for ever under the
+default run launcher, which cannot see its worker; once Dagster ends it, the SLA sensor
+completes its ledger row and may try again (``monitoring.stop_retry``)."""
 ANONYMOUS_REQUESTER = "launchpad (anonymous)"
 """Recorded as who asked when nobody said (OSS Dagster does not tag runs with their user)."""
 _USER_TAGS = ("dagster/user", "user")
 """Tags Dagster+ sets to the person who launched a run."""
 _EXAMPLE_ID = "wf-20240619-14418-6UhqSe"
+_DID_NOT_TAKE = frozenset({StopResult.STILL_STOPPING, StopResult.FAILED,
+                           StopResult.OUTCOME_UNKNOWN})
+"""Endings that fail the stop run (red in the Runs list): the run may still be going."""
 
 
 class StopRunConfig(Config):
@@ -265,7 +273,8 @@ def stop_workflow_run_op(
         context.log.info(outcome.one_line())
     else:
         context.log.warning(outcome.one_line())
-    if outcome.result is StopResult.STILL_STOPPING:
+    if outcome.result in _DID_NOT_TAKE:
+        # The ledger says failed / outcome unknown; the message names Amperity's request ids.
         raise Failure(description=outcome.message, metadata=metadata)
     if outcome.result is StopResult.NOT_FOUND and not launched_by_automation(tags):
         # A person's typo must not look like a success; a retry with the same id cannot help.
@@ -277,7 +286,7 @@ def stop_workflow_run_op(
     name=STOP_JOB_NAME,
     description="Stop one Amperity workflow run (the SLA sensor launches it; so can you, from "
     "the Launchpad: workflow_id, reason and, in OSS Dagster, requested_by).",
-    tags={JOB_KIND_TAG: "stop"},
+    tags={JOB_KIND_TAG: "stop", "dagster/max_runtime": str(STOP_JOB_MAX_RUNTIME_S)},
 )
 def stop_amperity_workflow_run() -> None:
     """Stop one Amperity workflow run."""

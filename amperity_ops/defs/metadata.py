@@ -13,6 +13,7 @@ from typing import Any
 
 from dagster import MetadataValue
 
+from amperity_ops.client.models import WorkflowRun
 from amperity_ops.core import RequesterKind, StopResult, wording
 from amperity_ops.core.durations import hours_duration as fmt_duration
 from amperity_ops.core.oncall import Silence
@@ -181,6 +182,7 @@ def runs_metadata(
     errors: Mapping[str, str],
     clock: str | None = None,
     time_mark: str = "",
+    odd: Mapping[str, Sequence[WorkflowRun]] | None = None,
 ) -> dict[str, Any]:
     """Metadata of one ``amperity/workflow_runs`` materialization.
 
@@ -192,6 +194,9 @@ def runs_metadata(
             ``clock`` entry.
         time_mark: ``core.clock.clock_mark``: appended to every time column's header and to
             the attention line's time (`` (sim)`` on the demo's simulator clock).
+        odd: Tenant -> runs read this poll that did not fit the model (``problems``): counted
+            and listed in an ``odd_records`` table (a run without ``created_at`` shows as
+            "start unknown"; it is not in the store until Amperity sends its start).
 
     Returns:
         Metadata values: the ``attention`` line, numbers to plot, then markdown tables.
@@ -325,6 +330,24 @@ def runs_metadata(
             )
         ),
         "polled": _polled_table(polled, errors),
+        **_odd_entries(odd or {}, now),
+    }
+
+
+def _odd_entries(odd: Mapping[str, Sequence[WorkflowRun]], now: datetime) -> dict[str, Any]:
+    """``odd_records`` (a count to plot) and a table of them, only when there are some."""
+    rows = [(tenant, run) for tenant, runs in odd.items() for run in runs]
+    if not rows:
+        return {}
+    many = len(odd) != 1
+    return {
+        "odd_records": MetadataValue.int(len(rows)),
+        "odd_records_table": MetadataValue.md(_table(
+            ["run", "name", "tenant", "state", "started", "what is missing"],
+            ([run.id, run.name or "-", tenant, run.state.raw,
+              "start unknown" if run.start_unknown else short_time(run.created_at, now),
+              wording.data_note(run, run.problems)] for tenant, run in rows),
+            empty="no odd records", tenants=many)),
     }
 
 

@@ -9,11 +9,14 @@ starting fresh is always safe.
 # No `from __future__ import annotations`: Dagster reads these annotations at decoration time.
 
 import warnings
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from dagster import (
     BetaWarning,
+    DagsterInstance,
     DagsterInvariantViolationError,
+    DagsterRunStatus,
     DefaultSensorStatus,
     ResourceParam,
     RunRequest,
@@ -35,6 +38,7 @@ from amperity_ops.defs.jobs import (
     stop_amperity_workflow_run,
     stop_run_config,
 )
+from amperity_ops.monitoring.stop_retry import JobState
 from amperity_ops.services.ingest_guard import run_ingest_tick
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.services.sla_guard import StopToRequest, lost_stop_requests, run_sla_tick
@@ -168,7 +172,8 @@ def amperity_workflow_sla_sensor(
     if waiting is not None:
         return SensorResult(skip_reason=SkipReason(waiting), cursor=cursor.model_dump_json())
     result = run_sla_tick(runtime, now=now, budget_s=_budget_s(runtime),
-                          resume_tenant=cursor.resume_tenant, last_tick_at=cursor.last_tick_at)
+                          resume_tenant=cursor.resume_tenant, last_tick_at=cursor.last_tick_at,
+                          job_state=_job_state_reader(context))
     for line in result.log_lines():
         context.log.info(line)
     stops = result.stop_requests + _lost_stops(context, runtime, now)
@@ -195,6 +200,32 @@ def amperity_workflow_sla_sensor(
     if requests:
         return SensorResult(run_requests=requests, cursor=new_cursor)
     return SensorResult(skip_reason=SkipReason(result.summary()), cursor=new_cursor)
+
+
+_JOB_STATES = {
+    DagsterRunStatus.SUCCESS: JobState.SUCCEEDED,
+    DagsterRunStatus.FAILURE: JobState.FAILED,
+    DagsterRunStatus.CANCELED: JobState.CANCELED,
+}
+"""Dagster's ended run statuses; every other one (queued, starting, started, canceling ...)
+is a stop job still in flight."""
+
+
+def job_state_of(instance: DagsterInstance, run_key: str) -> JobState:
+    """What Dagster says of the newest stop job run with this run key."""
+    runs = instance.get_runs(filters=RunsFilter(tags={"dagster/run_key": run_key}), limit=1)
+    if not runs:
+        return JobState.MISSING
+    return _JOB_STATES.get(runs[0].status, JobState.IN_FLIGHT)
+
+
+def _job_state_reader(context: SensorEvaluationContext) -> Callable[[str], JobState] | None:
+    """The instance's view of stop job runs (None in a test context without an instance)."""
+    try:
+        instance = context.instance
+    except DagsterInvariantViolationError:
+        return None
+    return lambda run_key: job_state_of(instance, run_key)
 
 
 def _lost_stops(

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from amperity_ops.client.models import StateKind, WorkflowRun
 from amperity_ops.core.alerts import AlertLevel, AlertMessage, dedup_key
 from amperity_ops.core.durations import format_duration
-from amperity_ops.core.wording import late_title
+from amperity_ops.core.wording import data_note, late_title
 from amperity_ops.monitoring.sla import SlaEvaluation
 
 __all__ = ["run_alert_message", "vanished_alert_message"]
@@ -69,6 +69,8 @@ def run_alert_message(
     ]
     if action:
         facts.append(("Action", action))
+    if run.problems:  # an odd record: say what Amperity did not send, so nobody trusts a gap
+        facts.append(("Data", data_note(run, run.problems)))
     lines = [title, *(f"{label}: {value}" for label, value in facts)]
     if link:
         lines.append(f"Open in Amperity: {link}")

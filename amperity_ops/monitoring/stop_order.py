@@ -23,6 +23,7 @@ __all__ = [
     "ledger_row_for",
     "verdict_after_conflict",
     "verdict_on_first_read",
+    "verdict_on_gave_up",
     "verdict_on_missing_run",
     "verdict_on_vanishing",
     "verdict_while_waiting",
@@ -97,6 +98,22 @@ def verdict_on_vanishing(before: WorkflowRun, *, stop_answered: bool) -> StopVer
     return StopVerdict(StopResult.VANISHED, f"{_label(before)} vanished (404) {when}")
 
 
+def verdict_on_gave_up(before: WorkflowRun, *, outcome: str, said: str) -> StopVerdict:
+    """The stop was sent as often as allowed without taking, or its last answer was lost.
+
+    Never ``stopped``: ``failed`` when the last read showed the run still running (Amperity
+    refused each send), ``outcome_unknown`` when it could not be told.
+
+    Args:
+        before: The run as first read.
+        outcome: The client's verdict: ``"failed"`` or ``"unknown"``.
+        said: What was tried and answered, with Amperity's request ids (the error's text).
+    """
+    result = StopResult.FAILED if outcome == "failed" else StopResult.OUTCOME_UNKNOWN
+    what = "did not take" if result is StopResult.FAILED else "has an unknown outcome"
+    return StopVerdict(result, f"the stop of {_label(before)} {what}: {said}")
+
+
 def verdict_while_waiting(
     before: WorkflowRun, current: WorkflowRun, *, now: float, deadline: float, timeout_s: float
 ) -> StopVerdict | None:
@@ -135,7 +152,10 @@ def ledger_row_for(result: StopResult, *, dry_run: bool) -> Literal["none", "pen
     return "open"
 
 
-_NOT_SUCCEEDED = frozenset({StopResult.STILL_STOPPING, StopResult.NOT_FOUND})
+_NOT_SUCCEEDED = frozenset({
+    StopResult.STILL_STOPPING, StopResult.NOT_FOUND, StopResult.FAILED, StopResult.KILLED,
+    StopResult.OUTCOME_UNKNOWN,
+})
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,8 @@ class TenantTick:
     active: int = 0
     levels: Counter[str] = field(default_factory=Counter)
     requests: int = 0
-    """Pages and single reads requested (retries of a failed request not counted)."""
+    """API requests sent for this tenant: every page and read, retries and failures included
+    (the client's count when the service has it)."""
     alerts: int = 0
     plan_summary: str = ""
     plan_headline: str = ""
@@ -110,11 +111,13 @@ class SlaTickResult:
     elapsed_s: float = 0.0
     digest: str | None = None
     """The daily digest's title when this tick queued it."""
+    failed_tenant_requests: int = 0
+    """API requests sent for tenants that failed mid-tick (in ``errors``): they count too."""
 
     @property
     def requests(self) -> int:
-        """API requests made by this tick (all tenants)."""
-        return sum(t.requests for t in self.tenants)
+        """API requests sent by this tick (all tenants, those that failed included)."""
+        return sum(t.requests for t in self.tenants) + self.failed_tenant_requests
 
     def summary(self) -> str:
         """One paragraph saying what the tick looked at and did (the sensor's SkipReason)."""

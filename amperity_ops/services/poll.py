@@ -97,6 +97,11 @@ class PollReport:
     """Runs the store held as active that have now ended."""
     active: list[WorkflowRun] = field(default_factory=list)
     """Every run active at the end of the poll."""
+    odd: list[WorkflowRun] = field(default_factory=list)
+    """Runs read this poll that did not fit the model (``problems`` names the fields): kept
+    with what is known; one with no ``created_at`` is not stored until Amperity sends it."""
+    dropped: int = 0
+    """Records left out of the listing because they had no usable id."""
 
     def summary(self) -> str:
         """One line saying what the poll read (the asset's ``polled`` cell and the log line)."""
@@ -106,6 +111,8 @@ class PollReport:
             + (f" (+{self.running_pages} running-list pages)" if self.running_pages else "")
             + (f", {len(self.vanished)} vanished (404)" if self.vanished else "")
             + f", {self.new_runs} new, {len(self.ended)} ended, {len(self.active)} active"
+            + (f", {len(self.odd)} odd record(s)" if self.odd else "")
+            + (f", {self.dropped} dropped (no id)" if self.dropped else "")
         )
 
 
@@ -158,9 +165,11 @@ def poll_workflow_runs(
     report = PollReport(tenant=tenant, polled_at=now, listed_from=start)
 
     seen: dict[str, WorkflowRun] = {}
-    for run in client.list_workflow_runs(created_from=start, limit=PAGE_SIZE):
+    listing = client.list_workflow_runs(created_from=start, limit=PAGE_SIZE)
+    for run in listing:
         seen[run.id] = run
     report.listed = len(seen)
+    report.dropped = listing.dropped_records
 
     # Stragglers (started before the listing's window) and active runs the listing did not
     # return although it should have: re-read one by one (after a running listing if many).
@@ -194,6 +203,7 @@ def poll_workflow_runs(
         if run_id in previously_active and not run.state.is_active
     ]
     report.active = [run for run in seen.values() if run.state.is_active]
+    report.odd = [run for run in seen.values() if run.is_partial]
     if report.vanished:
         log.warning("polled %s: vanished (404): %s", tenant, ", ".join(report.vanished))
     log.info("polled %s: %s", tenant, report.summary())

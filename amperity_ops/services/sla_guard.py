@@ -36,6 +36,13 @@ from typing import TYPE_CHECKING
 from amperity_ops.client import AmperityError, WorkflowRun
 from amperity_ops.core import Requester
 from amperity_ops.monitoring import OurStop, TickPlan, plan_sla_tick
+from amperity_ops.monitoring.stop_retry import (
+    JobState,
+    StopRetryPlan,
+    apply_stop_retries,
+    plan_stop_retries,
+    still_requested,
+)
 from amperity_ops.monitoring.tick_inputs import (
     ENDED_OVERLAP,
     LOST_STOP_AFTER,
@@ -89,6 +96,7 @@ def tick_tenant(
     now: datetime,
     last_tick_at: datetime | None,
     out_of_time: Callable[[], bool] = never,
+    job_state: Callable[[str], JobState] | None = None,
 ) -> tuple[TenantTick, TickPlan, list[StopToRequest], list[str]]:
     """One tenant's part of the tick: read, plan, and apply the plan to the store.
 
@@ -100,6 +108,9 @@ def tick_tenant(
         last_tick_at: When the previous tick started (None: first tick).
         out_of_time: True once the tick's time budget is spent: no further page or re-read
             is requested (``TenantTick.cut_short`` says what was left).
+        job_state: What Dagster says of a stop job's run key (the sensor asks its instance).
+            Given, the sensor's earlier stops that did not take are completed in the ledger
+            and tried again (``monitoring.stop_retry``); None: they are left as they are.
 
     Returns:
         (what was read, the plan, the stops to request, the dry-run lines).
@@ -136,6 +147,8 @@ def tick_tenant(
         run_id: OurStop(record.requester, record.reason)
         for run_id, record in store.latest_real_stops(tenant.name, ended_alerted).items()
     }
+    requested = store.stop_requested_ids(tenant.name, list(observed))
+    retries = _stop_retries(runtime, tenant.name, requested, job_state, now)
     plan = plan_sla_tick(
         tenant=tenant.name,
         runs=observed.values(),
@@ -144,7 +157,7 @@ def tick_tenant(
         now=now,
         baseline_runtimes_s=baselines,
         stops_in_last_hour=store.stops_since(tenant.name, now - timedelta(hours=1)),
-        stops_requested=store.stop_requested_ids(tenant.name, list(observed)),
+        stops_requested=still_requested(requested, retries),
         dry_runs_noted=store.dry_run_noted_ids(
             tenant.name, list(observed), requester=SLA_SENSOR
         ),
@@ -159,12 +172,43 @@ def tick_tenant(
     # RunRequests, so a crash in between can lose a request but never send it twice.
     if plan.track_updates:
         store.save_alert_tracks(tenant.name, plan.track_updates, now=now)
+    apply_stop_retries(plan, retries, now=now, link_for=tenant.run_link)
     if plan.alerts:
         enqueue_routed(runtime, plan.alerts, now=now)  # rules, silences, quiet hours
     ledger = plan_stop_ledger(plan, now=now, requester=SLA_SENSOR)
     store.record_stops(ledger.rows)  # one transaction, however many stops
     tick.take_plan(plan)
     return tick, plan, ledger.stops, ledger.dry_lines
+
+
+def _stop_retries(
+    runtime: OpsRuntime,
+    tenant: str,
+    requested: set[str],
+    job_state: Callable[[str], JobState] | None,
+    now: datetime,
+) -> StopRetryPlan:
+    """Complete the sensor's open ledger rows whose stop job is over; plan the next attempts."""
+    if job_state is None:
+        return StopRetryPlan()
+    store = runtime.store
+    # Open rows of runs no longer observed (ended meanwhile) are completed too.
+    ids = requested | store.open_stop_ids(tenant, requester=SLA_SENSOR)
+    if not ids:
+        return StopRetryPlan()
+    rows = store.stop_attempts(tenant, ids, requester=SLA_SENSOR)
+    retries = plan_stop_retries(rows, job_state=job_state, now=now)
+    for done in retries.completions:
+        store.finish_stop(done.row_id, result=done.result, state_after=None, finished_at=now,
+                          detail=done.detail)
+        log.warning("SLA tick: %s: %s", tenant, done.detail)
+    return retries
+
+
+def _sent(client: AmperityClient | None, fallback: int) -> int:
+    """The requests the client sent (retries and failures included), else ``fallback``."""
+    sent = getattr(client, "requests_sent", None)
+    return sent if isinstance(sent, int) else fallback
 
 
 def lost_stop_requests(
@@ -223,6 +267,7 @@ def run_sla_tick(
     last_tick_at: datetime | None = None,
     monotonic: Callable[[], float] = time.monotonic,
     deliver: bool = True,
+    job_state: Callable[[str], JobState] | None = None,
 ) -> SlaTickResult:
     """Run one SLA tick over every tenant, within a time budget, then deliver due alerts.
 
@@ -235,6 +280,7 @@ def run_sla_tick(
         last_tick_at: When the previous tick started (bounds the ended-runs listing).
         monotonic: Elapsed-time source (injected in tests).
         deliver: Deliver due alerts from the outbox at the end (False in some benchmarks).
+        job_state: What Dagster says of a stop job's run key (see :func:`tick_tenant`).
 
     Returns:
         What was read, decided and requested.
@@ -252,6 +298,7 @@ def run_sla_tick(
             log.warning("SLA tick: time budget of %.0fs spent; %s next tick", budget_s, name)
             break
         tenant = runtime.tenant(name)
+        client: AmperityClient | None = None
         try:
             with runtime.client_factory(tenant) as client:
                 tick, _plan, stops, dry = tick_tenant(
@@ -261,8 +308,11 @@ def run_sla_tick(
                     now=now,
                     last_tick_at=last_tick_at,
                     out_of_time=out_of_time,
+                    job_state=job_state,
                 )
+            tick.requests = _sent(client, tick.requests)
         except (AmperityError, ConfigError) as err:  # one tenant down must not silence others
+            result.failed_tenant_requests += _sent(client, 0)
             result.errors[name] = describe_tenant_error(tenant, err)
             log.warning("SLA tick: tenant %s: %s", name, result.errors[name])
             continue

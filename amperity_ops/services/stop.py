@@ -31,13 +31,21 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NotRequired, TypedDict, Unpack
 
-from amperity_ops.client import ConflictError, NotFoundError, check_id
+from amperity_ops.client import (
+    APIConnectionError,
+    ConflictError,
+    GaveUpError,
+    NotFoundError,
+    ServerError,
+    check_id,
+)
 from amperity_ops.core import Requester, StopResult
 from amperity_ops.monitoring.stop_order import (
     StopEnding,
     StopOutcome,
     verdict_after_conflict,
     verdict_on_first_read,
+    verdict_on_gave_up,
     verdict_on_missing_run,
     verdict_on_vanishing,
     verdict_while_waiting,
@@ -166,6 +174,15 @@ def _carry_out(
     except NotFoundError:
         vanished = verdict_on_vanishing(before, stop_answered=False)
         return StopEnding.of(vanished, before, None, stop_sent_at=stop_sent_at)
+    except GaveUpError as err:
+        # Three sends, none taken (or the last answer lost): never "stopped"; the ledger says
+        # so, and the message carries Amperity's request ids for a support ticket.
+        gave_up = verdict_on_gave_up(before, outcome=err.outcome, said=str(err))
+        return StopEnding.of(gave_up, before, None, stop_sent_at=stop_sent_at)
+    except (APIConnectionError, ServerError) as err:
+        # The stop may have left (a 5xx or a lost answer, then a failed re-read): not known.
+        lost = verdict_on_gave_up(before, outcome="unknown", said=str(err))
+        return StopEnding.of(lost, before, None, stop_sent_at=stop_sent_at)
     # Real waiting, so real (monotonic) seconds: the SLA clock may run faster (the demo).
     timeout_s = wait_timeout.total_seconds()
     deadline = sent_mono + timeout_s

@@ -222,6 +222,39 @@ class StopLedgerMixin:
                          .values(detail=f"requested again at {at.isoformat()}: no job had "
                                         "finished it"))
 
+    def stop_attempts(
+        self, tenant: str, workflow_ids: Iterable[str], *, requester: Requester
+    ) -> list[StopRecord]:
+        """Every real ledger row by ``requester`` for these runs (each attempt), oldest first.
+
+        The SLA tick reads its own attempts to complete rows whose stop job died and to decide
+        whether to try once more (``monitoring.stop_retry``).
+        """
+        ids = sorted(set(workflow_ids))
+        c = stop_ledger.c
+        rows: list[StopRecord] = []
+        with self._engine.connect() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                stmt = (select(stop_ledger)
+                        .where(c.tenant == tenant, c.workflow_id.in_(ids[start:start + _CHUNK]),
+                               c.dry_run.is_(False))
+                        .order_by(c.id))
+                rows += [_record(row) for row in conn.execute(stmt)]
+        return [r for r in rows if requester.same_as(r.requester)]
+
+    def open_stop_ids(self, tenant: str, *, requester: Requester) -> set[str]:
+        """Runs with a real request by ``requester`` that has no result yet (any age).
+
+        The SLA tick completes these once their stop job is over, whether or not the run is
+        still observed (a run that ended meanwhile still gets its row completed).
+        """
+        c = stop_ledger.c
+        stmt = (select(c.workflow_id, c.requester_kind, c.requester_name, c.requested_by)
+                .distinct().where(c.tenant == tenant, c.dry_run.is_(False), c.result.is_(None)))
+        with self._engine.connect() as conn:
+            return {w for w, kind, name, label in conn.execute(stmt)
+                    if requester.same_as(Requester.from_columns(kind, name, label))}
+
     def latest_real_stops(self, tenant: str, workflow_ids: Iterable[str]) -> dict[str, StopRecord]:
         """The newest real (not dry-run) ledger row of each of these runs that has one.
 
