@@ -108,6 +108,8 @@ class SlaTickResult:
     resume_tenant: str | None = None
     """Set when the time budget ran out: the tenant the next tick starts with."""
     elapsed_s: float = 0.0
+    store_s: float = 0.0
+    """Seconds spent on the store after the reads (runs, plans' tracks, outbox, ledger)."""
 
     @property
     def requests(self) -> int:

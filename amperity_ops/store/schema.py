@@ -179,3 +179,12 @@ stop_ledger = Table(
     Index("ao_stops_by_run", "tenant", "workflow_id"),
     Index("ao_stops_by_time", "tenant", "requested_at"),
 )
+
+# The stops still in flight (no result yet) are few; the ledger keeps every stop ever made.
+# The SLA tick asks for them across every tenant each tick (lost stops), the stop job by run.
+Index(
+    "ao_stops_unfinished",
+    stop_ledger.c.requested_at,
+    postgresql_where=stop_ledger.c.result.is_(None),
+    sqlite_where=stop_ledger.c.result.is_(None),
+)

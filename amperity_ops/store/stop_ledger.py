@@ -19,7 +19,7 @@ from sqlalchemy import Engine, func, insert, select, update
 from amperity_ops.core import NewStop, Requester, StopResult
 from amperity_ops.store.schema import stop_ledger
 
-__all__ = ["NewStop", "StopLedgerMixin", "StopRecord"]
+__all__ = ["NewStop", "StopLedgerMixin", "StopRecord", "record_from_row"]
 
 _CHUNK = 500
 """Ids per ``IN (...)`` query: a tick may ask about thousands of runs."""
@@ -59,7 +59,8 @@ class StopRecord:
     """Who asked, typed (rows older than the requester columns: read from ``requested_by``)."""
 
 
-def _record(row: object) -> StopRecord:
+def record_from_row(row: object) -> StopRecord:
+    """A :class:`StopRecord` from an ``ao_stop_ledger`` row."""
     values = dict(row._mapping)  # type: ignore[attr-defined]
     kind, name = values.pop("requester_kind"), values.pop("requester_name")
     result = values.pop("result")
@@ -188,7 +189,7 @@ class StopLedgerMixin:
                 .order_by(c.id.desc()))
         with self._engine.connect() as conn:
             for row in conn.execute(stmt):
-                record = _record(row)
+                record = record_from_row(row)
                 if requester.same_as(record.requester):
                     return record.id
         return None
@@ -209,7 +210,7 @@ class StopLedgerMixin:
                        c.requested_at <= before)
                 .order_by(c.id))
         with self._engine.connect() as conn:
-            records = [_record(row) for row in conn.execute(stmt)]
+            records = [record_from_row(row) for row in conn.execute(stmt)]
         return [r for r in records if requester.same_as(r.requester)]
 
     def mark_stops_rerequested(self, stop_ids: Sequence[int], *, at: datetime) -> None:
@@ -240,7 +241,7 @@ class StopLedgerMixin:
                                c.dry_run.is_(False))
                         .order_by(c.id))
                 for row in conn.execute(stmt):
-                    record = _record(row)
+                    record = record_from_row(row)
                     found[record.workflow_id] = record  # ascending ids: the newest wins
         return found
 
@@ -260,7 +261,7 @@ class StopLedgerMixin:
         if tenants is not None:
             stmt = stmt.where(c.tenant.in_(sorted(set(tenants))))
         with self._engine.connect() as conn:
-            return [_record(row) for row in conn.execute(stmt)]
+            return [record_from_row(row) for row in conn.execute(stmt)]
 
     def stop_records(self, tenant: str | None = None, *, limit: int = 50) -> list[StopRecord]:
         """Ledger rows, newest first."""
@@ -268,4 +269,4 @@ class StopLedgerMixin:
         if tenant is not None:
             stmt = stmt.where(stop_ledger.c.tenant == tenant)
         with self._engine.connect() as conn:
-            return [_record(row) for row in conn.execute(stmt)]
+            return [record_from_row(row) for row in conn.execute(stmt)]

@@ -11,11 +11,12 @@ from amperity_ops.store.errors import StoreError
 from amperity_ops.store.history import HistoryMixin
 from amperity_ops.store.migrate import prepare_schema
 from amperity_ops.store.stop_ledger import StopLedgerMixin
+from amperity_ops.store.tick_batch import TickBatchMixin
 
 __all__ = ["Store", "StoreError"]
 
 
-class Store(HistoryMixin, AlertLedgerMixin, StopLedgerMixin):
+class Store(HistoryMixin, AlertLedgerMixin, StopLedgerMixin, TickBatchMixin):
     """The history store: runs, ingest jobs, watermarks, alert state, outbox, stop ledger.
 
     Safe to share between threads; several processes may open the same URL (SQLite in WAL
