@@ -125,5 +125,5 @@ def apply_tenant_reads(
     alerts = [alert for o in outcomes.values() for alert in o.plan.alerts]
     if alerts:
         store.enqueue_alerts(alerts, outbox_sink_ids(config), now=now)
-    store.record_stops(ledger_rows)  # one transaction, however many stops
+    store.record_stops_batch(ledger_rows)  # one statement, however many stops
     return outcomes

@@ -17,14 +17,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, func, select, tuple_, update
+from sqlalchemy import Engine, func, insert, select, tuple_, update
 
 from amperity_ops.client.models import TERMINAL_KINDS, StateKind, WorkflowRun
-from amperity_ops.core import AlertLevel, AlertTrack, Requester
+from amperity_ops.core import AlertLevel, AlertTrack, NewStop, Requester
 from amperity_ops.store._sql import upsert
 from amperity_ops.store.history import VANISHED, run_row
 from amperity_ops.store.schema import alert_state, stop_ledger, workflow_runs
-from amperity_ops.store.stop_ledger import StopRecord, record_from_row
+from amperity_ops.store.stop_ledger import StopRecord, _table_row, record_from_row
 
 __all__ = ["TickBatchMixin"]
 
@@ -246,3 +246,17 @@ class TickBatchMixin:
         with self._engine.begin() as conn:
             upsert(conn, alert_state, rows, ["tenant", "subject"],
                    where=alert_state.c.level != AlertLevel.RESOLVED.value)
+
+    def record_stops_batch(self, stops: Sequence[NewStop]) -> int:
+        """``record_stops`` in one statement, without the row ids the tick does not need.
+
+        (Asking for the ids in order makes SQLite insert the rows one statement at a time.)
+
+        Returns:
+            How many rows were added.
+        """
+        if not stops:
+            return 0
+        with self._engine.begin() as conn:
+            conn.execute(insert(stop_ledger), [_table_row(stop) for stop in stops])
+        return len(stops)
