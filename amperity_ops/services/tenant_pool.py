@@ -40,7 +40,15 @@ if TYPE_CHECKING:
     from amperity_ops.client import AmperityClient
     from amperity_ops.settings import TenantConfig
 
-__all__ = ["FINISH_GRACE_S", "OutOfTime", "PoolOutcome", "TenantWork", "run_tenants"]
+__all__ = [
+    "FINISH_GRACE_S",
+    "POLL_TENANT_TIMEOUT_S",
+    "OutOfTime",
+    "PoolOutcome",
+    "TenantWork",
+    "for_each_tenant_at_once",
+    "run_tenants",
+]
 
 log = logging.getLogger(__name__)
 
@@ -173,3 +181,34 @@ def _collect(
         tenant = next(t for t in tenants if t.name == name)
         outcome.errors[name] = describe_tenant_error(tenant, err)
         log.warning("tenant %s: %s", name, outcome.errors[name])
+
+
+POLL_TENANT_TIMEOUT_S = 120.0
+"""How long one tenant's poll may take before the asset reports it and goes on."""
+
+
+def for_each_tenant_at_once(
+    tenants: Sequence[TenantConfig],
+    work: Callable[[TenantConfig, AmperityClient], T],
+    factory: ClientFactory = make_client,
+    *,
+    concurrency: int = 1,
+    tenant_timeout_s: float = POLL_TENANT_TIMEOUT_S,
+) -> tuple[dict[str, T], dict[str, str]]:
+    """``services.tenants.for_each_tenant``, ``concurrency`` tenants at a time.
+
+    For the polling assets: each tenant's work reads its API and writes its own rows (the
+    store is safe to share between threads; SQLite serialises the short write transactions).
+
+    Returns:
+        (tenant name -> result, in the tenants' order; tenant name -> one-line error).
+    """
+    outcome = run_tenants(
+        tenants,
+        lambda tenant, client, _out_of_time: work(tenant, client),
+        factory=factory,
+        concurrency=concurrency,
+        tenant_timeout_s=tenant_timeout_s,
+    )
+    ordered = {t.name: outcome.results[t.name] for t in tenants if t.name in outcome.results}
+    return ordered, outcome.errors

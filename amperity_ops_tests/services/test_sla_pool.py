@@ -15,12 +15,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from amperity_ops.client import AmperityClient
+from amperity_ops.services.poll import poll_workflow_runs
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.services.sla_guard import SlaTickResult, run_sla_tick
-from amperity_ops.settings import TenantConfig
+from amperity_ops.services.tenant_pool import for_each_tenant_at_once
+from amperity_ops.settings import ConfigError, TenantConfig, load_ops_config
 from amperity_ops.simulator import IN_PROCESS_BASE_URL, Faults, ManualClock, Simulator, TenantSpec
 from amperity_ops_tests.services.helpers import TOKEN, make_config, make_runtime, sqlite_url
 
@@ -216,3 +219,49 @@ def test_ticks_leave_no_threads_behind(tmp_path: Path, clock: ManualClock) -> No
         if thread.name.startswith("amperity-tenant"):
             thread.join(timeout=5)
     assert not [t for t in threading.enumerate() if t.name.startswith("amperity-tenant")]
+
+
+def test_pool_settings_stop_at_load_naming_the_file_and_field(tmp_path: Path) -> None:
+    """sensor.concurrency and sensor.tenant_timeout out of range: a ConfigError that says so."""
+    cases = {
+        "sensor: {concurrency: 0}": "sensor.concurrency: Input should be greater than or equal",
+        "sensor: {concurrency: 1000}": "sensor.concurrency: Input should be less than or equal",
+        "sensor: {tenant_timeout: 45s}": "tenant_timeout must be more than 0s and at most",
+    }
+    for text, expected in cases.items():
+        path = tmp_path / "policy.yaml"
+        path.write_text(text + "\ntenants: [{tenant_id: t, access_token: x}]\n")
+        with pytest.raises(ConfigError) as info:
+            load_ops_config(path)
+        assert str(info.value).startswith(str(path))
+        assert expected in str(info.value)
+    path.write_text("sensor: {concurrency: 4, tenant_timeout: 5s}\n"
+                    "tenants: [{tenant_id: t, access_token: x}]\n")
+    sensor = load_ops_config(path).sensor
+    assert (sensor.concurrency, sensor.tenant_timeout) == (4, timedelta(seconds=5))
+
+
+def test_the_poll_reads_tenants_side_by_side_and_one_failure_hides_no_other(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """for_each_tenant_at_once: every tenant polled in order, a refused tenant reported alone."""
+    names = _names(12)
+    sim = _sim(names, clock)
+    for t in names:
+        sim.tenant(t).add_run(name="Courier Group A", started_ago=timedelta(minutes=5))
+    runtime = _runtime(sim, clock, tmp_path, names)
+    broken = TenantConfig.model_validate({"name": "broken", "tenant_id": "nope",
+                                          "access_token": TOKEN})
+    tenants = [*runtime.tenants[:6], broken, *runtime.tenants[6:]]
+    now = clock.now()
+    reports, errors = for_each_tenant_at_once(
+        tenants,
+        lambda tenant, client: poll_workflow_runs(client, runtime.store, tenant=tenant.name,
+                                                  now=now),
+        runtime.client_factory,
+        concurrency=POOL,
+    )
+    assert list(reports) == names
+    assert list(errors) == ["broken"]
+    assert all(len(r.active) == 1 for r in reports.values())
+    assert all(runtime.store.get_watermark(t, "workflow_runs") == now for t in names)
