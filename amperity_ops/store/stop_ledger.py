@@ -19,13 +19,13 @@ from sqlalchemy import Engine, func, insert, select, update
 from amperity_ops.core import NewStop, Requester, StopResult
 from amperity_ops.store.schema import stop_ledger
 
-__all__ = ["NewStop", "StopLedgerMixin", "StopRecord", "record_from_row"]
+__all__ = ["NewStop", "StopLedgerMixin", "StopRecord", "record_from_row", "table_row"]
 
 _CHUNK = 500
 """Ids per ``IN (...)`` query: a tick may ask about thousands of runs."""
 
 
-def _table_row(stop: NewStop) -> dict[str, object]:
+def table_row(stop: NewStop) -> dict[str, object]:
     """The table row: the requester's kind and name beside its label."""
     values = asdict(stop)
     del values["requester"]
@@ -101,7 +101,7 @@ class StopLedgerMixin:
         """
         if not stops:
             return []
-        rows = [_table_row(stop) for stop in stops]
+        rows = [table_row(stop) for stop in stops]
         stmt = insert(stop_ledger).returning(stop_ledger.c.id, sort_by_parameter_order=True)
         with self._engine.begin() as conn:
             return [int(i) for (i,) in conn.execute(stmt, rows)]

@@ -24,7 +24,7 @@ from amperity_ops.core import AlertLevel, AlertTrack, NewStop, Requester
 from amperity_ops.store._sql import upsert
 from amperity_ops.store.history import VANISHED, run_row
 from amperity_ops.store.schema import alert_state, stop_ledger, workflow_runs
-from amperity_ops.store.stop_ledger import StopRecord, _table_row, record_from_row
+from amperity_ops.store.stop_ledger import StopRecord, record_from_row, table_row
 
 __all__ = ["TickBatchMixin"]
 
@@ -277,5 +277,5 @@ class TickBatchMixin:
         if not stops:
             return 0
         with self._engine.begin() as conn:
-            conn.execute(insert(stop_ledger), [_table_row(stop) for stop in stops])
+            conn.execute(insert(stop_ledger), [table_row(stop) for stop in stops])
         return len(stops)
