@@ -321,6 +321,9 @@ class BaselineConfig(_Strict):
 
 MAX_TIME_BUDGET = timedelta(seconds=40)
 """The largest ``sensor.time_budget`` accepted (see :class:`SensorConfig`)."""
+MAX_CONCURRENCY = 256
+"""The largest ``sensor.concurrency``: more threads only queue on the store and the GIL
+(shard the tenants across code locations instead)."""
 
 
 class SensorConfig(_Strict):
@@ -335,6 +338,13 @@ class SensorConfig(_Strict):
 
     At most 40 s: after the budget, delivery still gets a few seconds and one sink send may
     take its 10 s timeout, and all of it must end inside Dagster's 60 s."""
+    concurrency: int = Field(default=32, ge=1, le=MAX_CONCURRENCY)
+    """How many tenants one tick reads at once (threads: the work is waiting on the API).
+    Each tenant keeps its own client and request budget, so this bounds only how many
+    tenants wait at the same time; 1 reads them one after another."""
+    tenant_timeout: Duration = timedelta(seconds=10)
+    """How long one tenant may take within a tick. A tenant still reading then is left
+    behind (reported, evaluated next tick) and costs the others nothing more."""
 
     @model_validator(mode="after")
     def _budget_inside_interval(self) -> SensorConfig:
@@ -342,6 +352,11 @@ class SensorConfig(_Strict):
             raise ValueError(
                 "time_budget must stay well inside Dagster's 60 s tick limit (at most 40s: "
                 "alert delivery and one slow request still follow it)"
+            )
+        if not timedelta(0) < self.tenant_timeout <= self.time_budget:
+            raise ValueError(
+                "tenant_timeout must be more than 0s and at most time_budget (one tenant "
+                "cannot take longer than the whole tick), e.g. tenant_timeout: 10s"
             )
         return self
 

@@ -5,6 +5,12 @@ with its own client, credentials and rate budget) and shows them side by side, w
 ``tenant`` column in every table. One unpartitioned asset keeps the UI's plots of ``active``,
 ``breached``, ``failed`` and ``p95_runtime_minutes`` a single line over time, and a tenant that
 cannot be reached turns the ``all_tenants_polled`` check red without hiding the others.
+
+The two polling assets read ``sensor.concurrency`` tenants at a time inside their one run
+(threads: the work is waiting on the API; each tenant keeps its own client and budget). Not
+tenant partitions (1,000 runs every 5 minutes, and "what is late anywhere" spread over 1,000
+partitions) nor a fan-out (1,000 steps per run, each with a step's overhead): one run, one
+page, every tenant polled within the schedule's interval.
 """
 
 # No `from __future__ import annotations`: Dagster reads these annotations at decoration time.
@@ -42,6 +48,7 @@ from amperity_ops.services import inventory
 from amperity_ops.services.poll import poll_ingest_jobs, poll_workflow_runs
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.services.summary import summarize_ingest, summarize_runs
+from amperity_ops.services.tenant_pool import for_each_tenant_at_once
 from amperity_ops.services.tenants import for_each_tenant
 from amperity_ops.settings import TenantConfig
 
@@ -86,12 +93,13 @@ def workflow_runs(
     """Poll every tenant's workflow runs and summarise them."""
     runtime = amperity_ops
     now = runtime.clock()
-    reports, errors = for_each_tenant(
+    reports, errors = for_each_tenant_at_once(
         runtime.tenants,
         lambda tenant, client: poll_workflow_runs(
             client, runtime.store, tenant=tenant.name, now=now
         ),
         runtime.client_factory,
+        concurrency=runtime.config.sensor.concurrency,
     )
     polled = {name: report.summary() for name, report in reports.items()}
     for line in (f"{n}: {p}" for n, p in polled.items()):
@@ -127,7 +135,10 @@ def ingest_jobs(
     def poll(tenant: TenantConfig, client: AmperityClient) -> list[IngestJob]:
         return poll_ingest_jobs(client, runtime.store, tenant=tenant.name, now=now).jobs
 
-    jobs, errors = for_each_tenant(runtime.tenants, poll, runtime.client_factory)
+    jobs, errors = for_each_tenant_at_once(
+        runtime.tenants, poll, runtime.client_factory,
+        concurrency=runtime.config.sensor.concurrency,
+    )
     polled = {name: f"{len(found)} jobs read" for name, found in jobs.items()}
     summary = summarize_ingest(jobs, runtime.config, now=now)
     context.log.info(

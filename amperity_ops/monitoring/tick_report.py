@@ -113,6 +113,8 @@ class SlaTickResult:
     """The daily digest's title when this tick queued it."""
     failed_tenant_requests: int = 0
     """API requests sent for tenants that failed mid-tick (in ``errors``): they count too."""
+    store_s: float = 0.0
+    """Seconds spent on the store after the reads (runs, plans' tracks, outbox, ledger)."""
 
     @property
     def requests(self) -> int:

@@ -68,11 +68,16 @@ def enqueue_routed(runtime: OpsRuntime, messages: Sequence[AlertMessage], *, now
 
 
 def stop_holds_for(
-    runtime: OpsRuntime, tenant: str, runs: Iterable[tuple[str, str]], *, now: datetime
+    runtime: OpsRuntime, tenant: str, runs: Iterable[tuple[str, str]], *, now: datetime,
+    silences: Sequence[Silence] | None = None,
 ) -> dict[str, str]:
-    """Runs of this tenant that may not be stopped now (maintenance, ``--hold-stops``), and why."""
+    """Runs of this tenant that may not be stopped now (maintenance, ``--hold-stops``), and why.
+
+    ``silences``: the active ones, when the caller read them once for many tenants.
+    """
     config = runtime.config
-    held = [s for s in runtime.store.active_silences(now) if s.hold_stops]
+    active = runtime.store.active_silences(now) if silences is None else silences
+    held = [s for s in active if s.hold_stops]
     if not config.maintenance_windows and not held:
         return {}
     return stop_holds(tenant=tenant, runs=runs, windows=config.maintenance_windows,

@@ -8,19 +8,29 @@ and the time budget is checked between pages and between re-reads (see
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from amperity_ops.client import NotFoundError, WorkflowRun
-from amperity_ops.monitoring.tick_inputs import ReReads
-from amperity_ops.monitoring.tick_report import TenantTick
+from amperity_ops.core import AlertTrack
+from amperity_ops.monitoring.tick_inputs import ReReads, ended_from, plan_rereads
+from amperity_ops.monitoring.tick_report import TenantTick, cut_short_note
 from amperity_ops.services.poll import PAGE_SIZE
 
 if TYPE_CHECKING:
     from amperity_ops.client import AmperityClient
 
-__all__ = ["LISTED_STATES", "list_runs", "never", "read_listings", "reread_unlisted"]
+__all__ = [
+    "LISTED_STATES",
+    "TenantRead",
+    "list_runs",
+    "never",
+    "read_listings",
+    "read_tenant",
+    "reread_unlisted",
+]
 
 LISTED_STATES: tuple[str, ...] = ("running",)
 """The ``state`` filter values listed each tick. The API filters on one value per request, so
@@ -116,3 +126,55 @@ def reread_unlisted(
             skipped += 1
         observed[known.id] = known  # still active as last seen
     return skipped
+
+
+@dataclass
+class TenantRead:
+    """Everything one tenant's part of the tick read from the API (no store write yet)."""
+
+    tick: TenantTick
+    observed: dict[str, WorkflowRun] = field(default_factory=dict)
+    """Every run to evaluate: as read this tick, or as last stored."""
+    fresh: dict[str, WorkflowRun] = field(default_factory=dict)
+    """The runs read this tick (to store)."""
+    tracks: Mapping[str, AlertTrack] = field(default_factory=dict)
+    """The tenant's open alert tracks, as the store had them before the tick."""
+
+
+def read_tenant(
+    client: AmperityClient,
+    *,
+    tenant: str,
+    known_stalest_first: Sequence[WorkflowRun],
+    tracks: Mapping[str, AlertTrack],
+    now: datetime,
+    last_tick_at: datetime | None,
+    out_of_time: Callable[[], bool] = never,
+) -> TenantRead:
+    """One tenant's reads: the two listings, then re-reads of unlisted alerted runs.
+
+    Pure API work on what the store said before the tick (``known_stalest_first``,
+    ``tracks``): it writes nothing, so it may run in a worker thread, and a tenant left behind
+    at its deadline leaves no half-written state.
+
+    Args:
+        client: The tenant's client.
+        tenant: The tenant's name.
+        known_stalest_first: The store's active runs of the tenant, least recently seen first.
+        tracks: The tenant's open alert tracks.
+        now: The tick's time.
+        last_tick_at: When the previous tick started (None: first tick).
+        out_of_time: True once no further page or re-read may be requested.
+    """
+    tick = TenantTick(tenant=tenant)
+    running, ended, complete = read_listings(
+        client, ended_from=ended_from(now, last_tick_at), tick=tick, out_of_time=out_of_time
+    )
+    fresh: dict[str, WorkflowRun] = {**ended, **running}
+    observed = dict(fresh)
+    rereads = plan_rereads(known_stalest_first, observed, tracks, listing_complete=complete)
+    skipped = reread_unlisted(client, rereads, observed=observed, fresh=fresh, tick=tick,
+                              out_of_time=out_of_time)
+    tick.cut_short = cut_short_note(listing_complete=complete, running_read=len(running),
+                                    skipped_rereads=skipped)
+    return TenantRead(tick=tick, observed=observed, fresh=fresh, tracks=tracks)

@@ -13,12 +13,21 @@ with an *open alert* is re-read by id (so an alert resolves, or a vanished run i
 the next tick); a stop is never sent on this stale view: the stop job re-reads the run first.
 A run that answers 404 is marked vanished in the store, so it is not re-read again.
 
-The time budget is checked between tenants *and* inside one tenant: between listing pages and
-between re-reads by id. A tenant cut short is evaluated on what was read plus the store's view
-of the rest (so nothing is missed, only less fresh), alerted runs it did not reach are neither
-resolved nor re-read, and the next tick starts with the following tenant (the cursor's
-``resume_tenant``). Re-reads go stalest first, so each tick reaches the runs the last one did
-not.
+Tenants are read concurrently (``sensor.concurrency`` threads, ``services/tenant_pool.py``):
+each has its own client and request budget, so no tenant sends more than it may, and each has
+its own deadline (``sensor.tenant_timeout``): one that hangs is left behind and reported while
+the others go on. The workers only read the API; the store work (what the tenants knew before,
+what was read, the plans' tracks, alerts and stops) happens in the calling thread, a fixed
+number of queries and transactions per tick whatever the number of tenants
+(``services/sla_apply.py``).
+
+The time budget is checked before each tenant is started *and* inside one tenant: between
+listing pages and between re-reads by id. A tenant cut short is evaluated on what was read plus
+the store's view of the rest (so nothing is missed, only less fresh), alerted runs it did not
+reach are neither resolved nor re-read. Tenants are started in order, so those the budget did
+not reach are the tail of the order: the next tick starts with the first of them (the cursor's
+``resume_tenant``) and the tenants already evaluated go after them. Re-reads go stalest first,
+so each tick reaches the runs the last one did not.
 
 Everything else is the store's job: alert tracks, the outbox (alerts are enqueued, then due
 ones are delivered at least once), and the stop ledger that makes a second tick, or a fresh
@@ -30,38 +39,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from amperity_ops.client import AmperityError, WorkflowRun
 from amperity_ops.core import Requester
-from amperity_ops.monitoring import OurStop, TickPlan, plan_sla_tick
-from amperity_ops.monitoring.stop_retry import (
-    JobState,
-    StopRetryPlan,
-    apply_stop_retries,
-    plan_stop_retries,
-    still_requested,
-)
-from amperity_ops.monitoring.tick_inputs import (
-    ENDED_OVERLAP,
-    LOST_STOP_AFTER,
-    ended_from,
-    lost_stops,
-    plan_rereads,
-    plan_stop_ledger,
-)
-from amperity_ops.monitoring.tick_report import (
-    SlaTickResult,
-    StopToRequest,
-    TenantTick,
-    cut_short_note,
-)
+from amperity_ops.monitoring import TickPlan
+from amperity_ops.monitoring.stop_retry import JobState
+from amperity_ops.monitoring.tick_inputs import ENDED_OVERLAP, LOST_STOP_AFTER, lost_stops
+from amperity_ops.monitoring.tick_report import SlaTickResult, StopToRequest, TenantTick
 from amperity_ops.services.delivery import deliver_outbox
-from amperity_ops.services.oncall import enqueue_routed, maybe_enqueue_digest, stop_holds_for
-from amperity_ops.services.run_reads import LISTED_STATES, never, read_listings, reread_unlisted
-from amperity_ops.services.tenants import describe_tenant_error, rotate
-from amperity_ops.settings import ConfigError
+from amperity_ops.services.oncall import maybe_enqueue_digest
+from amperity_ops.services.run_reads import LISTED_STATES, TenantRead, never, read_tenant
+from amperity_ops.services.sla_apply import apply_tenant_reads
+from amperity_ops.services.tenant_pool import OutOfTime, run_tenants
+from amperity_ops.services.tenants import rotate
 
 if TYPE_CHECKING:
     from amperity_ops.client import AmperityClient
@@ -100,6 +91,9 @@ def tick_tenant(
 ) -> tuple[TenantTick, TickPlan, list[StopToRequest], list[str]]:
     """One tenant's part of the tick: read, plan, and apply the plan to the store.
 
+    The tick itself reads many tenants at once and applies their plans together
+    (:func:`run_sla_tick`); this is the same work for one tenant, in the calling thread.
+
     Args:
         runtime: Config and store.
         tenant: The tenant.
@@ -108,107 +102,25 @@ def tick_tenant(
         last_tick_at: When the previous tick started (None: first tick).
         out_of_time: True once the tick's time budget is spent: no further page or re-read
             is requested (``TenantTick.cut_short`` says what was left).
-        job_state: What Dagster says of a stop job's run key (the sensor asks its instance).
-            Given, the sensor's earlier stops that did not take are completed in the ledger
-            and tried again (``monitoring.stop_retry``); None: they are left as they are.
+        job_state: What Dagster says of a stop job's run key (see :func:`run_sla_tick`).
 
     Returns:
         (what was read, the plan, the stops to request, the dry-run lines).
     """
-    store, config = runtime.store, runtime.config
-    tick = TenantTick(tenant=tenant.name)
-    running, ended, complete = read_listings(
-        client, ended_from=ended_from(now, last_tick_at), tick=tick, out_of_time=out_of_time
-    )
-    tracks = store.open_alert_tracks(tenant.name)
-    fresh: dict[str, WorkflowRun] = {**ended, **running}
-    observed = dict(fresh)
-    rereads = plan_rereads(store.active_runs(tenant.name, stalest_first=True), observed,
-                           tracks, listing_complete=complete)
-    skipped = reread_unlisted(client, rereads, observed=observed, fresh=fresh, tick=tick,
-                              out_of_time=out_of_time)
-    if fresh:
-        store.upsert_runs(tenant.name, list(fresh.values()), seen_at=now)
-    if tick.vanished:
-        store.mark_runs_vanished(tenant.name, tick.vanished, at=now)
-    tick.cut_short = cut_short_note(listing_complete=complete, running_read=len(running),
-                                    skipped_rereads=skipped)
-
-    baselines = (
-        store.successful_runtimes(
-            tenant.name, sorted({r.name for r in observed.values()}), limit=config.baseline.window
-        )
-        if config.baseline.enabled
-        else {}
-    )
-    # Alerted runs that ended: did we stop them? (RESOLVED says "stopped by amperity-ops".)
-    ended_alerted = [i for i, r in observed.items() if r.state.is_terminal and i in tracks]
-    our_stops = {
-        run_id: OurStop(record.requester, record.reason)
-        for run_id, record in store.latest_real_stops(tenant.name, ended_alerted).items()
-    }
-    requested = store.stop_requested_ids(tenant.name, list(observed))
-    retries = _stop_retries(runtime, tenant.name, requested, job_state, now)
-    plan = plan_sla_tick(
-        tenant=tenant.name,
-        runs=observed.values(),
-        tracks=tracks,
-        config=config,
-        now=now,
-        baseline_runtimes_s=baselines,
-        stops_in_last_hour=store.stops_since(tenant.name, now - timedelta(hours=1)),
-        stops_requested=still_requested(requested, retries),
-        dry_runs_noted=store.dry_run_noted_ids(
-            tenant.name, list(observed), requester=SLA_SENSOR
-        ),
-        listing_complete=tick.cut_short is None,
-        our_stops=our_stops,
-        stop_holds=stop_holds_for(
-            runtime, tenant.name, [(r.id, r.name) for r in observed.values()], now=now
-        ),
-    )
-
-    # Apply: tracks, alerts, stop ledger. Stops are recorded *before* the sensor returns its
-    # RunRequests, so a crash in between can lose a request but never send it twice.
-    if plan.track_updates:
-        store.save_alert_tracks(tenant.name, plan.track_updates, now=now)
-    apply_stop_retries(plan, retries, now=now, link_for=tenant.run_link)
-    if plan.alerts:
-        enqueue_routed(runtime, plan.alerts, now=now)  # rules, silences, quiet hours
-    ledger = plan_stop_ledger(plan, now=now, requester=SLA_SENSOR)
-    store.record_stops(ledger.rows)  # one transaction, however many stops
-    tick.take_plan(plan)
-    return tick, plan, ledger.stops, ledger.dry_lines
-
-
-def _stop_retries(
-    runtime: OpsRuntime,
-    tenant: str,
-    requested: set[str],
-    job_state: Callable[[str], JobState] | None,
-    now: datetime,
-) -> StopRetryPlan:
-    """Complete the sensor's open ledger rows whose stop job is over; plan the next attempts."""
-    if job_state is None:
-        return StopRetryPlan()
     store = runtime.store
-    # Open rows of runs no longer observed (ended meanwhile) are completed too.
-    ids = requested | store.open_stop_ids(tenant, requester=SLA_SENSOR)
-    if not ids:
-        return StopRetryPlan()
-    rows = store.stop_attempts(tenant, ids, requester=SLA_SENSOR)
-    retries = plan_stop_retries(rows, job_state=job_state, now=now)
-    for done in retries.completions:
-        store.finish_stop(done.row_id, result=done.result, state_after=None, finished_at=now,
-                          detail=done.detail)
-        log.warning("SLA tick: %s: %s", tenant, done.detail)
-    return retries
-
-
-def _sent(client: AmperityClient | None, fallback: int) -> int:
-    """The requests the client sent (retries and failures included), else ``fallback``."""
-    sent = getattr(client, "requests_sent", None)
-    return sent if isinstance(sent, int) else fallback
+    read = read_tenant(
+        client,
+        tenant=tenant.name,
+        known_stalest_first=store.active_runs_by_tenant([tenant.name])[tenant.name],
+        tracks=store.open_alert_tracks_by_tenant([tenant.name])[tenant.name],
+        now=now,
+        last_tick_at=last_tick_at,
+        out_of_time=out_of_time,
+    )
+    done = apply_tenant_reads(runtime, {tenant.name: read}, now=now, requester=SLA_SENSOR,
+                              job_state=job_state)
+    outcome = done[tenant.name]
+    return outcome.tick, outcome.plan, outcome.stops, outcome.dry_lines
 
 
 def lost_stop_requests(
@@ -235,23 +147,26 @@ def lost_stop_requests(
         return []
     store = runtime.store
     again: list[StopToRequest] = []
-    for tenant in runtime.tenants:
-        candidates = store.unlaunched_stops(
-            tenant.name, requester=SLA_SENSOR, before=now - LOST_STOP_AFTER
-        )
-        if not candidates:
-            continue
-        active = {run.id for run in store.active_runs(tenant.name)}  # not ended, not vanished
-        ids: list[int] = []
+    # One query for every tenant (a partial index holds the unfinished rows), then the
+    # active runs of only the few tenants that have a candidate.
+    unlaunched = store.unlaunched_stops_by_tenant(
+        [t.name for t in runtime.tenants], requester=SLA_SENSOR, before=now - LOST_STOP_AFTER
+    )
+    if not unlaunched:
+        return []
+    active_by_tenant = store.active_runs_by_tenant(list(unlaunched))
+    ids: list[int] = []
+    for tenant, candidates in unlaunched.items():
+        active = {run.id for run in active_by_tenant[tenant]}  # not ended, not vanished
         for record in lost_stops(candidates, active=active, job_exists=job_exists):
             again.append(
                 StopToRequest(
-                    tenant.name, record.workflow_id, record.workflow_name, record.run_key,
+                    tenant, record.workflow_id, record.workflow_name, record.run_key,
                     record.reason,
                 )
             )
             ids.append(record.id)
-        store.mark_stops_rerequested(ids, at=now)
+    store.mark_stops_rerequested(ids, at=now)
     for stop in again:
         log.warning("SLA tick: stop %s was recorded but never launched: requesting it again",
                     stop.run_key)
@@ -271,6 +186,10 @@ def run_sla_tick(
 ) -> SlaTickResult:
     """Run one SLA tick over every tenant, within a time budget, then deliver due alerts.
 
+    Tenants are read concurrently, ``sensor.concurrency`` at a time, each with its own client,
+    request budget and ``sensor.tenant_timeout``; their plans are then applied in this thread,
+    in batches (``services/sla_apply.py``).
+
     Args:
         runtime: Config, store and the way to reach each tenant.
         now: The tick's time (from the runtime's clock).
@@ -280,51 +199,63 @@ def run_sla_tick(
         last_tick_at: When the previous tick started (bounds the ended-runs listing).
         monotonic: Elapsed-time source (injected in tests).
         deliver: Deliver due alerts from the outbox at the end (False in some benchmarks).
-        job_state: What Dagster says of a stop job's run key (see :func:`tick_tenant`).
+        job_state: What Dagster says of a stop job's run key (the sensor asks its instance):
+            given, stops that did not take are completed and retried (``monitoring.stop_retry``).
 
     Returns:
-        What was read, decided and requested.
+        What was read, decided and requested. ``resume_tenant`` is the first tenant the
+        budget did not start (the tenants not started go first next tick; a tenant cut short
+        or left behind at its timeout goes after them, so it cannot starve the others).
     """
     start = monotonic()
-
-    def out_of_time() -> bool:
-        return monotonic() - start > budget_s
-
     result = SlaTickResult(started_at=now)
+    store, sensor = runtime.store, runtime.config.sensor
     names = rotate([t.name for t in runtime.tenants], resume_tenant)
-    for index, name in enumerate(names):
-        if index > 0 and out_of_time():
-            result.resume_tenant = name
-            log.warning("SLA tick: time budget of %.0fs spent; %s next tick", budget_s, name)
-            break
-        tenant = runtime.tenant(name)
-        client: AmperityClient | None = None
+    # What the store knew before the tick, for every tenant in two queries; the workers read
+    # the API only, so a tenant left behind at its deadline writes nothing.
+    store_started = time.perf_counter()  # a measurement, not the budget: not `monotonic`
+    known = store.active_runs_by_tenant(names)
+    tracks = store.open_alert_tracks_by_tenant(names)
+    store_s = time.perf_counter() - store_started
+
+    failed_sent: dict[str, int] = {}  # requests of tenants that failed mid-tick count too
+
+    def read(tenant: TenantConfig, client: AmperityClient, out_of_time: OutOfTime) -> TenantRead:
         try:
-            with runtime.client_factory(tenant) as client:
-                tick, _plan, stops, dry = tick_tenant(
-                    runtime,
-                    tenant,
-                    client,
-                    now=now,
-                    last_tick_at=last_tick_at,
-                    out_of_time=out_of_time,
-                    job_state=job_state,
-                )
-            tick.requests = _sent(client, tick.requests)
-        except (AmperityError, ConfigError) as err:  # one tenant down must not silence others
-            result.failed_tenant_requests += _sent(client, 0)
-            result.errors[name] = describe_tenant_error(tenant, err)
-            log.warning("SLA tick: tenant %s: %s", name, result.errors[name])
-            continue
-        result.tenants.append(tick)
-        result.stop_requests += stops
-        result.dry_runs += dry
-        if tick.cut_short:
-            # This tenant had its turn, if a short one; the next tick starts with the one
-            # after it, so a huge tenant cannot starve the others (alone, it is next again).
-            result.resume_tenant = names[(index + 1) % len(names)]
-            log.warning("SLA tick: %s: %s", name, tick.cut_short)
-            break
+            done = read_tenant(client, tenant=tenant.name, known_stalest_first=known[tenant.name],
+                               tracks=tracks[tenant.name], now=now, last_tick_at=last_tick_at,
+                               out_of_time=out_of_time)
+        except BaseException:
+            failed_sent[tenant.name] = sent_by(client, 0)
+            raise
+        done.tick.requests = sent_by(client, done.tick.requests)
+        return done
+
+    pool = run_tenants(
+        [runtime.tenant(name) for name in names],
+        read,
+        factory=runtime.client_factory,
+        concurrency=sensor.concurrency,
+        tenant_timeout_s=sensor.tenant_timeout.total_seconds(),
+        budget_s=budget_s,
+        monotonic=monotonic,
+    )
+    result.errors.update(pool.errors)
+    result.failed_tenant_requests = sum(failed_sent.get(name, 0) for name in pool.errors)
+    result.resume_tenant = pool.resume_tenant
+    if result.resume_tenant:
+        log.warning("SLA tick: time budget of %.0fs spent; %s next tick", budget_s,
+                    result.resume_tenant)
+    reads = {name: pool.results[name] for name in names if name in pool.results}
+    store_started = time.perf_counter()
+    for name, outcome in apply_tenant_reads(runtime, reads, now=now, requester=SLA_SENSOR,
+                                            job_state=job_state).items():
+        result.tenants.append(outcome.tick)
+        result.stop_requests += outcome.stops
+        result.dry_runs += outcome.dry_lines
+        if outcome.tick.cut_short:
+            log.warning("SLA tick: %s: %s", name, outcome.tick.cut_short)
+    result.store_s = store_s + time.perf_counter() - store_started
     # The daily digest rides on the tick: one cheap look-up, and a tick missed while the
     # daemon was down is made up by the next one (a schedule would skip it).
     result.digest = maybe_enqueue_digest(runtime, now=now)
@@ -335,3 +266,9 @@ def run_sla_tick(
         )
     result.elapsed_s = monotonic() - start
     return result
+
+
+def sent_by(client: AmperityClient | None, fallback: int) -> int:
+    """The requests the client sent (retries and failures included), else ``fallback``."""
+    sent = getattr(client, "requests_sent", None)
+    return sent if isinstance(sent, int) else fallback

@@ -481,6 +481,7 @@ def _api_endpoint(
     sim: Simulator, template: str, versions: tuple[str, ...], handler: Handler
 ) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
+        arrived = sim.rate_limit_clock()  # before any fault's delay: when the request came
         path = request.url.path
         runtime, request_id, decision, response = await _admit(
             sim, request, path[len(API_PREFIX):], "amperity-tenant")
@@ -494,7 +495,7 @@ def _api_endpoint(
                 # The endpoint has acted (a stop stopped, a start started); only the answer
                 # is lost, which is the case a client must not blindly repeat.
                 response = DroppedConnection()
-        _record(sim, runtime, request, template, response)
+        _record(sim, runtime, request, template, response, arrived=arrived)
         return response
 
     return endpoint
@@ -562,10 +563,12 @@ def _record(
     request: Request,
     template: str,
     response: Response,
+    *,
+    arrived: float | None = None,
 ) -> None:
     status = 0 if isinstance(response, DroppedConnection) else response.status_code
     log = runtime.log if runtime is not None else sim.unrouted_log
-    log.record(request.method, request.url.path, template, status)
+    log.record(request.method, request.url.path, template, status, at=arrived)
 
 
 def _oauth_endpoint(sim: Simulator) -> Callable[[Request], Awaitable[Response]]:

@@ -23,6 +23,8 @@ class LoggedRequest:
     path: str
     route: str
     status: int
+    at: float | None = None
+    """When the request arrived (the simulator's limiter clock, monotonic seconds)."""
 
 
 class RequestLog:
@@ -37,15 +39,20 @@ class RequestLog:
         self._entries: deque[LoggedRequest] = deque(maxlen=MAX_ENTRIES)
         self._total = 0
 
-    def record(self, method: str, path: str, route: str, status: int) -> None:
-        """Remember one answered request (``status`` 0 = connection dropped)."""
+    def record(
+        self, method: str, path: str, route: str, status: int, *, at: float | None = None
+    ) -> None:
+        """Remember one answered request (``status`` 0 = connection dropped).
+
+        ``at`` is when it arrived (monotonic seconds), for :meth:`busiest_window`.
+        """
         with self._lock:
             self._total += 1
             self._by_path[f"{method} {path}"] += 1
             self._by_route[f"{method} {route}"] += 1
             self._by_status[status] += 1
             self._by_key[(method, path, status)] += 1
-            self._entries.append(LoggedRequest(method, path, route, status))
+            self._entries.append(LoggedRequest(method, path, route, status, at))
 
     def count(
         self,
@@ -85,6 +92,20 @@ class RequestLog:
         """The most recent requests (up to 10,000), oldest first."""
         with self._lock:
             return list(self._entries)
+
+    def busiest_window(self, seconds: float = 1.0) -> int:
+        """The most requests that arrived within any ``seconds`` (of the entries kept).
+
+        What a strict per-tenant limiter checks: 10 means the tenant never saw 11 in a second.
+        Entries without an arrival time are not counted.
+        """
+        times = sorted(e.at for e in self.entries() if e.at is not None)
+        best = first = 0
+        for last, at in enumerate(times):
+            while at - times[first] >= seconds:
+                first += 1
+            best = max(best, last - first + 1)
+        return best
 
     def reset(self) -> None:
         """Forget everything."""

@@ -140,6 +140,11 @@ class Simulator:
         self.limiter = (SlidingWindowLimiter(rps, clock=self._rate_limit_clock)
                         if rps else None)
 
+    @property
+    def rate_limit_clock(self) -> Callable[[], float]:
+        """The limiter's monotonic seconds (also when each request arrived, in the logs)."""
+        return self._rate_limit_clock
+
     # ---------------------------------------------------------------- tokens
     def mint_token(
         self,

@@ -12,7 +12,7 @@ from amperity_ops.client.models import TERMINAL_KINDS, IngestJob, StateKind, Wor
 from amperity_ops.store._sql import upsert
 from amperity_ops.store.schema import ingest_feeds, ingest_jobs, watermarks, workflow_runs
 
-__all__ = ["VANISHED", "HistoryMixin"]
+__all__ = ["VANISHED", "HistoryMixin", "run_row"]
 
 _TERMINAL = sorted(k.value for k in TERMINAL_KINDS)
 VANISHED = "vanished"
@@ -21,6 +21,17 @@ row keeps the run as last seen (``state_raw``), but it is no longer active, so i
 re-read by id on every poll nor evaluated against its SLA. If the API lists the run again,
 the next upsert writes its real state back."""
 _GONE = [*_TERMINAL, VANISHED]
+
+
+def run_row(tenant: str, run: WorkflowRun, seen_at: datetime) -> dict[str, Any]:
+    """The ``ao_workflow_runs`` row of a run as read at ``seen_at``."""
+    return {
+        "tenant": tenant, "id": run.id, "name": run.name, "type": run.type,
+        "state_raw": run.state.raw, "state_kind": run.state.kind.value,
+        "created_at": run.created_at, "ended_at": run.ended_at,
+        "warn_after_ms": run.warn_after_ms, "last_seen": seen_at,
+        "payload": run.model_dump_json(),
+    }
 
 
 class HistoryMixin:
@@ -42,13 +53,7 @@ class HistoryMixin:
             How many rows were written.
         """
         rows = [
-            {
-                "tenant": tenant, "id": run.id, "name": run.name, "type": run.type,
-                "state_raw": run.state.raw, "state_kind": run.state.kind.value,
-                "created_at": run.created_at, "ended_at": run.ended_at,
-                "warn_after_ms": run.warn_after_ms, "last_seen": seen_at,
-                "payload": run.model_dump_json(),
-            }
+            run_row(tenant, run, seen_at)
             for run in runs
             if run.created_at is not None  # start unknown: not stored until Amperity sends it
         ]

@@ -114,16 +114,25 @@ class OncallLedgerMixin:
              "next_attempt_at": e.due_at, "last_error": e.note if e.status != "pending" else None}
             for e in entries
         ]
+        pending = [e for e in entries if e.status == "pending"]
         with self._engine.begin() as conn:
             added = insert_ignore(conn, alert_outbox, rows, ["dedup_key", "level", "sink"])
-            for e in entries:
-                if e.status != "pending":
-                    continue
-                conn.execute(update(alert_outbox).where(
-                    c.dedup_key == e.message.dedup_key, c.sink == e.sink,
-                    c.status == "pending", c.attempts == 0,
-                    c.next_attempt_at > e.due_at + _CLAIM_MARGIN,
-                ).values(status="superseded", last_error="overtaken by a later message"))
+            if pending:
+                # Two statements whatever the number of entries (a tick may queue thousands):
+                # read the untried pending rows of these keys, supersede the ones due later.
+                waiting = conn.execute(select(c.id, c.dedup_key, c.sink, c.next_attempt_at).where(
+                    c.dedup_key.in_(sorted({e.message.dedup_key for e in pending})),
+                    c.status == "pending", c.attempts == 0)).all()
+                due: dict[tuple[str, str], datetime] = {}
+                for e in pending:
+                    key = (e.message.dedup_key, e.sink)
+                    due[key] = min(due.get(key, e.due_at), e.due_at)
+                overtaken = [row.id for row in waiting
+                             if (when := due.get((row.dedup_key, row.sink))) is not None
+                             and row.next_attempt_at > when + _CLAIM_MARGIN]
+                if overtaken:
+                    conn.execute(update(alert_outbox).where(c.id.in_(overtaken)).values(
+                        status="superseded", last_error="overtaken by a later message"))
         return added
 
     def paged_sinks(self, keys: Iterable[str], *, now: datetime) -> set[tuple[str, str]]:

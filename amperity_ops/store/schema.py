@@ -211,3 +211,11 @@ reported_events = Table(
     Index("ao_reported_by_asset", "tenant", "asset", "happened_at"),
 )
 """Asset events told to Dagster (one row each): a run is reported once, across restarts."""
+# The stops still in flight (no result yet) are few; the ledger keeps every stop ever made.
+# The SLA tick asks for them across every tenant each tick (lost stops), the stop job by run.
+Index(
+    "ao_stops_unfinished",
+    stop_ledger.c.requested_at,
+    postgresql_where=stop_ledger.c.result.is_(None),
+    sqlite_where=stop_ledger.c.result.is_(None),
+)

@@ -19,13 +19,13 @@ from sqlalchemy import Engine, func, insert, select, update
 from amperity_ops.core import NewStop, Requester, StopResult
 from amperity_ops.store.schema import stop_ledger
 
-__all__ = ["NewStop", "StopLedgerMixin", "StopRecord"]
+__all__ = ["NewStop", "StopLedgerMixin", "StopRecord", "record_from_row", "table_row"]
 
 _CHUNK = 500
 """Ids per ``IN (...)`` query: a tick may ask about thousands of runs."""
 
 
-def _table_row(stop: NewStop) -> dict[str, object]:
+def table_row(stop: NewStop) -> dict[str, object]:
     """The table row: the requester's kind and name beside its label."""
     values = asdict(stop)
     del values["requester"]
@@ -59,7 +59,8 @@ class StopRecord:
     """Who asked, typed (rows older than the requester columns: read from ``requested_by``)."""
 
 
-def _record(row: object) -> StopRecord:
+def record_from_row(row: object) -> StopRecord:
+    """A :class:`StopRecord` from an ``ao_stop_ledger`` row."""
     values = dict(row._mapping)  # type: ignore[attr-defined]
     kind, name = values.pop("requester_kind"), values.pop("requester_name")
     result = values.pop("result")
@@ -100,7 +101,7 @@ class StopLedgerMixin:
         """
         if not stops:
             return []
-        rows = [_table_row(stop) for stop in stops]
+        rows = [table_row(stop) for stop in stops]
         stmt = insert(stop_ledger).returning(stop_ledger.c.id, sort_by_parameter_order=True)
         with self._engine.begin() as conn:
             return [int(i) for (i,) in conn.execute(stmt, rows)]
@@ -188,7 +189,7 @@ class StopLedgerMixin:
                 .order_by(c.id.desc()))
         with self._engine.connect() as conn:
             for row in conn.execute(stmt):
-                record = _record(row)
+                record = record_from_row(row)
                 if requester.same_as(record.requester):
                     return record.id
         return None
@@ -209,7 +210,7 @@ class StopLedgerMixin:
                        c.requested_at <= before)
                 .order_by(c.id))
         with self._engine.connect() as conn:
-            records = [_record(row) for row in conn.execute(stmt)]
+            records = [record_from_row(row) for row in conn.execute(stmt)]
         return [r for r in records if requester.same_as(r.requester)]
 
     def mark_stops_rerequested(self, stop_ids: Sequence[int], *, at: datetime) -> None:
@@ -239,7 +240,7 @@ class StopLedgerMixin:
                         .where(c.tenant == tenant, c.workflow_id.in_(ids[start:start + _CHUNK]),
                                c.dry_run.is_(False))
                         .order_by(c.id))
-                rows += [_record(row) for row in conn.execute(stmt)]
+                rows += [record_from_row(row) for row in conn.execute(stmt)]
         return [r for r in rows if requester.same_as(r.requester)]
 
     def open_stop_ids(self, tenant: str, *, requester: Requester) -> set[str]:
@@ -273,7 +274,7 @@ class StopLedgerMixin:
                                c.dry_run.is_(False))
                         .order_by(c.id))
                 for row in conn.execute(stmt):
-                    record = _record(row)
+                    record = record_from_row(row)
                     found[record.workflow_id] = record  # ascending ids: the newest wins
         return found
 
@@ -293,7 +294,7 @@ class StopLedgerMixin:
         if tenants is not None:
             stmt = stmt.where(c.tenant.in_(sorted(set(tenants))))
         with self._engine.connect() as conn:
-            return [_record(row) for row in conn.execute(stmt)]
+            return [record_from_row(row) for row in conn.execute(stmt)]
 
     def stop_records(self, tenant: str | None = None, *, limit: int = 50) -> list[StopRecord]:
         """Ledger rows, newest first."""
@@ -301,4 +302,4 @@ class StopLedgerMixin:
         if tenant is not None:
             stmt = stmt.where(stop_ledger.c.tenant == tenant)
         with self._engine.connect() as conn:
-            return [_record(row) for row in conn.execute(stmt)]
+            return [record_from_row(row) for row in conn.execute(stmt)]

@@ -13,12 +13,13 @@ from amperity_ops.store.migrate import prepare_schema
 from amperity_ops.store.oncall_ledger import OncallLedgerMixin
 from amperity_ops.store.reported_events import ReportedEventsMixin
 from amperity_ops.store.stop_ledger import StopLedgerMixin
+from amperity_ops.store.tick_batch import TickBatchMixin
 
 __all__ = ["Store", "StoreError"]
 
 
 class Store(HistoryMixin, AlertLedgerMixin, StopLedgerMixin, OncallLedgerMixin,
-            ReportedEventsMixin):
+            ReportedEventsMixin, TickBatchMixin):
     """The history store: runs, ingest jobs, watermarks, alert state, outbox, stop ledger.
 
     Safe to share between threads; several processes may open the same URL (SQLite in WAL
