@@ -16,7 +16,6 @@ from dagster._config.pythonic_config import ConfigurableResourceFactory  # not t
 from pydantic import Field
 
 from amperity_ops.defs.tenant_resource import AmperityResource
-from amperity_ops.monitoring.shards import parse_shard
 from amperity_ops.services.runtime import OpsRuntime
 
 __all__ = ["RESOURCE_KEY", "AmperityOpsResource", "amperity_ops_resource"]
@@ -48,11 +47,6 @@ class AmperityOpsResource(ConfigurableResourceFactory[OpsRuntime]):
         "of the AMPERITY_* variables (give secrets as EnvVar). Set beside a tenants list, it "
         "is an error.",
     )
-    shard: str | None = Field(
-        default=None,
-        description="Watch only this shard's tenants, written k/n (AMPERITY_OPS_SHARD, read "
-        "when the code location loads). Empty: every tenant of the policy file.",
-    )
 
     def create_resource(self, context: InitResourceContext) -> OpsRuntime:
         """Read the policy file and open the store (no API call); the caller closes it."""
@@ -60,7 +54,6 @@ class AmperityOpsResource(ConfigurableResourceFactory[OpsRuntime]):
             config_path=self.config_path,
             store_url=self.store_url,
             tenant=None if self.tenant is None else self.tenant.settings(),
-            shard=parse_shard(self.shard),
         )
 
     @contextmanager

@@ -19,7 +19,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from dagster import Definitions
+from dagster import Definitions, InitResourceContext
+from pydantic import Field
 
 from amperity_ops.defs.assets import INVENTORY_ASSETS, POLLING_ASSETS
 from amperity_ops.defs.jobs import stop_amperity_workflow_run
@@ -32,9 +33,11 @@ from amperity_ops.defs.schedules import (
 )
 from amperity_ops.defs.sensors import amperity_ingest_sensor, amperity_workflow_sla_sensor
 from amperity_ops.monitoring.shards import SHARD_ENV, Shard, parse_shard
+from amperity_ops.services.runtime import OpsRuntime
 
 __all__ = [
     "SHARD_ENV",
+    "ShardedOpsResource",
     "guard_definitions",
     "polling_definitions",
     "shard_from_env",
@@ -54,6 +57,25 @@ def shard_from_env(environ: Mapping[str, str] | None = None) -> Shard | None:
     return parse_shard(env.get(SHARD_ENV))
 
 
+class ShardedOpsResource(AmperityOpsResource):
+    """The ``amperity_ops`` resource of one shard's code location: only that shard's tenants."""
+
+    shard: str = Field(
+        description="The share of the policy file's tenants this code location watches, k/n "
+        "(from AMPERITY_OPS_SHARD when the location loaded): a tenant's explicit 'shard', else "
+        "a stable hash of its name.",
+    )
+
+    def create_resource(self, context: InitResourceContext) -> OpsRuntime:
+        """The runtime over this shard's tenants (policy file read now, no API call)."""
+        return OpsRuntime.from_settings(
+            config_path=self.config_path,
+            store_url=self.store_url,
+            tenant=None if self.tenant is None else self.tenant.settings(),
+            shard=parse_shard(self.shard),
+        )
+
+
 def guard_definitions(shard: Shard) -> Definitions:
     """One shard's code location: its tenants' SLA and ingest sensors and the stop job.
 
@@ -67,7 +89,7 @@ def guard_definitions(shard: Shard) -> Definitions:
     return Definitions(
         jobs=[stop_amperity_workflow_run],
         sensors=[amperity_workflow_sla_sensor, amperity_ingest_sensor],
-        resources={RESOURCE_KEY: AmperityOpsResource(shard=str(shard))},
+        resources={RESOURCE_KEY: ShardedOpsResource(shard=str(shard))},
     )
 
 

@@ -19,9 +19,13 @@ import pytest
 import redis
 from dagster import SensorResult, build_sensor_context
 
-from amperity_ops.defs.resources import AmperityOpsResource
 from amperity_ops.defs.sensors import amperity_workflow_sla_sensor
-from amperity_ops.defs.shards import guard_definitions, polling_definitions, shard_from_env
+from amperity_ops.defs.shards import (
+    ShardedOpsResource,
+    guard_definitions,
+    polling_definitions,
+    shard_from_env,
+)
 from amperity_ops.monitoring.shards import Shard, shard_of
 from amperity_ops.settings import ConfigError
 from amperity_ops.simulator import ManualClock, Simulator, TenantSpec
@@ -72,7 +76,7 @@ def policy_file(tmp_path: Path, fleet: tuple[Simulator, str],
     return path
 
 
-def _tick(resource: AmperityOpsResource) -> SensorResult:
+def _tick(resource: ShardedOpsResource) -> SensorResult:
     with build_sensor_context(resources={"amperity_ops": resource}) as context:
         result = amperity_workflow_sla_sensor(context)
     assert isinstance(result, SensorResult)
@@ -89,7 +93,7 @@ def test_two_shards_stop_disjoint_tenants_covering_all_within_one_shared_budget(
     store_url = f"sqlite:///{tmp_path / 'store.sqlite'}"
     watched: dict[str, set[str]] = {}
     for shard in ("1/2", "2/2"):
-        resource = AmperityOpsResource(config_path=str(policy_file), store_url=store_url,
+        resource = ShardedOpsResource(config_path=str(policy_file), store_url=store_url,
                                        shard=shard)
         result = _tick(resource)
         watched[shard] = {r.tags["amperity-ops/tenant"] for r in result.run_requests or []}
@@ -107,7 +111,7 @@ def test_a_shards_clients_spend_the_tenants_budget_in_redis(
     """The runtime a shard builds sends through the tenant's Redis budget, shared by all."""
     _sim, base_url = fleet
     db = redis.Redis.from_url(REDIS_URL)
-    resource = AmperityOpsResource(config_path=str(policy_file),
+    resource = ShardedOpsResource(config_path=str(policy_file),
                                    store_url=f"sqlite:///{tmp_path / 's.sqlite'}", shard="2/2")
     with resource.yield_for_execution(None) as runtime:  # type: ignore[arg-type]
         tenant = runtime.tenants[0]
@@ -128,7 +132,7 @@ def test_a_shards_location_holds_the_guard_and_the_assets_live_apart() -> None:
     assert [j.name for j in repo.get_all_jobs()] == ["stop_amperity_workflow_run"]
     assert not list(repo.assets_defs_by_key)
     resource = (guard.resources or {})["amperity_ops"]
-    assert isinstance(resource, AmperityOpsResource)
+    assert isinstance(resource, ShardedOpsResource)
     assert resource.shard == "3/4"
     polling = polling_definitions().get_repository_def()
     assert not polling.sensor_defs
