@@ -262,6 +262,8 @@ def run_proof(args: argparse.Namespace) -> int:
     from amperity_ops.simulator import Simulator, TenantSpec
 
     names = tenant_names(args.tenants)
+    print("machine: {} cores, load average {:.1f} / {:.1f} / {:.1f} before the start".format(
+        os.cpu_count(), *os.getloadavg()))
     home = Path(tempfile.mkdtemp(prefix="amperity-ops-shards-"))
     dagster_home = home / "dagster_home"
     dagster_home.mkdir()
@@ -400,6 +402,8 @@ def report(fleet: Fleet, names: list[str], interval: int, rejected: int,
     print(line("breach -> stop sent (simulator)", fleet.stopping))
     print(line("breach -> stop job SUCCESS", fleet.succeeded))
     print(f"  API requests answered {answered}, of which 429: {rejected}")
+    print("  machine: {} cores, load average {:.1f} / {:.1f} / {:.1f} (1 / 5 / 15 min)".format(
+        os.cpu_count(), *os.getloadavg()))
     problems = []
     late_alerts = [d for d in fleet.delays(fleet.alerted) if d > interval]
     late_requests = [d for d in fleet.delays(fleet.requested) if d > interval]
