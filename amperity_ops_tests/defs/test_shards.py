@@ -158,3 +158,25 @@ def test_a_bad_shard_stops_the_code_location_with_one_line() -> None:
     last = done.stderr.strip().splitlines()[-1]
     assert last.endswith("AMPERITY_OPS_SHARD='5/4': no shard 5 of 4; set AMPERITY_OPS_SHARD to "
                          "k/n with 1 <= k <= n, e.g. 2/4 for the second of four shards")
+
+
+def test_a_shard_with_no_tenants_ticks_quietly_and_names_the_cause(tmp_path: Path) -> None:
+    """Few tenants over many shards: an empty shard's tick reads nothing; a look-up says why."""
+    from amperity_ops.services.runtime import OpsRuntime
+    from amperity_ops.services.sla_guard import run_sla_tick
+    from amperity_ops.settings import UnknownTenantError
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("tenants:\n  - {tenant_id: a, access_token: t, shard: 1}\n"
+                      "  - {tenant_id: b, access_token: t, shard: 1}\n")
+    runtime = OpsRuntime.from_settings(config_path=str(policy), shard=Shard(2, 2),
+                                       store_url=f"sqlite:///{tmp_path / 's.sqlite'}")
+    try:
+        assert list(runtime.tenants) == []
+        result = run_sla_tick(runtime, now=runtime.clock(), budget_s=5, deliver=False)
+        assert result.stop_requests == []
+        assert result.requests == 0
+        with pytest.raises(UnknownTenantError, match="this shard watches none"):
+            runtime.tenant(None)
+    finally:
+        runtime.close()
