@@ -54,6 +54,7 @@ from amperity_ops.oncall_policy import (
 
 __all__ = [
     "DEFAULT_PAGERDUTY_URL",
+    "RATE_LIMIT_BACKEND_ENV",
     "AlertRule",
     "AlertRuleMatch",
     "AlertSinkConfig",
@@ -89,6 +90,8 @@ __all__ = [
     "sink_ids",
 ]
 
+RATE_LIMIT_BACKEND_ENV = "AMPERITY_RATE_LIMIT_BACKEND"
+"""The budget store of every tenant that names none (see ``TenantConfig.rate_limit_backend``)."""
 DEFAULT_PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 """PagerDuty Events API v2 endpoint (overridable per sink, e.g. for tests)."""
 
@@ -273,6 +276,22 @@ class TenantConfig(TenantConnection):
         description="Requests per second allowed for this tenant, across all callers (the "
         "monitor always keeps a budget).",
     )
+    shard: int | None = Field(
+        default=None,
+        ge=1,
+        description="The code location (k of AMPERITY_OPS_SHARD=k/n) that watches this "
+        "tenant; None: a stable hash of its name decides. Ignored when not sharded.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _budget_backend_from_env(cls, data: Any) -> Any:
+        # One shared budget store for the whole fleet, without its URL (often with a password)
+        # in the policy file: a tenant that names no backend takes AMPERITY_RATE_LIMIT_BACKEND.
+        shared = os.environ.get(RATE_LIMIT_BACKEND_ENV, "").strip()
+        if shared and isinstance(data, dict) and not data.get("rate_limit_backend"):
+            return {**data, "rate_limit_backend": shared}
+        return data
 
 
 class UnknownTenantError(KeyError, ValueError):
@@ -495,6 +514,8 @@ class OpsConfig(_Strict):
             UnknownTenantError: No such tenant (a ``KeyError``; the message lists the known
                 ones).
         """
+        if not name and not self.tenants:  # a shard whose tenants all hash elsewhere
+            raise UnknownTenantError("tenant: no tenants here (this shard watches none)")
         if not name:
             return self.tenants[0]
         for tenant in self.tenants:

@@ -50,6 +50,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -342,6 +343,14 @@ return tostring(factor)
 """
 
 
+@cache
+def _redis_pool(url: str) -> Any:
+    """The process's connection pool for ``url`` (redis-py re-creates it after a fork)."""
+    import redis
+
+    return redis.ConnectionPool.from_url(url)
+
+
 class RedisBudget:
     """A log in a Redis list (newest first), updated atomically by a Lua script."""
 
@@ -350,7 +359,9 @@ class RedisBudget:
 
         self.key = f"amperity-ops:rate:{key}"
         self._keys = [self.key, f"{self.key}:widen"]
-        self._redis = redis.Redis.from_url(url)
+        # One connection pool per URL and process: a sensor tick opens a client per tenant,
+        # and a fresh pool would connect (and load the script) anew for each of them.
+        self._redis = redis.Redis(connection_pool=_redis_pool(url))
         # register_script sends EVALSHA and falls back to EVAL (loading it) when the server
         # does not know the script yet: nothing is created up front, so no first-use race.
         self._script = self._redis.register_script(_REDIS_SCRIPT)
@@ -370,7 +381,7 @@ class RedisBudget:
         self._note(keys=self._keys, args=self._args(0, 0.0))
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Return the connection to the process's pool (kept for the next client)."""
         self._redis.close()
 
 

@@ -23,6 +23,7 @@ from dagster import (
     OpExecutionContext,
     Out,
     ResourceParam,
+    in_process_executor,
     job,
     op,
 )
@@ -287,6 +288,9 @@ def stop_workflow_run_op(
     description="Stop one Amperity workflow run (the SLA sensor launches it; so can you, from "
     "the Launchpad: workflow_id, reason and, in OSS Dagster, requested_by).",
     tags={JOB_KIND_TAG: "stop", "dagster/max_runtime": str(STOP_JOB_MAX_RUNTIME_S)},
+    # One op: a step subprocess (the default multiprocess executor) would only add a second
+    # Python start to every stop, which matters when a burst of breaches queues many of them.
+    executor_def=in_process_executor,
 )
 def stop_amperity_workflow_run() -> None:
     """Stop one Amperity workflow run."""

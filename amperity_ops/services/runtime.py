@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from amperity_ops.client import AmperityClient
+from amperity_ops.monitoring.shards import Shard
 from amperity_ops.services.clock import clock_from_env, utc_now
 from amperity_ops.services.tenants import ClientFactory, make_client, open_clients
 from amperity_ops.settings import (
@@ -43,6 +44,8 @@ class OpsRuntime:
     sleep: Callable[[float], None] = field(default=time.sleep)
     monotonic: Callable[[], float] = field(default=time.monotonic)
     """Real seconds for measuring real waits (a stop's wait and timeout), never the SLA clock."""
+    shard: Shard | None = None
+    """The shard this runtime watches (``config.tenants`` holds only its tenants); None: all."""
 
     @classmethod
     def from_settings(
@@ -52,6 +55,7 @@ class OpsRuntime:
         store_url: str | None = None,
         tenant: TenantConnection | None = None,
         config: OpsConfig | None = None,
+        shard: Shard | None = None,
     ) -> OpsRuntime:
         """Build the runtime from the policy file and the store URL.
 
@@ -63,6 +67,8 @@ class OpsRuntime:
                 giving it beside a ``tenants:`` list is an error.
             config: The policy file as Python (``build_amperity_defs(config=...)``); then
                 ``config_path`` and ``tenant`` are not read.
+            shard: Keep only this shard's tenants (``AMPERITY_OPS_SHARD``, read by the code
+                location at load); None keeps every tenant.
 
         The clock is the system clock unless ``AMPERITY_OPS_CLOCK=simulator`` (the demo).
 
@@ -78,7 +84,13 @@ class OpsRuntime:
             config = load_ops_config(config_path, tenant=tenant)
         url = store_url or OpsSettings().store_url
         clock = clock_from_env(config.tenants[0].base_url)
-        return cls(config=config, store=Store.from_url(url), clock=clock)
+        if shard is not None:
+            source = str(config_path or OpsSettings().config_path or "environment")
+            # Validated as a whole above; a shard is a view of it (possibly without tenants).
+            config = config.model_copy(
+                update={"tenants": shard.select(config.tenants, source=source)}
+            )
+        return cls(config=config, store=Store.from_url(url), clock=clock, shard=shard)
 
     def close(self) -> None:
         """Release the store's connections (and the simulator clock's HTTP client, if any)."""
@@ -89,7 +101,7 @@ class OpsRuntime:
 
     @property
     def tenants(self) -> Sequence[TenantConfig]:
-        """Every tenant in the policy file (never empty)."""
+        """Every tenant in the policy file, or this shard's share of them (possibly none)."""
         return self.config.tenants
 
     def tenant(self, name: str | None) -> TenantConfig:
