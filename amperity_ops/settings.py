@@ -43,17 +43,21 @@ from amperity_ops.client.secrets import ConfigError, SecretRef
 from amperity_ops.core.durations import parse_duration
 
 __all__ = [
+    "DEFAULT_OPSGENIE_URL",
     "DEFAULT_PAGERDUTY_URL",
+    "DEFAULT_SLACK_API_URL",
     "AlertSinkConfig",
     "AutoStopConfig",
     "BaselineConfig",
     "ConfigError",
     "DeliveryConfig",
     "Duration",
+    "EmailSinkConfig",
     "IngestThresholds",
     "LogSinkConfig",
     "OpsConfig",
     "OpsSettings",
+    "OpsgenieSinkConfig",
     "PagerDutySinkConfig",
     "Policy",
     "PolicyMatch",
@@ -71,6 +75,10 @@ __all__ = [
 
 DEFAULT_PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 """PagerDuty Events API v2 endpoint (overridable per sink, e.g. for tests)."""
+DEFAULT_OPSGENIE_URL = "https://api.opsgenie.com/v2/alerts"
+"""Opsgenie Alert API v2 (overridable per sink: EU accounts, tests)."""
+DEFAULT_SLACK_API_URL = "https://slack.com/api"
+"""Slack Web API base (overridable per sink, e.g. for tests)."""
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -161,10 +169,35 @@ class WebhookSinkConfig(_SinkBase):
 
 
 class SlackSinkConfig(_SinkBase):
-    """A Slack incoming webhook."""
+    """Slack: an incoming webhook (one message per level) or a bot token and a channel.
+
+    With ``bot_token`` and ``channel`` the sink posts one message per run with
+    ``chat.postMessage`` and edits that same message (``chat.update``) on escalation and
+    resolve; the message's ``ts`` is kept in the history store, so a restart edits it too.
+    """
 
     kind: Literal["slack"]
-    webhook_url: SecretRef
+    webhook_url: SecretRef | None = None
+    """Incoming-webhook mode: the hook's URL (a secret: the credential is in its path)."""
+    bot_token: SecretRef | None = None
+    """Bot mode: a bot token (``xoxb-...``) with the ``chat:write`` scope."""
+    channel: str | None = None
+    """Bot mode: the channel to post in (``#oncall`` or an id like ``C0123456789``); the bot
+    must be a member of it."""
+    api_url: str = DEFAULT_SLACK_API_URL
+    """The Slack Web API base; override only for tests or a proxy."""
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> SlackSinkConfig:
+        if (self.webhook_url is None) == (self.bot_token is None):
+            raise ValueError("give either webhook_url (incoming webhook) or bot_token and "
+                             "channel (a bot that edits its message)")
+        if self.bot_token is not None and not (self.channel or "").strip():
+            raise ValueError("bot_token needs a channel, e.g. channel: '#oncall'")
+        if self.webhook_url is not None and self.channel is not None:
+            raise ValueError("channel is for bot_token only; an incoming webhook posts to the "
+                             "channel it was created for")
+        return self
 
 
 class PagerDutySinkConfig(_SinkBase):
@@ -184,6 +217,52 @@ class TeamsSinkConfig(_SinkBase):
     card: Literal["adaptive", "messagecard"] = "adaptive"
 
 
+class OpsgenieSinkConfig(_SinkBase):
+    """Opsgenie Alert API v2: create with ``alias`` = the run's dedup key, close on resolve."""
+
+    kind: Literal["opsgenie"]
+    api_key: SecretRef
+    """An API key of an Opsgenie API integration (sent as ``GenieKey``)."""
+    url: str = DEFAULT_OPSGENIE_URL
+    """The Alert API base (EU accounts: ``https://api.eu.opsgenie.com/v2/alerts``)."""
+    responders: list[str] = Field(default_factory=list)
+    """Team names to route the alert to (empty: the integration's own routing)."""
+    tags: list[str] = Field(default_factory=list)
+
+
+class EmailSinkConfig(_SinkBase):
+    """E-mail over SMTP (stdlib ``smtplib``): one mail per alert, threaded per run."""
+
+    kind: Literal["email"]
+    host: str
+    port: int | None = Field(default=None, ge=1, le=65535)
+    """Default: 587 with ``starttls``, 465 with ``ssl``, 25 with ``none``."""
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    """``starttls`` (default), ``ssl`` (implicit TLS) or ``none`` (a local relay only)."""
+    username: SecretRef | None = None
+    password: SecretRef | None = None
+    from_addr: str = Field(validation_alias=AliasChoices("from", "from_addr"))
+    """The sender, e.g. ``amperity-ops@example.com`` (YAML key ``from``)."""
+    to: list[str] = Field(min_length=1)
+    """Recipients."""
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    ca_file: str | None = None
+    """A CA bundle to verify the server's certificate with (a private relay); default: the
+    system's trusted CAs."""
+
+    @model_validator(mode="after")
+    def _auth_pair(self) -> EmailSinkConfig:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("give username and password together (or neither, for a relay "
+                             "that needs no login)")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        """The port to connect to: ``port``, else the usual one for ``security``."""
+        return self.port or {"starttls": 587, "ssl": 465, "none": 25}[self.security]
+
+
 class LogSinkConfig(_SinkBase):
     """Python logging (logger ``amperity_ops.alerts``): handy in the demo and as a fallback."""
 
@@ -194,7 +273,8 @@ class LogSinkConfig(_SinkBase):
 
 
 AlertSinkConfig = Annotated[
-    WebhookSinkConfig | SlackSinkConfig | PagerDutySinkConfig | TeamsSinkConfig | LogSinkConfig,
+    WebhookSinkConfig | SlackSinkConfig | PagerDutySinkConfig | TeamsSinkConfig | LogSinkConfig
+    | OpsgenieSinkConfig | EmailSinkConfig,
     Field(discriminator="kind"),
 ]
 
@@ -442,11 +522,12 @@ def _all_field_names() -> set[str]:
         OpsConfig, Policy, PolicyMatch, AutoStopConfig, DeliveryConfig, TenantConfig,
         IngestThresholds, BaselineConfig, SensorConfig, SecretRef, WebhookSinkConfig,
         SlackSinkConfig, PagerDutySinkConfig, TeamsSinkConfig, LogSinkConfig,
+        OpsgenieSinkConfig, EmailSinkConfig,
     ]
     return {name for model in models for name in model.model_fields}
 
 
-_SINK_KINDS = {"webhook", "slack", "pagerduty", "teams", "log"}
+_SINK_KINDS = {"webhook", "slack", "pagerduty", "teams", "log", "opsgenie", "email"}
 
 
 def _dotted(loc: tuple[int | str, ...]) -> str:

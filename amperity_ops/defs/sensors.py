@@ -28,12 +28,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from amperity_ops.core import Requester
 from amperity_ops.core.durations import format_duration
 from amperity_ops.defs.jobs import (
-    REQUESTED_BY_TAG,
     STOP_JOB_NAME,
-    TENANT_TAG,
-    WORKFLOW_ID_TAG,
     stop_amperity_workflow_run,
     stop_run_config,
+    stop_run_tags,
 )
 from amperity_ops.services.ingest_guard import run_ingest_tick
 from amperity_ops.services.runtime import OpsRuntime
@@ -184,11 +182,8 @@ def amperity_workflow_sla_sensor(
                 tenant=stop.tenant,
                 requested_by=requested_by,
             ),
-            tags={
-                REQUESTED_BY_TAG: requested_by,
-                TENANT_TAG: stop.tenant,
-                WORKFLOW_ID_TAG: stop.workflow_id,
-            },
+            tags=stop_run_tags(workflow_id=stop.workflow_id, tenant=stop.tenant,
+                               requested_by=requested_by),
         )
         for stop in stops
     ]

@@ -32,6 +32,7 @@ __all__ = [
     "ingest_feeds",
     "ingest_jobs",
     "metadata",
+    "slack_messages",
     "stop_ledger",
     "watermarks",
     "workflow_runs",
@@ -178,4 +179,17 @@ stop_ledger = Table(
     Column("detail", Text),
     Index("ao_stops_by_run", "tenant", "workflow_id"),
     Index("ao_stops_by_time", "tenant", "requested_at"),
+)
+
+slack_messages = Table(
+    "ao_slack_messages",
+    metadata,
+    # The message a Slack bot sink posted for one run, edited in place afterwards: kept here
+    # so a restarted process edits it too instead of posting a second one.
+    Column("sink", String(_ID), primary_key=True),
+    Column("dedup_key", String(500), primary_key=True),
+    Column("channel", String(_ID), primary_key=True),  # as configured (#oncall or an id)
+    Column("channel_id", String(_ID), nullable=False),  # as Slack answered (chat.update needs it)
+    Column("ts", String(64), nullable=False),
+    Column("posted_at", UtcDateTime, nullable=False),
 )

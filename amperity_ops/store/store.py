@@ -10,13 +10,15 @@ from amperity_ops.store.engine import make_engine, safe_url
 from amperity_ops.store.errors import StoreError
 from amperity_ops.store.history import HistoryMixin
 from amperity_ops.store.migrate import prepare_schema
+from amperity_ops.store.slack_messages import SlackMessagesMixin
 from amperity_ops.store.stop_ledger import StopLedgerMixin
 
 __all__ = ["Store", "StoreError"]
 
 
-class Store(HistoryMixin, AlertLedgerMixin, StopLedgerMixin):
-    """The history store: runs, ingest jobs, watermarks, alert state, outbox, stop ledger.
+class Store(HistoryMixin, AlertLedgerMixin, StopLedgerMixin, SlackMessagesMixin):
+    """The history store: runs, ingest jobs, watermarks, alert state, outbox, stop ledger,
+    Slack messages.
 
     Safe to share between threads; several processes may open the same URL (SQLite in WAL
     mode, or Postgres). Every method is its own transaction.
