@@ -16,8 +16,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email import message_from_bytes
-from email.message import Message
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Literal
 
@@ -33,8 +33,11 @@ class Mail:
     user: str | None
 
     @property
-    def message(self) -> Message:
-        return message_from_bytes(self.data)
+    def message(self) -> EmailMessage:
+        """The mail parsed (headers unfolded)."""
+        parsed = message_from_bytes(self.data, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
 
 
 @dataclass

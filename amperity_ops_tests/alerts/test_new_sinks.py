@@ -80,7 +80,7 @@ def test_email_over_tls_with_login(certificate: tuple[Path, Path], security: str
     assert mail.recipients == ["oncall@example.test", "lead@example.test"]
     subject = "[amperity-ops] BREACHED: Courier Group Nightly has run 2h 05m"
     assert mail.message["Subject"] == subject
-    body = mail.message.get_payload()
+    body = mail.message.get_content()
     assert "Runtime      2h 05m" in body or ("Runtime" in body and "2h 05m" in body)
     assert "Open in Amperity: https://acme.amperity.test/#/workflows/wf-1" in body
 
