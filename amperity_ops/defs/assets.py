@@ -88,14 +88,15 @@ def workflow_runs(
         ),
         runtime.client_factory,
     )
-    polled = {name: report.summary() for name, report in reports.items()}
+    mark = clock_mark(runtime.clock)
+    polled = {name: report.summary(mark) for name, report in reports.items()}
     for line in (f"{n}: {p}" for n, p in polled.items()):
         context.log.info(line)
     summary = summarize_runs(runtime.store, runtime.config, runtime.tenants, now=now)
     return MaterializeResult(
         metadata=runs_metadata(summary, polled=polled, errors=errors,
                                clock=clock_label(runtime.clock, now),
-                               time_mark=clock_mark(runtime.clock)),
+                               time_mark=mark),
         check_results=runs_check_results(summary, errors=errors),
     )
 
@@ -219,7 +220,8 @@ def campaigns(amperity_ops: ResourceParam[OpsRuntime]) -> MaterializeResult:
             "drafts": MetadataValue.int(drafts),
             "upcoming_deliveries": MetadataValue.int(upcoming),
             "table": MetadataValue.md(
-                md_table(["tenant", "id", "name", "kind", "deliver at"], rows, empty="no campaigns")
+                md_table(["tenant", "id", "name", "kind",
+                          f"deliver at{clock_mark(runtime.clock)}"], rows, empty="no campaigns")
             ),
             **(
                 {

@@ -26,6 +26,7 @@ from dagster import (
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from amperity_ops.core import Requester
+from amperity_ops.core.clock import clock_mark
 from amperity_ops.core.durations import format_duration
 from amperity_ops.defs.jobs import (
     STOP_JOB_NAME,
@@ -97,13 +98,15 @@ class SensorCursor(BaseModel):
         ).model_dump_json()
 
 
-def not_due_yet(cursor: SensorCursor, now: datetime, interval: timedelta) -> str | None:
+def not_due_yet(cursor: SensorCursor, now: datetime, interval: timedelta,
+                time_mark: str = "") -> str | None:
     """Why this evaluation does no work (``sensor.interval`` not yet elapsed), or None.
 
     Args:
         cursor: The sensor's cursor (``last_tick_at`` is the last tick that did work).
         now: The runtime's clock.
         interval: ``sensor.interval`` from the policy file.
+        time_mark: ``core.clock.clock_mark`` of that clock (`` (sim)`` in the demo).
     """
     if cursor.last_tick_at is None or cursor.last_tick_at > now:
         return None  # first tick, or the clock went back (another clock): never stall
@@ -112,8 +115,8 @@ def not_due_yet(cursor: SensorCursor, now: datetime, interval: timedelta) -> str
         return None
     return (
         f"waiting: sensor.interval is {format_duration(interval)}; the last check was at "
-        f"{cursor.last_tick_at:%H:%M:%S} UTC, the next is due at "
-        f"{cursor.last_tick_at + interval:%H:%M:%S} UTC"
+        f"{cursor.last_tick_at:%H:%M:%S} UTC{time_mark}, the next is due at "
+        f"{cursor.last_tick_at + interval:%H:%M:%S} UTC{time_mark}"
     )
 
 
@@ -138,7 +141,8 @@ def _begin(
     """The cursor, the tick's time, and why no work is due yet (None: due)."""
     cursor = read_cursor(context)
     now = runtime.clock()
-    return cursor, now, not_due_yet(cursor, now, runtime.config.sensor.interval)
+    return cursor, now, not_due_yet(cursor, now, runtime.config.sensor.interval,
+                                    clock_mark(runtime.clock))
 
 
 def _budget_s(runtime: OpsRuntime) -> float:
