@@ -171,8 +171,11 @@ def amperity_workflow_sla_sensor(
         return SensorResult(skip_reason=SkipReason(waiting), cursor=cursor.model_dump_json())
     result = run_sla_tick(runtime, now=now, budget_s=_budget_s(runtime),
                           resume_tenant=cursor.resume_tenant, last_tick_at=cursor.last_tick_at)
-    for line in result.log_lines():
-        context.log.info(line)
+    headline = result.headline()
+    if headline is not None:
+        context.log.warning(headline)
+    for level, line in result.log_records():
+        context.log.log(level, line)
     stops = result.stop_requests + _lost_stops(context, runtime, now)
     new_cursor = cursor.after(now, result.resume_tenant)
     requested_by = Requester.sensor(SLA_SENSOR_NAME).label
@@ -193,7 +196,9 @@ def amperity_workflow_sla_sensor(
     ]
     if requests:
         return SensorResult(run_requests=requests, cursor=new_cursor)
-    return SensorResult(skip_reason=SkipReason(result.summary()), cursor=new_cursor)
+    # The tick list shows a skipped tick's reason: counts of what was alerted come first.
+    text = result.summary() if headline is None else f"{headline} | {result.summary()}"
+    return SensorResult(skip_reason=SkipReason(text), cursor=new_cursor)
 
 
 def _lost_stops(
@@ -237,7 +242,10 @@ def amperity_ingest_sensor(
         return SkipReason(waiting)
     result = run_ingest_tick(runtime, now=now, budget_s=_budget_s(runtime),
                              resume_tenant=cursor.resume_tenant)
-    for line in result.log_lines():
-        context.log.info(line)
+    for title in result.alerted:
+        context.log.warning(f"alert: {title}")
+    context.log.info(result.summary())
     context.update_cursor(cursor.after(now, result.resume_tenant))
+    if result.alerted:  # counts first, as on the SLA sensor's ticks
+        return SkipReason(f"ALERTED: {len(result.alerted)} ingest | {result.summary()}")
     return SkipReason(result.summary())
