@@ -75,12 +75,14 @@ def _feed(table: str, problems: tuple[str, ...] = (), error_rate: float = 0.0) -
 
 
 def test_ingest_health_names_the_unhealthy_feeds_in_one_line() -> None:
-    """The worst feed first, with its problem; all healthy and empty windows say so."""
-    summary = IngestSummary(generated_at=NOW, jobs=1, feeds=[
-        _feed("Orders", ("error rate 2.00% over 1.00%",), 0.02), _feed("Stores"),
-        _feed("POS", ("failed",))])
+    """Failed feeds first, then the worst rate, each table once with what is wrong in short;
+    all healthy and empty windows say so."""
+    summary = IngestSummary(generated_at=NOW, jobs=2, feeds=[
+        _feed("Orders", ("Orders: 2.00% errors > 1.00% (20 of 1,000 rows)",), 0.02),
+        _feed("Stores"), _feed("POS", ("POS: feed failed",)),
+        _feed("Orders", ("Orders: 1.10% errors > 1.00% (11 of 1,000 rows)",), 0.011)])
     assert unhealthy_feeds_line(summary) == (
-        "2 unhealthy of 3: Orders (error rate 2.00% over 1.00%), POS (failed)")
+        "3 unhealthy of 4: POS (failed), Orders (2.00% errors)")
     assert unhealthy_feeds_line(IngestSummary(generated_at=NOW, jobs=1,
                                               feeds=[_feed("Stores")])) == "all 1 feed healthy"
     assert unhealthy_feeds_line(IngestSummary(generated_at=NOW)) == "no ingest feeds in the window"
