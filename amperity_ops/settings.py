@@ -63,6 +63,7 @@ __all__ = [
     "PolicyMatch",
     "SecretRef",
     "SensorConfig",
+    "SlackBotSinkConfig",
     "SlackSinkConfig",
     "TeamsSinkConfig",
     "TenantConfig",
@@ -169,35 +170,28 @@ class WebhookSinkConfig(_SinkBase):
 
 
 class SlackSinkConfig(_SinkBase):
-    """Slack: an incoming webhook (one message per level) or a bot token and a channel.
-
-    With ``bot_token`` and ``channel`` the sink posts one message per run with
-    ``chat.postMessage`` and edits that same message (``chat.update``) on escalation and
-    resolve; the message's ``ts`` is kept in the history store, so a restart edits it too.
-    """
+    """A Slack incoming webhook (one message per level: a webhook cannot edit)."""
 
     kind: Literal["slack"]
-    webhook_url: SecretRef | None = None
-    """Incoming-webhook mode: the hook's URL (a secret: the credential is in its path)."""
-    bot_token: SecretRef | None = None
-    """Bot mode: a bot token (``xoxb-...``) with the ``chat:write`` scope."""
-    channel: str | None = None
-    """Bot mode: the channel to post in (``#oncall`` or an id like ``C0123456789``); the bot
-    must be a member of it."""
+    webhook_url: SecretRef
+
+
+class SlackBotSinkConfig(_SinkBase):
+    """Slack with a bot token: one message per run, edited in place on escalation and resolve.
+
+    The first alert about a run is posted with ``chat.postMessage``; later ones edit that
+    message (``chat.update``). Its ``ts`` is kept in the history store, so a restart edits it
+    too.
+    """
+
+    kind: Literal["slack_bot"]
+    bot_token: SecretRef
+    """A bot token (``xoxb-...``) with the ``chat:write`` scope."""
+    channel: str = Field(min_length=1)
+    """The channel to post in (``#oncall`` or an id like ``C0123456789``); the bot must be a
+    member of it."""
     api_url: str = DEFAULT_SLACK_API_URL
     """The Slack Web API base; override only for tests or a proxy."""
-
-    @model_validator(mode="after")
-    def _one_mode(self) -> SlackSinkConfig:
-        if (self.webhook_url is None) == (self.bot_token is None):
-            raise ValueError("give either webhook_url (incoming webhook) or bot_token and "
-                             "channel (a bot that edits its message)")
-        if self.bot_token is not None and not (self.channel or "").strip():
-            raise ValueError("bot_token needs a channel, e.g. channel: '#oncall'")
-        if self.webhook_url is not None and self.channel is not None:
-            raise ValueError("channel is for bot_token only; an incoming webhook posts to the "
-                             "channel it was created for")
-        return self
 
 
 class PagerDutySinkConfig(_SinkBase):
@@ -274,7 +268,7 @@ class LogSinkConfig(_SinkBase):
 
 AlertSinkConfig = Annotated[
     WebhookSinkConfig | SlackSinkConfig | PagerDutySinkConfig | TeamsSinkConfig | LogSinkConfig
-    | OpsgenieSinkConfig | EmailSinkConfig,
+    | SlackBotSinkConfig | OpsgenieSinkConfig | EmailSinkConfig,
     Field(discriminator="kind"),
 ]
 
@@ -522,12 +516,12 @@ def _all_field_names() -> set[str]:
         OpsConfig, Policy, PolicyMatch, AutoStopConfig, DeliveryConfig, TenantConfig,
         IngestThresholds, BaselineConfig, SensorConfig, SecretRef, WebhookSinkConfig,
         SlackSinkConfig, PagerDutySinkConfig, TeamsSinkConfig, LogSinkConfig,
-        OpsgenieSinkConfig, EmailSinkConfig,
+        SlackBotSinkConfig, OpsgenieSinkConfig, EmailSinkConfig,
     ]
     return {name for model in models for name in model.model_fields}
 
 
-_SINK_KINDS = {"webhook", "slack", "pagerduty", "teams", "log", "opsgenie", "email"}
+_SINK_KINDS = {"webhook", "slack", "slack_bot", "pagerduty", "teams", "log", "opsgenie", "email"}
 
 
 def _dotted(loc: tuple[int | str, ...]) -> str:

@@ -38,10 +38,10 @@ def build_sinks(
 
     sinks: dict[str, AlertSink] = {}
     for sink_id, config in zip(sink_ids(list(configs)), configs, strict=True):
-        if config.kind == "slack" and config.bot_token is not None:
-            sinks[sink_id] = SlackBotSink(sink_id, config.bot_token, config.channel or "",
+        if config.kind == "slack_bot":
+            sinks[sink_id] = SlackBotSink(sink_id, config.bot_token, config.channel,
                                           book=slack_messages, api_url=config.api_url)
-        elif config.kind == "slack" and config.webhook_url is not None:
+        elif config.kind == "slack":
             sinks[sink_id] = SlackSink(sink_id, config.webhook_url)
         elif config.kind == "opsgenie":
             sinks[sink_id] = OpsgenieSink(sink_id, config.api_key, url=config.url,

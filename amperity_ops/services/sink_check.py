@@ -99,7 +99,7 @@ def sink_problems(configs: list[AlertSinkConfig]) -> dict[str, list[SinkProblem]
                     where = f" (from {ref.env})" if ref.env else ""
                     problems.append(SinkProblem(sink_id, name, f"the value{where} {problem}",
                                                 ref.env))
-        for name in ("api_url",) if config.kind == "slack" else ("url",):
+        for name in ("api_url",) if config.kind == "slack_bot" else ("url",):
             value = getattr(config, name, None)
             if isinstance(value, str):
                 problem = _url_problem(value)

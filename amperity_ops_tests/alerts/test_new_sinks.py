@@ -199,7 +199,7 @@ def test_opsgenie_close_of_unknown_alert_is_fine_bad_key_is_not(
 
 def _slack_config(services: Services) -> OpsConfig:
     return OpsConfig.model_validate({"tenants": TENANTS, "alerts": [{
-        "kind": "slack", "bot_token": "xoxb-test-token", "channel": "#oncall",
+        "kind": "slack_bot", "bot_token": "xoxb-test-token", "channel": "#oncall",
         "api_url": f"{services.base_url}/slack/api"}]})
 
 
@@ -210,18 +210,18 @@ def test_slack_bot_posts_once_then_edits_across_a_restart(
     config = _slack_config(services)
     first = Store.from_url(store_url)
     sinks = build_sinks(config.alerts, slack_messages=first)
-    first.enqueue_alerts([message()], sinks=["slack"], now=T0)
+    first.enqueue_alerts([message()], sinks=["slack_bot"], now=T0)
     assert deliver_due(first, sinks, now=T0, http=http).delivered == 1
     first.close()
 
     restarted = Store.from_url(store_url)  # a new process: nothing in memory
     sinks = build_sinks(config.alerts, slack_messages=restarted)
     later = T0 + timedelta(minutes=30)
-    restarted.enqueue_alerts([message(level=AlertLevel.BREACHED)], sinks=["slack"], now=later)
-    restarted.enqueue_alerts([message(level=AlertLevel.RESOLVED)], sinks=["slack"], now=later)
+    restarted.enqueue_alerts([message(level=AlertLevel.BREACHED)], sinks=["slack_bot"], now=later)
+    restarted.enqueue_alerts([message(level=AlertLevel.RESOLVED)], sinks=["slack_bot"], now=later)
     assert deliver_due(restarted, sinks, now=later, http=http).delivered == 1  # in order:
     assert deliver_due(restarted, sinks, now=later, http=http).delivered == 1  # then resolve
-    assert restarted.slack_message("slack", "amperity-ops:acme:wf-1", "#oncall") == (
+    assert restarted.slack_message("slack_bot", "amperity-ops:acme:wf-1", "#oncall") == (
         "C0ONCALL", "1.000100")
     restarted.close()
 
@@ -239,9 +239,9 @@ def test_slack_bot_retry_after_failure_is_not_a_second_message(
         services: Services, store: Store, http: httpx.Client) -> None:
     """Slack down for the breach: retried later as an edit, and the channel has one message."""
     sinks = build_sinks(_slack_config(services).alerts, slack_messages=store)
-    store.enqueue_alerts([message()], sinks=["slack"], now=T0)
+    store.enqueue_alerts([message()], sinks=["slack_bot"], now=T0)
     deliver_due(store, sinks, now=T0, http=http)
-    store.enqueue_alerts([message(level=AlertLevel.BREACHED)], sinks=["slack"], now=T0)
+    store.enqueue_alerts([message(level=AlertLevel.BREACHED)], sinks=["slack_bot"], now=T0)
     services.down = True
     assert deliver_due(store, sinks, now=T0, http=http).failed == 1
     services.down = False
@@ -253,11 +253,11 @@ def test_slack_bot_retry_after_failure_is_not_a_second_message(
 def test_slack_bot_deleted_message_is_posted_again(services: Services, store: Store,
                                                    http: httpx.Client) -> None:
     """An edit answered message_not_found posts a new message and remembers its ts."""
-    sink = build_sinks(_slack_config(services).alerts, slack_messages=store)["slack"]
+    sink = build_sinks(_slack_config(services).alerts, slack_messages=store)["slack_bot"]
     sink.send(message(), http)
     services.slack_messages.clear()  # someone deleted it
     sink.send(message(level=AlertLevel.RESOLVED), http)
-    assert store.slack_message("slack", "amperity-ops:acme:wf-1", "#oncall") == (
+    assert store.slack_message("slack_bot", "amperity-ops:acme:wf-1", "#oncall") == (
         "C0ONCALL", "1.000100")
     assert services.paths("/slack") == ["/slack/api/chat.postMessage", "/slack/api/chat.update",
                                         "/slack/api/chat.postMessage"]
@@ -273,12 +273,12 @@ def test_slack_bot_refusal_names_the_error_not_the_token(services: Services,
     assert "xoxb-WRONG-999" not in str(caught.value)
 
 
-def test_slack_config_needs_one_mode(tmp_path: Path) -> None:
-    """A Slack sink takes webhook_url, or bot_token with channel; anything else is refused."""
+def test_slack_bot_config_needs_a_channel_and_the_webhook_stays(tmp_path: Path) -> None:
+    """`slack_bot` without a channel is a load error naming the field; `slack` is the webhook."""
     policy = tmp_path / "policy.yaml"
-    policy.write_text("alerts:\n  - {kind: slack, bot_token: {env: SLACK_BOT_TOKEN}}\n"
+    policy.write_text("alerts:\n  - {kind: slack_bot, bot_token: {env: SLACK_BOT_TOKEN}}\n"
                       "tenants: [{tenant_id: acme, access_token: t}]\n")
-    with pytest.raises(ConfigError, match=r"alerts\[0\]: .*bot_token needs a channel"):
+    with pytest.raises(ConfigError, match=r"policy.yaml: alerts\[0\]\.channel: Field required"):
         load_ops_config(policy)
     webhook = OpsConfig.model_validate({"tenants": TENANTS, "alerts": [
         {"kind": "slack", "webhook_url": "https://hooks.example.test/x"}]})

@@ -75,7 +75,7 @@ def test_send_test_alert_through_every_kind_of_sink(
     with smtp_server(SmtpServer(tls_context=context)) as smtp:
         policy = _policy(tmp_path, f"""\
   - {{kind: webhook, url: "{base}/hook"}}
-  - {{kind: slack, bot_token: {{env: SLACK_BOT_TOKEN}}, channel: "#oncall",
+  - {{kind: slack_bot, bot_token: {{env: SLACK_BOT_TOKEN}}, channel: "#oncall",
      api_url: "{base}/slack/api"}}
   - {{kind: pagerduty, routing_key: {{env: PD_KEY}}, url: "{base}/pd"}}
   - {{kind: opsgenie, api_key: {{env: GENIE_KEY}}, url: "{base}/opsgenie/v2/alerts"}}
