@@ -9,6 +9,12 @@ from __future__ import annotations
 from dagster import Definitions
 
 from amperity_ops.defs.assets import INVENTORY_ASSETS, POLLING_ASSETS
+from amperity_ops.defs.check_runs import (
+    amperity_checks_after_poll,
+    amperity_checks_job,
+    ingest_jobs_checks,
+    workflow_runs_checks,
+)
 from amperity_ops.defs.jobs import stop_amperity_workflow_run
 from amperity_ops.defs.resources import RESOURCE_KEY, amperity_ops_resource
 from amperity_ops.defs.schedules import (
@@ -23,8 +29,10 @@ __all__ = ["defs"]
 
 defs = Definitions(
     assets=[*POLLING_ASSETS, *INVENTORY_ASSETS],
-    jobs=[stop_amperity_workflow_run, amperity_poll_job, amperity_inventory_job],
+    asset_checks=[workflow_runs_checks, ingest_jobs_checks],
+    jobs=[stop_amperity_workflow_run, amperity_poll_job, amperity_inventory_job,
+          amperity_checks_job],
     schedules=[amperity_poll_schedule, amperity_inventory_schedule],
-    sensors=[amperity_workflow_sla_sensor, amperity_ingest_sensor],
+    sensors=[amperity_workflow_sla_sensor, amperity_ingest_sensor, amperity_checks_after_poll],
     resources={RESOURCE_KEY: amperity_ops_resource},
 )
