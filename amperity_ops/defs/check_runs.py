@@ -26,6 +26,7 @@ from dagster import (
     RunRequest,
     RunStatusSensorContext,
     define_asset_job,
+    in_process_executor,
     multi_asset_check,
     run_status_sensor,
 )
@@ -101,6 +102,9 @@ amperity_checks_job = define_asset_job(
     "amperity_checks_job",
     selection=AssetSelection.checks(workflow_runs_checks, ingest_jobs_checks),
     description="Record the polled assets' checks (from the latest poll; no API call).",
+    # One process, no step subprocess: the run is short, and its start-up is most of the
+    # time the checks read "In progress".
+    executor_def=in_process_executor,
 )
 
 
