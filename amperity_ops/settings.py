@@ -53,7 +53,9 @@ from amperity_ops.oncall_policy import (
 )
 
 __all__ = [
+    "DEFAULT_OPSGENIE_URL",
     "DEFAULT_PAGERDUTY_URL",
+    "DEFAULT_SLACK_API_URL",
     "RATE_LIMIT_BACKEND_ENV",
     "AlertRule",
     "AlertRuleMatch",
@@ -65,6 +67,7 @@ __all__ = [
     "DeliveryConfig",
     "DigestConfig",
     "Duration",
+    "EmailSinkConfig",
     "IndexCanary",
     "IndexesConfig",
     "IngestThresholds",
@@ -72,6 +75,7 @@ __all__ = [
     "MaintenanceWindow",
     "OpsConfig",
     "OpsSettings",
+    "OpsgenieSinkConfig",
     "PagerDutySinkConfig",
     "Policy",
     "PolicyMatch",
@@ -79,6 +83,7 @@ __all__ = [
     "SecretRef",
     "SensorConfig",
     "SinkQuietHours",
+    "SlackBotSinkConfig",
     "SlackSinkConfig",
     "StartOptions",
     "TeamsSinkConfig",
@@ -94,6 +99,10 @@ RATE_LIMIT_BACKEND_ENV = "AMPERITY_RATE_LIMIT_BACKEND"
 """The budget store of every tenant that names none (see ``TenantConfig.rate_limit_backend``)."""
 DEFAULT_PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 """PagerDuty Events API v2 endpoint (overridable per sink, e.g. for tests)."""
+DEFAULT_OPSGENIE_URL = "https://api.opsgenie.com/v2/alerts"
+"""Opsgenie Alert API v2 (overridable per sink: EU accounts, tests)."""
+DEFAULT_SLACK_API_URL = "https://slack.com/api"
+"""Slack Web API base (overridable per sink, e.g. for tests)."""
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -187,10 +196,28 @@ class WebhookSinkConfig(_SinkBase):
 
 
 class SlackSinkConfig(_SinkBase):
-    """A Slack incoming webhook."""
+    """A Slack incoming webhook (one message per level: a webhook cannot edit)."""
 
     kind: Literal["slack"]
     webhook_url: SecretRef
+
+
+class SlackBotSinkConfig(_SinkBase):
+    """Slack with a bot token: one message per run, edited in place on escalation and resolve.
+
+    The first alert about a run is posted with ``chat.postMessage``; later ones edit that
+    message (``chat.update``). Its ``ts`` is kept in the history store, so a restart edits it
+    too.
+    """
+
+    kind: Literal["slack_bot"]
+    bot_token: SecretRef
+    """A bot token (``xoxb-...``) with the ``chat:write`` scope."""
+    channel: str = Field(min_length=1)
+    """The channel to post in (``#oncall`` or an id like ``C0123456789``); the bot must be a
+    member of it."""
+    api_url: str = DEFAULT_SLACK_API_URL
+    """The Slack Web API base; override only for tests or a proxy."""
 
 
 class PagerDutySinkConfig(_SinkBase):
@@ -210,6 +237,52 @@ class TeamsSinkConfig(_SinkBase):
     card: Literal["adaptive", "messagecard"] = "adaptive"
 
 
+class OpsgenieSinkConfig(_SinkBase):
+    """Opsgenie Alert API v2: create with ``alias`` = the run's dedup key, close on resolve."""
+
+    kind: Literal["opsgenie"]
+    api_key: SecretRef
+    """An API key of an Opsgenie API integration (sent as ``GenieKey``)."""
+    url: str = DEFAULT_OPSGENIE_URL
+    """The Alert API base (EU accounts: ``https://api.eu.opsgenie.com/v2/alerts``)."""
+    responders: list[str] = Field(default_factory=list)
+    """Team names to route the alert to (empty: the integration's own routing)."""
+    tags: list[str] = Field(default_factory=list)
+
+
+class EmailSinkConfig(_SinkBase):
+    """E-mail over SMTP (stdlib ``smtplib``): one mail per alert, threaded per run."""
+
+    kind: Literal["email"]
+    host: str
+    port: int | None = Field(default=None, ge=1, le=65535)
+    """Default: 587 with ``starttls``, 465 with ``ssl``, 25 with ``none``."""
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    """``starttls`` (default), ``ssl`` (implicit TLS) or ``none`` (a local relay only)."""
+    username: SecretRef | None = None
+    password: SecretRef | None = None
+    from_addr: str = Field(validation_alias=AliasChoices("from", "from_addr"))
+    """The sender, e.g. ``amperity-ops@example.com`` (YAML key ``from``)."""
+    to: list[str] = Field(min_length=1)
+    """Recipients."""
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    ca_file: str | None = None
+    """A CA bundle to verify the server's certificate with (a private relay); default: the
+    system's trusted CAs."""
+
+    @model_validator(mode="after")
+    def _auth_pair(self) -> EmailSinkConfig:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("give username and password together (or neither, for a relay "
+                             "that needs no login)")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        """The port to connect to: ``port``, else the usual one for ``security``."""
+        return self.port or {"starttls": 587, "ssl": 465, "none": 25}[self.security]
+
+
 class LogSinkConfig(_SinkBase):
     """Python logging (logger ``amperity_ops.alerts``): handy in the demo and as a fallback."""
 
@@ -220,7 +293,8 @@ class LogSinkConfig(_SinkBase):
 
 
 AlertSinkConfig = Annotated[
-    WebhookSinkConfig | SlackSinkConfig | PagerDutySinkConfig | TeamsSinkConfig | LogSinkConfig,
+    WebhookSinkConfig | SlackSinkConfig | PagerDutySinkConfig | TeamsSinkConfig | LogSinkConfig
+    | SlackBotSinkConfig | OpsgenieSinkConfig | EmailSinkConfig,
     Field(discriminator="kind"),
 ]
 
@@ -586,11 +660,12 @@ def _all_field_names() -> set[str]:
         IndexesConfig, IndexCanary, StartOptions,
         SlackSinkConfig, PagerDutySinkConfig, TeamsSinkConfig, LogSinkConfig,
         AlertRule, AlertRuleMatch, SinkQuietHours, MaintenanceWindow, DigestConfig,
+        SlackBotSinkConfig, OpsgenieSinkConfig, EmailSinkConfig,
     ]
     return {name for model in models for name in model.model_fields}
 
 
-_SINK_KINDS = {"webhook", "slack", "pagerduty", "teams", "log"}
+_SINK_KINDS = {"webhook", "slack", "slack_bot", "pagerduty", "teams", "log", "opsgenie", "email"}
 
 
 def _dotted(loc: tuple[int | str, ...]) -> str:

@@ -71,7 +71,14 @@ def redact(text: str, *secrets: str) -> str:
 
 
 def post_json(
-    http: httpx.Client, sink_id: str, url: str, body: Any, *, secrets: tuple[str, ...] = ()
+    http: httpx.Client,
+    sink_id: str,
+    url: str,
+    body: Any,
+    *,
+    secrets: tuple[str, ...] = (),
+    headers: dict[str, str] | None = None,
+    accept: tuple[int, ...] = (),
 ) -> httpx.Response:
     """POST JSON and insist on a 2xx answer.
 
@@ -81,6 +88,9 @@ def post_json(
         url: Where to post (a secret for most sinks).
         body: The JSON body.
         secrets: Values to scrub from error texts besides the URL itself.
+        headers: Extra request headers (an API key's ``Authorization``).
+        accept: Statuses besides 2xx that are not a failure (Opsgenie's 404 on closing an
+            alert that is already gone).
 
     Returns:
         The response.
@@ -95,11 +105,11 @@ def post_json(
     scrub = (url, *sorted((p for p in parts if len(p) > 1), key=len, reverse=True), *secrets)
     _hide_sink_urls.remember(url)
     try:
-        response = http.post(url, json=body)
+        response = http.post(url, json=body, headers=headers)
     except httpx.HTTPError as err:
         detail = redact(str(err), *scrub)
         raise SinkError(f"{sink_id}: {type(err).__name__}: {detail}"[:500]) from None
-    if not response.is_success:
+    if not response.is_success and response.status_code not in accept:
         snippet = redact(response.text[:200].strip(), *scrub)
         raise SinkError(f"{sink_id}: HTTP {response.status_code} {snippet}".strip())
     return response

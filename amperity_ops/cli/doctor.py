@@ -40,16 +40,23 @@ class Check:
 
 
 @click.command()
+@click.option(
+    "--send-test-alert",
+    is_flag=True,
+    help="Also send one message marked TEST through each alert sink (PagerDuty and Opsgenie "
+    "incidents are resolved right after) and report each result.",
+)
 @click.pass_obj
-def doctor(obj: CliContext) -> None:
-    """Check the policy file, the history store, and each tenant's credentials and API.
+def doctor(obj: CliContext, send_test_alert: bool) -> None:
+    """Check the policy file, the history store, every alert sink, and each tenant's API.
 
-    Prints one line per check (ok / warn / fail) and exits 1 if any check failed.
+    Prints one line per check (ok / warn / fail) and exits 1 if any check failed: a sink
+    whose secret's variable is unset fails, naming the sink and the variable.
     """
     console = make_console()
     # Collected first (each check is quick and bounded by the client's timeouts), so that the
     # subject column fits the longest subject, e.g. "tenant acme-demo rate budget".
-    checks = list(run_checks(obj))
+    checks = list(run_checks(obj, send_test_alert=send_test_alert))
     width = max([_MIN_SUBJECT_WIDTH, *(len(check.subject) for check in checks)])
     failed = 0
     for check in checks:
@@ -64,12 +71,14 @@ def doctor(obj: CliContext) -> None:
         raise click.ClickException(f"{failed} check{'s' if failed > 1 else ''} failed")
 
 
-def run_checks(obj: CliContext, *, now: Callable[[], datetime] | None = None) -> Iterator[Check]:
+def run_checks(obj: CliContext, *, now: Callable[[], datetime] | None = None,
+               send_test_alert: bool = False) -> Iterator[Check]:
     """Every check in order; later checks are skipped when what they need has failed.
 
     Args:
         obj: The command's context (policy file path).
         now: The clock for token expiry (default: the system clock).
+        send_test_alert: Also send a TEST message through each sink.
 
     Yields:
         One :class:`Check` per subject.
@@ -80,6 +89,7 @@ def run_checks(obj: CliContext, *, now: Callable[[], datetime] | None = None) ->
     yield _check_store(config)
     if config is None:
         return
+    yield from _check_sinks(config, clock(), send_test_alert=send_test_alert)
     for tenant in config.tenants:
         yield from _check_tenant(tenant, clock())
 
@@ -110,6 +120,37 @@ def _check_config(obj: CliContext) -> tuple[Check, OpsConfig | None]:
     if not config.alerts:
         detail += " (no alert sink: breaches are only visible in Dagster)"
     return Check(status, "policy file", detail), config
+
+
+def _check_sinks(config: OpsConfig, now: datetime, *, send_test_alert: bool) -> Iterator[Check]:
+    """A line per sink that cannot send (unset secret, bad URL) and, on request, per TEST sent.
+
+    Sinks that can send add no line of their own: the policy file's line lists them.
+    """
+    import httpx
+
+    from amperity_ops.services.delivery import DELIVERY_TIMEOUT_S
+    from amperity_ops.services.sink_check import send_test_alerts, sink_problems
+    from amperity_ops.settings import sink_ids
+
+    configs = list(config.alerts)
+    problems = sink_problems(configs)
+    kinds = dict(zip(sink_ids(configs), (c.kind for c in configs), strict=True))
+    for sink_id, found in problems.items():
+        subject = f"alert sink {sink_id}"
+        if found:
+            text = "; ".join(p.describe() for p in found)
+            yield Check("fail", subject, f"{kinds[sink_id]}: {text} (its alerts can never be "
+                                         "sent)")
+    if not send_test_alert:
+        return
+    broken = frozenset(sink_id for sink_id, found in problems.items() if found)
+    with httpx.Client(timeout=DELIVERY_TIMEOUT_S) as http:
+        results = send_test_alerts(configs, tenant=config.tenants[0].name, now=now, http=http,
+                                   skip=broken)
+    for result in results:
+        yield Check("ok" if result.ok else "fail", f"alert sink {result.sink}",
+                    f"{result.kind}: {result.detail}")
 
 
 def _check_store(config: OpsConfig | None) -> Check:

@@ -31,12 +31,12 @@ from dagster import (
 from amperity_ops.client import AmperityClient, IngestJob
 from amperity_ops.core.clock import clock_label, clock_mark
 from amperity_ops.defs.checks import (
+    CHECK_RESULTS_KEY,
     INGEST_JOBS_KEY,
     WORKFLOW_RUNS_KEY,
+    check_results_metadata,
     ingest_check_results,
-    ingest_check_specs,
     runs_check_results,
-    runs_check_specs,
 )
 from amperity_ops.defs.metadata import (
     ingest_metadata,
@@ -77,7 +77,6 @@ amperity_asset = partial(asset, group_name=GROUP, owners=OWNERS, kinds=KINDS)
 
 @amperity_asset(
     key=WORKFLOW_RUNS_KEY,
-    check_specs=runs_check_specs(),
     description=(
         "Amperity workflow runs of every tenant, polled incrementally into the history store "
         "(new runs since the last poll plus the ones still active; never the whole history). "
@@ -101,24 +100,27 @@ def workflow_runs(
         runtime.client_factory,
         concurrency=runtime.config.sensor.concurrency,
     )
-    polled = {name: report.summary() for name, report in reports.items()}
+    mark = clock_mark(runtime.clock)
+    polled = {name: report.summary(mark) for name, report in reports.items()}
     for line in (f"{n}: {p}" for n, p in polled.items()):
         context.log.info(line)
     summary = summarize_runs(runtime.store, runtime.config, runtime.tenants, now=now)
+    # The checks' verdicts are recorded here, from this very summary, and reported by
+    # `defs/check_runs.py` in a run of their own (see there why).
+    checks = runs_check_results(summary, errors=errors)
     return MaterializeResult(
         metadata={**runs_metadata(summary, polled=polled, errors=errors,
                                   clock=clock_label(runtime.clock, now),
-                                  time_mark=clock_mark(runtime.clock),
+                                  time_mark=mark,
                                   odd={n: r.odd for n, r in reports.items() if r.odd}),
                   # Who silenced what and why: only while a silence holds.
-                  **silences_metadata(runtime.store.active_silences(now), now)},
-        check_results=runs_check_results(summary, errors=errors),
+                  **silences_metadata(runtime.store.active_silences(now), now),
+                  CHECK_RESULTS_KEY: check_results_metadata(checks)},
     )
 
 
 @amperity_asset(
     key=INGEST_JOBS_KEY,
-    check_specs=ingest_check_specs(),
     description=(
         "Amperity ingest jobs and their feeds (rows read, errors, rejects), polled "
         "incrementally into the history store. Checks: error and reject rates against "
@@ -144,12 +146,11 @@ def ingest_jobs(
     context.log.info(
         "%d jobs, %d feeds, %d unhealthy", summary.jobs, len(summary.feeds), len(summary.unhealthy)
     )
+    checks = ingest_check_results(summary, runtime.config.ingest_thresholds, errors=errors)
     return MaterializeResult(
-        metadata=ingest_metadata(summary, polled=polled, errors=errors,
-                                 clock=clock_label(runtime.clock, now)),
-        check_results=ingest_check_results(
-            summary, runtime.config.ingest_thresholds, errors=errors
-        ),
+        metadata={**ingest_metadata(summary, polled=polled, errors=errors,
+                                    clock=clock_label(runtime.clock, now)),
+                  CHECK_RESULTS_KEY: check_results_metadata(checks)},
     )
 
 
@@ -238,7 +239,8 @@ def campaigns(amperity_ops: ResourceParam[OpsRuntime]) -> MaterializeResult:
             "drafts": MetadataValue.int(drafts),
             "upcoming_deliveries": MetadataValue.int(upcoming),
             "table": MetadataValue.md(
-                md_table(["tenant", "id", "name", "kind", "deliver at"], rows, empty="no campaigns")
+                md_table(["tenant", "id", "name", "kind",
+                          f"deliver at{clock_mark(runtime.clock)}"], rows, empty="no campaigns")
             ),
             **(
                 {

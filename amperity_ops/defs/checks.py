@@ -8,7 +8,7 @@ to it and costs no extra API call.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence, Sized
-from typing import Literal
+from typing import Any, Literal
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 
@@ -18,8 +18,10 @@ from amperity_ops.services.summary import FeedRow, IngestSummary, RunsSummary
 from amperity_ops.settings import IngestThresholds
 
 __all__ = [
+    "CHECK_RESULTS_KEY",
     "INGEST_JOBS_KEY",
     "WORKFLOW_RUNS_KEY",
+    "check_results_metadata",
     "ingest_check_results",
     "ingest_check_specs",
     "runs_check_results",
@@ -43,6 +45,30 @@ _INGEST_CHECKS = {
     "over ingest_thresholds.max_reject_rate.",
     "no_failed_feeds": "No ingest feed failed.",
 }
+
+
+CHECK_RESULTS_KEY = "check_results"
+"""Materialization metadata key holding the checks' verdicts (JSON), replayed by the checks."""
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    raw = getattr(value, "value", value)
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return {"int": raw}
+    if isinstance(raw, float):
+        return {"float": raw}
+    return {"md": str(raw)}
+
+
+def check_results_metadata(results: list[AssetCheckResult]) -> MetadataValue:
+    """The verdicts as a JSON metadata value (what :func:`_replay` turns back into results)."""
+    return MetadataValue.json([
+        {"check_name": r.check_name, "passed": r.passed, "severity": r.severity.value,
+         "description": r.description,
+         "metadata": {k: _plain(v) for k, v in (r.metadata or {}).items()}}
+        for r in results
+    ])
+
 
 
 def _specs(key: AssetKey, checks: Mapping[str, str]) -> list[AssetCheckSpec]:

@@ -41,6 +41,13 @@ from amperity_ops.defs.asset_graph import (
     build_checks,
 )
 from amperity_ops.defs.assets import INVENTORY_ASSETS, POLLING_ASSETS
+from amperity_ops.defs.check_runs import (
+    amperity_checks_after_poll,
+    amperity_checks_job,
+    build_checks_after_poll,
+    ingest_jobs_checks,
+    workflow_runs_checks,
+)
 from amperity_ops.defs.jobs import stop_amperity_workflow_run
 from amperity_ops.defs.resources import AmperityOpsResource
 from amperity_ops.defs.schedules import (
@@ -182,6 +189,7 @@ def build_amperity_defs(
     inventory_job: Any = amperity_inventory_job
     poll_schedule, inventory_schedule = amperity_poll_schedule, amperity_inventory_schedule
     sla_sensor, ingest_sensor = amperity_workflow_sla_sensor, amperity_ingest_sensor
+    checks_job, checks_sensor = amperity_checks_job, amperity_checks_after_poll
     if sfx:
         stop_job = stop_amperity_workflow_run.graph.to_job(
             name=f"{stop_amperity_workflow_run.name}{sfx}",
@@ -208,6 +216,7 @@ def build_amperity_defs(
             cron_schedule=amperity_inventory_schedule.cron_schedule, execution_timezone="UTC",
             default_status=amperity_inventory_schedule.default_status,
             description=amperity_inventory_schedule.description)
+        checks_job, checks_sensor = build_checks_after_poll(poll_job, sfx)
         sla_sensor = _renamed_sensor(amperity_workflow_sla_sensor,
                                      f"{amperity_workflow_sla_sensor.name}{sfx}", stop_job)
         ingest_sensor = _renamed_sensor(amperity_ingest_sensor,
@@ -215,10 +224,11 @@ def build_amperity_defs(
     assets: list[Any] = [*POLLING_ASSETS, *INVENTORY_ASSETS, *graph.specs]
     return Definitions(
         assets=assets,
-        asset_checks=[checks] if checks is not None else [],
-        jobs=[stop_job, silence_job, poll_job, inventory_job],
+        asset_checks=[workflow_runs_checks, ingest_jobs_checks,
+                      *([checks] if checks is not None else [])],
+        jobs=[stop_job, silence_job, poll_job, inventory_job, checks_job],
         schedules=[poll_schedule, inventory_schedule],
-        sensors=[sla_sensor, ingest_sensor, events_sensor],
+        sensors=[sla_sensor, ingest_sensor, events_sensor, checks_sensor],
         resources={RESOURCE_KEY: resource_def},
     )
 

@@ -45,11 +45,14 @@ __all__ = [
     "STOP_OP_NAME",
     "TENANT_TAG",
     "WORKFLOW_ID_TAG",
+    "WORKFLOW_ID_TAIL_TAG",
     "StopRunConfig",
     "launched_by_automation",
     "requested_by_from_tags",
     "stop_amperity_workflow_run",
     "stop_run_config",
+    "stop_run_tags",
+    "workflow_id_tail",
 ]
 
 STOP_JOB_NAME = "stop_amperity_workflow_run"
@@ -60,6 +63,10 @@ WORKFLOW_ID_TAG = "amperity-ops/workflow-id"
 """Run tag naming the workflow run a stop targets (set by the sensor and the op itself)."""
 TENANT_TAG = "amperity-ops/tenant"
 """Run tag naming the tenant of that workflow run (set by the sensor and the op itself)."""
+WORKFLOW_ID_TAIL_TAG = "amperity-ops/id-tail"
+"""Run tag holding the distinguishing tail of the workflow run id (``14418-6UhqSe`` of
+``wf-20240619-14418-6UhqSe``): the Runs list cuts long tag values, and every id of a day
+starts alike."""
 JOB_KIND_TAG = "amperity-ops/job"
 """Run tag the run queue uses to cap concurrent stop jobs (see dagster.yaml)."""
 STOP_JOB_MAX_RUNTIME_S = 1200
@@ -96,10 +103,10 @@ class StopRunConfig(Config):
     dry_run: bool = Field(
         default=False, description="Re-read the run and say what would happen, but send nothing."
     )
-    requested_by: str | None = Field(
-        default=None,
-        description="Who is asking: your name or e-mail. Fill it in: OSS Dagster does not "
-        "record who launched a run. Empty: Dagster's user tag if set (Dagster+), else "
+    requested_by: str = Field(
+        description="Required: who is asking, your name or e-mail (OSS Dagster does not "
+        "record who launched a run, so the Launchpad refuses to launch without this field). "
+        "Left empty: Dagster's user tag if set (Dagster+), else "
         f"'{ANONYMOUS_REQUESTER}'. Recorded in the stop ledger and as a run tag.",
     )
     wait_timeout_seconds: float = Field(
@@ -136,6 +143,28 @@ def requested_by_from_tags(tags: Mapping[str, str]) -> str:
 def launched_by_automation(tags: Mapping[str, str]) -> bool:
     """True if a sensor or a schedule launched this run (nobody to tell about a typo)."""
     return bool(tags.get("dagster/sensor_name") or tags.get("dagster/schedule_name"))
+
+
+def workflow_id_tail(workflow_id: str) -> str:
+    """The part of a run id that tells runs of one day apart.
+
+    ``wf-20240619-14418-6UhqSe`` -> ``14418-6UhqSe`` (the prefix and the date are the same for
+    every run of a day); an id of another shape is returned whole.
+    """
+    parts = workflow_id.strip().split("-")
+    if len(parts) >= 4 and parts[1].isdigit() and len(parts[1]) == 8:
+        return "-".join(parts[2:])
+    return workflow_id.strip()
+
+
+def stop_run_tags(*, workflow_id: str, tenant: str, requested_by: str) -> dict[str, str]:
+    """The tags of a stop run (the sensor sets them on its RunRequest, the op on its run).
+
+    The id's tail goes first: the Runs list shows tags in order and cuts the long ones.
+    """
+    tags = {WORKFLOW_ID_TAIL_TAG: workflow_id_tail(workflow_id), WORKFLOW_ID_TAG: workflow_id,
+            TENANT_TAG: tenant, REQUESTED_BY_TAG: requested_by}
+    return {key: value for key, value in tags.items() if value}
 
 
 def stop_run_config(
@@ -241,11 +270,11 @@ def stop_workflow_run_op(
     # Every stop run carries the same tags, however it was launched (Runs list filters), a
     # refused one too: whatever was filled in is tagged before the checks, so the Runs list
     # says which run a refused attempt was about.
-    given = {WORKFLOW_ID_TAG: workflow_id, TENANT_TAG: (config.tenant or "").strip(),
-             REQUESTED_BY_TAG: requested_by}
-    context.instance.add_run_tags(context.run_id, {k: v for k, v in given.items() if v})
+    given = stop_run_tags(workflow_id=workflow_id, tenant=(config.tenant or "").strip(),
+                          requested_by=requested_by)
+    context.instance.add_run_tags(context.run_id, given)
     tenant = _checked_tenant(config, amperity_ops)
-    if tenant.name != given[TENANT_TAG]:  # an empty `tenant` means the first one
+    if tenant.name != given.get(TENANT_TAG):  # an empty `tenant` means the first one
         context.instance.add_run_tags(context.run_id, {TENANT_TAG: tenant.name})
     try:
         with amperity_ops.client(tenant.name) as client:

@@ -24,6 +24,7 @@ __all__ = [
     "attention_text",
     "fmt_duration",
     "ingest_metadata",
+    "inline_split",
     "md_cell",
     "md_table",
     "plural",
@@ -33,10 +34,14 @@ __all__ = [
     "short_time",
     "silences_metadata",
     "sla_cell",
+    "unhealthy_feeds_line",
 ]
 
 MAX_TABLE_ROWS = 50
 """Longer tables are cut (with a note): metadata is for reading, the store keeps the rest."""
+INLINE_MARKDOWN_CHARS = 999
+"""The Dagster UI renders a markdown metadata value inline only below 1,000 characters
+(``MetadataEntry.tsx``); a longer one hides behind a "[Show Markdown]" button."""
 
 
 def short_time(value: datetime | None, now: datetime) -> str:
@@ -60,6 +65,61 @@ def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, empty: st
     if len(rows) > MAX_TABLE_ROWS:
         lines.append(f"\n_... and {len(rows) - MAX_TABLE_ROWS} more_")
     return "\n".join(lines)
+
+
+def inline_split(key: str, table: str) -> dict[str, Any]:
+    """``{key: table}`` when the table renders inline; else its first rows under ``key``
+    (inline) and the whole table under ``<key>_all`` (behind "Show Markdown").
+
+    Args:
+        key: The metadata key.
+        table: A markdown table from :func:`md_table` (header, separator, rows).
+    """
+    if len(table) <= INLINE_MARKDOWN_CHARS:
+        return {key: MetadataValue.md(table)}
+    lines = table.splitlines()
+    rows = [line for line in lines[2:] if line.startswith("|")]
+    kept = lines[:2]
+    for index, row in enumerate(rows):
+        note = f"\n_+{len(rows) - index} more: see `{key}_all`_"
+        if len("\n".join([*kept, row])) + len(note) + 20 > INLINE_MARKDOWN_CHARS:
+            break
+        kept.append(row)
+    left = len(rows) - (len(kept) - 2)
+    head = "\n".join(kept) + f"\n\n_+{left} more: see `{key}_all`_"
+    return {key: MetadataValue.md(head), f"{key}_all": MetadataValue.md(table)}
+
+
+def _feed_trouble(problem: str) -> str:
+    """``Orders: 1.55% errors > 1.00% (231 of 14,864 rows)`` -> ``1.55% errors``."""
+    text = problem.split(": ", 1)[-1]
+    if text == "feed failed":
+        return "failed"
+    return text.split(" > ", 1)[0]
+
+
+def unhealthy_feeds_line(summary: IngestSummary) -> str:
+    """One line naming the unhealthy feeds, each table once with what is wrong:
+    ``2 unhealthy of 12: POS_Stores (failed), Orders (1.55% errors)``; else ``all 12 feeds
+    healthy`` or ``no ingest feeds in the window``. The feed table has the numbers."""
+    if not summary.feeds:
+        return "no ingest feeds in the window"
+    bad = [f for f in summary.feeds if f.problems]
+    if not bad:
+        return f"all {plural(len(summary.feeds), 'feed')} healthy"
+    troubles: dict[str, dict[str, str]] = {}
+    # Failed feeds first, then the worst rates: the line is read left to right at 3 a.m.;
+    # a table failing in several jobs is named once, with its worst figure of each kind.
+    for feed in sorted(bad, key=lambda f: (not any("failed" in p for p in f.problems),
+                                           -f.error_rate, -f.reject_rate)):
+        kinds = troubles.setdefault(feed.table, {})
+        for trouble in map(_feed_trouble, feed.problems):
+            kinds.setdefault(trouble.rsplit(" ", 1)[-1], trouble)
+    named = [f"{table} ({', '.join(found.values())})" for table, found in troubles.items()]
+    shown = named[:MAX_ATTENTION_RUNS]
+    more = len(named) - len(shown)
+    return (f"{len(bad)} unhealthy of {len(summary.feeds)}: " + ", ".join(shown)
+            + (f", +{more} more tables" if more > 0 else ""))
 
 
 def run_link(workflow_id: str, link: str | None) -> str:
@@ -293,7 +353,7 @@ def runs_metadata(
                 empty=f"no runs in the last {window}",
             )
         ),
-        "failures": MetadataValue.md(
+        **inline_split("failures",
             _table(
                 ["run", "name", "tenant", f"ended{sim}", "attribution", "error"],
                 (
@@ -376,6 +436,7 @@ def ingest_metadata(
     errors_total = sum(f.errors for f in summary.feeds)
     rejected_total = sum(f.rejected for f in summary.feeds)
     return {
+        "health": MetadataValue.text(unhealthy_feeds_line(summary)),
         **_clock_entry(clock),
         "jobs": MetadataValue.int(summary.jobs),
         "feeds": MetadataValue.int(len(summary.feeds)),
@@ -388,7 +449,7 @@ def ingest_metadata(
             round(100 * rejected_total / rows, 3) if rows else 0.0
         ),
         "tenants_unreachable": MetadataValue.int(len(errors)),
-        "feed_table": MetadataValue.md(
+        **inline_split("feed_table",
             _table(
                 [
                     "health",

@@ -22,9 +22,11 @@ DEFAULT_POLL_CRON = "*/5 * * * *"
 
 amperity_poll_job = define_asset_job(
     "amperity_poll_job",
-    selection=AssetSelection.assets(*POLLING_ASSETS),
-    description="Poll workflow runs and ingest jobs of every tenant (incremental) and run their "
-    "checks.",
+    # Without their checks: those run in amperity_checks_job right after (defs/check_runs.py),
+    # so they do not read "In progress" for the length of the poll.
+    selection=AssetSelection.assets(*POLLING_ASSETS).without_checks(),
+    description="Poll workflow runs and ingest jobs of every tenant (incremental); their checks "
+    "follow in amperity_checks_job.",
 )
 
 amperity_inventory_job = define_asset_job(

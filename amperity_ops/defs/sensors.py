@@ -29,14 +29,13 @@ from dagster import (
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from amperity_ops.core import Requester
+from amperity_ops.core.clock import clock_mark
 from amperity_ops.core.durations import format_duration
 from amperity_ops.defs.jobs import (
-    REQUESTED_BY_TAG,
     STOP_JOB_NAME,
-    TENANT_TAG,
-    WORKFLOW_ID_TAG,
     stop_amperity_workflow_run,
     stop_run_config,
+    stop_run_tags,
 )
 from amperity_ops.monitoring.stop_retry import JobState
 from amperity_ops.services.ingest_guard import run_ingest_tick
@@ -103,13 +102,15 @@ class SensorCursor(BaseModel):
         ).model_dump_json()
 
 
-def not_due_yet(cursor: SensorCursor, now: datetime, interval: timedelta) -> str | None:
+def not_due_yet(cursor: SensorCursor, now: datetime, interval: timedelta,
+                time_mark: str = "") -> str | None:
     """Why this evaluation does no work (``sensor.interval`` not yet elapsed), or None.
 
     Args:
         cursor: The sensor's cursor (``last_tick_at`` is the last tick that did work).
         now: The runtime's clock.
         interval: ``sensor.interval`` from the policy file.
+        time_mark: ``core.clock.clock_mark`` of that clock (`` (sim)`` in the demo).
     """
     if cursor.last_tick_at is None or cursor.last_tick_at > now:
         return None  # first tick, or the clock went back (another clock): never stall
@@ -118,8 +119,8 @@ def not_due_yet(cursor: SensorCursor, now: datetime, interval: timedelta) -> str
         return None
     return (
         f"waiting: sensor.interval is {format_duration(interval)}; the last check was at "
-        f"{cursor.last_tick_at:%H:%M:%S} UTC, the next is due at "
-        f"{cursor.last_tick_at + interval:%H:%M:%S} UTC"
+        f"{cursor.last_tick_at:%H:%M:%S} UTC{time_mark}, the next is due at "
+        f"{cursor.last_tick_at + interval:%H:%M:%S} UTC{time_mark}"
     )
 
 
@@ -144,7 +145,8 @@ def _begin(
     """The cursor, the tick's time, and why no work is due yet (None: due)."""
     cursor = read_cursor(context)
     now = runtime.clock()
-    return cursor, now, not_due_yet(cursor, now, runtime.config.sensor.interval)
+    return cursor, now, not_due_yet(cursor, now, runtime.config.sensor.interval,
+                                    clock_mark(runtime.clock))
 
 
 def _budget_s(runtime: OpsRuntime) -> float:
@@ -174,8 +176,11 @@ def amperity_workflow_sla_sensor(
     result = run_sla_tick(runtime, now=now, budget_s=_budget_s(runtime),
                           resume_tenant=cursor.resume_tenant, last_tick_at=cursor.last_tick_at,
                           job_state=_job_state_reader(context))
-    for line in result.log_lines():
-        context.log.info(line)
+    headline = result.headline()
+    if headline is not None:
+        context.log.warning(headline)
+    for level, line in result.log_records():
+        context.log.log(level, line)
     stops = result.stop_requests + _lost_stops(context, runtime, now)
     new_cursor = cursor.after(now, result.resume_tenant)
     requested_by = Requester.sensor(SLA_SENSOR_NAME).label
@@ -189,17 +194,16 @@ def amperity_workflow_sla_sensor(
                 tenant=stop.tenant,
                 requested_by=requested_by,
             ),
-            tags={
-                REQUESTED_BY_TAG: requested_by,
-                TENANT_TAG: stop.tenant,
-                WORKFLOW_ID_TAG: stop.workflow_id,
-            },
+            tags=stop_run_tags(workflow_id=stop.workflow_id, tenant=stop.tenant,
+                               requested_by=requested_by),
         )
         for stop in stops
     ]
     if requests:
         return SensorResult(run_requests=requests, cursor=new_cursor)
-    return SensorResult(skip_reason=SkipReason(result.summary()), cursor=new_cursor)
+    # The tick list shows a skipped tick's reason: counts of what was alerted come first.
+    text = result.summary() if headline is None else f"{headline} | {result.summary()}"
+    return SensorResult(skip_reason=SkipReason(text), cursor=new_cursor)
 
 
 _JOB_STATES = {
@@ -269,7 +273,10 @@ def amperity_ingest_sensor(
         return SkipReason(waiting)
     result = run_ingest_tick(runtime, now=now, budget_s=_budget_s(runtime),
                              resume_tenant=cursor.resume_tenant)
-    for line in result.log_lines():
-        context.log.info(line)
+    for title in result.alerted:
+        context.log.warning(f"alert: {title}")
+    context.log.info(result.summary())
     context.update_cursor(cursor.after(now, result.resume_tenant))
+    if result.alerted:  # counts first, as on the SLA sensor's ticks
+        return SkipReason(f"ALERTED: {len(result.alerted)} ingest | {result.summary()}")
     return SkipReason(result.summary())

@@ -6,6 +6,7 @@ the wording lives here so the service only fetches, plans and applies.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +21,9 @@ __all__ = [
     "TenantTick",
     "cut_short_note",
 ]
+
+
+_LEVEL_ORDER = ("breached", "warning", "resolved")
 
 
 class DeliveryReport(Protocol):
@@ -57,6 +61,8 @@ class TenantTick:
     """API requests sent for this tenant: every page and read, retries and failures included
     (the client's count when the service has it)."""
     alerts: int = 0
+    alert_levels: Counter[str] = field(default_factory=Counter)
+    """Alerts queued this tick, by level (``breached``, ``warning``, ``resolved``)."""
     plan_summary: str = ""
     plan_headline: str = ""
     run_lines: list[str] = field(default_factory=list)
@@ -72,6 +78,7 @@ class TenantTick:
         self.active = len(plan.evaluations)
         self.levels.update(e.level.value for e in plan.evaluations)
         self.alerts = len(plan.alerts)
+        self.alert_levels.update(a.level.value for a in plan.alerts)
         self.plan_summary = plan.summary
         self.notes = list(plan.notes)
         self.run_lines = plan.run_lines
@@ -120,6 +127,33 @@ class SlaTickResult:
     def requests(self) -> int:
         """API requests sent by this tick (all tenants, those that failed included)."""
         return sum(t.requests for t in self.tenants) + self.failed_tenant_requests
+
+    def alert_counts(self) -> Counter[str]:
+        """Alerts queued by this tick over every tenant, by level."""
+        total: Counter[str] = Counter()
+        for tenant in self.tenants:
+            total.update(tenant.alert_levels)
+        return total
+
+    def headline(self) -> str | None:
+        """``ALERTED: 1 breached, 2 warning`` when the tick queued alerts, else None.
+
+        What the sensor's tick shows first, so a tick that alerted never reads like an idle
+        one in the UI (most severe level first).
+        """
+        counts = self.alert_counts()
+        if not counts:
+            return None
+        order = [lvl for lvl in _LEVEL_ORDER if counts[lvl]] + sorted(
+            lvl for lvl in counts if lvl not in _LEVEL_ORDER)
+        return "ALERTED: " + ", ".join(f"{counts[lvl]} {lvl}" for lvl in order)
+
+    def log_records(self) -> list[tuple[int, str]]:
+        """:meth:`log_lines` with a logging level each: WARNING for breaches, unreachable
+        tenants and a cut-short tick, so a BREACHED stands out of the sensor's INFO lines."""
+        loud = ("BREACHED", "breached", "not reachable", "time budget spent", "vanished")
+        return [(logging.WARNING if any(word in line for word in loud) else logging.INFO, line)
+                for line in self.log_lines()]
 
     def summary(self) -> str:
         """One paragraph saying what the tick looked at and did (the sensor's SkipReason)."""

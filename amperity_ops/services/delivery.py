@@ -82,7 +82,7 @@ def deliver_outbox(
     Returns:
         Counts of delivered, failed and expired items.
     """
-    sinks = build_sinks(list(effective_sinks(runtime.config)))
+    sinks = build_sinks(list(effective_sinks(runtime.config)), slack_messages=runtime.store)
     owned = http is None
     client = http or httpx.Client(timeout=DELIVERY_TIMEOUT_S)
     started = monotonic()

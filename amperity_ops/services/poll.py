@@ -103,10 +103,15 @@ class PollReport:
     dropped: int = 0
     """Records left out of the listing because they had no usable id."""
 
-    def summary(self) -> str:
-        """One line saying what the poll read (the asset's ``polled`` cell and the log line)."""
+    def summary(self, time_mark: str = "") -> str:
+        """One line saying what the poll read (the asset's ``polled`` cell and the log line).
+
+        Args:
+            time_mark: ``core.clock.clock_mark`` of the clock ``listed_from`` was read on
+                (`` (sim)`` in the demo), so a simulated time is never read as a real one.
+        """
         return (
-            f"{self.listed} listed since {self.listed_from:%Y-%m-%d %H:%M} UTC, "
+            f"{self.listed} listed since {self.listed_from:%Y-%m-%d %H:%M} UTC{time_mark}, "
             f"{self.reread} re-read"
             + (f" (+{self.running_pages} running-list pages)" if self.running_pages else "")
             + (f", {len(self.vanished)} vanished (404)" if self.vanished else "")

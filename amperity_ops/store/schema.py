@@ -34,6 +34,7 @@ __all__ = [
     "metadata",
     "reported_events",
     "silences",
+    "slack_messages",
     "stop_ledger",
     "watermarks",
     "workflow_runs",
@@ -218,4 +219,17 @@ Index(
     stop_ledger.c.requested_at,
     postgresql_where=stop_ledger.c.result.is_(None),
     sqlite_where=stop_ledger.c.result.is_(None),
+)
+
+slack_messages = Table(
+    "ao_slack_messages",
+    metadata,
+    # The message a Slack bot sink posted for one run, edited in place afterwards: kept here
+    # so a restarted process edits it too instead of posting a second one.
+    Column("sink", String(_ID), primary_key=True),
+    Column("dedup_key", String(500), primary_key=True),
+    Column("channel", String(_ID), primary_key=True),  # as configured (#oncall or an id)
+    Column("channel_id", String(_ID), nullable=False),  # as Slack answered (chat.update needs it)
+    Column("ts", String(64), nullable=False),
+    Column("posted_at", UtcDateTime, nullable=False),
 )

@@ -12,6 +12,7 @@ from amperity_ops.store.history import HistoryMixin
 from amperity_ops.store.migrate import prepare_schema
 from amperity_ops.store.oncall_ledger import OncallLedgerMixin
 from amperity_ops.store.reported_events import ReportedEventsMixin
+from amperity_ops.store.slack_messages import SlackMessagesMixin
 from amperity_ops.store.stop_ledger import StopLedgerMixin
 from amperity_ops.store.tick_batch import TickBatchMixin
 
@@ -19,8 +20,9 @@ __all__ = ["Store", "StoreError"]
 
 
 class Store(HistoryMixin, AlertLedgerMixin, StopLedgerMixin, OncallLedgerMixin,
-            ReportedEventsMixin, TickBatchMixin):
-    """The history store: runs, ingest jobs, watermarks, alert state, outbox, stop ledger.
+            ReportedEventsMixin, TickBatchMixin, SlackMessagesMixin):
+    """The history store: runs, ingest jobs, watermarks, alert state, outbox, stop ledger,
+    Slack messages.
 
     Safe to share between threads; several processes may open the same URL (SQLite in WAL
     mode, or Postgres). Every method is its own transaction.

@@ -17,11 +17,15 @@ from amperity_ops.defs.assets import (
     segments,
     workflow_runs,
 )
+from amperity_ops.defs.check_runs import ingest_jobs_checks, workflow_runs_checks
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.simulator import ManualClock, Simulator
 from amperity_ops_tests.services.helpers import TENANT
 
 RUNS = AssetKey(["amperity", "workflow_runs"])
+RUNS_DEFS = [workflow_runs, workflow_runs_checks]
+"""The asset and its checks (which run apart in production: defs/check_runs.py)."""
+INGEST_DEFS = [ingest_jobs, ingest_jobs_checks]
 
 
 def _metadata(result: Any, key: AssetKey) -> dict[str, Any]:
@@ -53,7 +57,7 @@ def test_workflow_runs_metadata_and_checks(
         ended_ago=timedelta(minutes=30),
         error="customer",
     )
-    result = materialize([workflow_runs], resources={"amperity_ops": runtime})
+    result = materialize(RUNS_DEFS, resources={"amperity_ops": runtime})
     assert result.success
     meta = _metadata(result, RUNS)
     assert (meta["active"], meta["breached"], meta["failed"]) == (2, 1, 1)
@@ -82,7 +86,7 @@ def test_ingest_jobs_checks_go_red_over_thresholds(
     feed = job.feeds[0]
     feed.read, feed.errors, feed.rejected, feed.state = 1_000, 200, 0, "succeeded"
     clock.advance(timedelta(minutes=1))
-    result = materialize([ingest_jobs], resources={"amperity_ops": runtime})
+    result = materialize(INGEST_DEFS, resources={"amperity_ops": runtime})
     meta = _metadata(result, AssetKey(["amperity", "ingest_jobs"]))
     assert meta["unhealthy_feeds"] == 1
     assert meta["error_rate_percent"] == 20.0
@@ -118,11 +122,11 @@ def test_second_poll_is_incremental(
     """Materializing again after 5 minutes lists one page of runs, not the history."""
     quiet_sim.tenant(TENANT).add_history(5_000, active=3, days=60)
     instance = DagsterInstance.ephemeral()
-    materialize([workflow_runs], resources={"amperity_ops": runtime}, instance=instance)
+    materialize(RUNS_DEFS, resources={"amperity_ops": runtime}, instance=instance)
     clock.advance(timedelta(minutes=5))
     log = quiet_sim.request_log(TENANT)
     log.reset()
-    materialize([workflow_runs], resources={"amperity_ops": runtime}, instance=instance)
+    materialize(RUNS_DEFS, resources={"amperity_ops": runtime}, instance=instance)
     assert log.count("/api/workflow/runs", method="GET") == 1
     assert log.total == 1
 
@@ -157,7 +161,7 @@ def test_unreachable_tenant_is_named_without_its_secret(
     runtime.client_factory = factory
     quiet_sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(minutes=5))
     instance = DagsterInstance.ephemeral()
-    result = materialize([workflow_runs], resources={"amperity_ops": runtime}, instance=instance)
+    result = materialize(RUNS_DEFS, resources={"amperity_ops": runtime}, instance=instance)
     assert result.success
     meta = _metadata(result, RUNS)
     assert meta["tenants_unreachable"] == 1
@@ -178,7 +182,7 @@ def test_failures_are_listed_newest_first(runtime: OpsRuntime, quiet_sim: Simula
                           ended_ago=timedelta(hours=4), error="platform")
     newer = world.add_run(name="Newer", state="failed", started_ago=timedelta(hours=5),
                           ended_ago=timedelta(minutes=10), error="customer")
-    result = materialize([workflow_runs], resources={"amperity_ops": runtime})
+    result = materialize(RUNS_DEFS, resources={"amperity_ops": runtime})
     table = _metadata(result, RUNS)["failures"]
     assert table.index(newer.id) < table.index(older.id)
     description = _checks(result)["no_failed_runs_in_window"].description or ""

@@ -41,11 +41,13 @@ def instance() -> DagsterInstance:
 def _run(
     runtime: OpsRuntime, instance: DagsterInstance, workflow_id: str, **config: Any
 ) -> Any:
-    """Execute the stop job with Launchpad-like config (omitted fields left out, not None)."""
+    """Execute the stop job with Launchpad-like config (omitted fields left out, not None;
+    the required ``requested_by`` left empty, as the Scaffold button fills it)."""
     tags = config.pop("tags", None)
     op_config: dict[str, Any] = {
         "workflow_id": workflow_id,
         "reason": config.pop("reason", "stuck since midnight"),
+        "requested_by": config.pop("requested_by", ""),
         "poll_interval_seconds": 5.0,
         **config,
     }
