@@ -7,21 +7,20 @@ refresh`` writes them); the store is opened only when a run or a sensor tick use
 ``amperity_ops`` resource.
 
 Many tenants: with ``AMPERITY_OPS_SHARD=k/n`` set, ``defs`` is shard k's guard (the sensors and
-the stop job for its share of the tenants), and ``polling_defs`` is the one location for the
-assets beside the shards (see ``amperity_ops.defs.shards`` and docs/operations.md).
+the stop job for its share of the tenants), and ``amperity_ops.polling_definitions:defs`` is
+the one location for the assets beside the shards (see ``amperity_ops.defs.shards`` and
+docs/operations.md). It is a module of its own: Dagster loads a module with one
+``Definitions`` object only.
 """
 
 from __future__ import annotations
 
 from amperity_ops.defs.factory import build_amperity_defs
-from amperity_ops.defs.shards import guard_definitions, polling_definitions, shard_from_env
+from amperity_ops.defs.shards import guard_definitions, shard_from_env
 
-__all__ = ["SHARD", "defs", "polling_defs"]
+__all__ = ["SHARD", "defs"]
 
 SHARD = shard_from_env()
 """``AMPERITY_OPS_SHARD``, read at load: a bad value stops the code location with one line."""
 
 defs = guard_definitions(SHARD) if SHARD is not None else build_amperity_defs()
-
-polling_defs = polling_definitions()
-"""The assets' location beside the shards (``-m amperity_ops.definitions -a polling_defs``)."""

@@ -42,6 +42,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "resources": _GROUND | {"defs"},
     "cli": _GROUND | {"settings", "monitoring", "alerts", "store", "redaction", "services"},
     "definitions": frozenset({"defs"}),
+    "polling_definitions": frozenset({"defs"}),
     "components": _GROUND | {"settings", "defs", "services"},
 }
 APART = frozenset({"simulator", "demo", "testing"})

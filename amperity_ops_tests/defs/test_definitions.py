@@ -245,3 +245,15 @@ def test_a_tenant_given_beside_a_tenants_list_is_refused(tmp_path: Path) -> None
     )
     with pytest.raises(ConfigError, match=r"policy\.yaml: tenants: the file lists tenants"):
         resource.create_resource(build_init_resource_context())
+
+
+def test_each_code_location_module_holds_one_definitions_object() -> None:
+    """`-m amperity_ops.definitions` (no attribute) loads: one Definitions per module."""
+    import importlib
+
+    import dagster as dg
+
+    for name in ("amperity_ops.definitions", "amperity_ops.polling_definitions"):
+        module = importlib.import_module(name)
+        found = [k for k, v in vars(module).items() if isinstance(v, dg.Definitions)]
+        assert found == ["defs"], f"{name}: {found}"

@@ -129,7 +129,7 @@ def test_the_shards_cover_every_shard_exactly_once() -> None:
     assert {s.count for s in sharded} == {len(sharded)}
     assert sorted(s.index for s in sharded) == list(range(1, len(sharded) + 1))
     unsharded = [d for d, s in zip(_deployments(), shards, strict=True) if s is None]
-    assert [_entry_point(d) for d in unsharded] == [("amperity_ops.definitions", "polling_defs")]
+    assert [_entry_point(d) for d in unsharded] == [("amperity_ops.polling_definitions", "defs")]
 
 
 def test_every_variable_set_is_one_the_project_reads() -> None:
