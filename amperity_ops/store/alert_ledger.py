@@ -134,14 +134,7 @@ class AlertLedgerMixin:
             How many new outbox rows were added (0 when all were queued before).
         """
         messages = list(messages)
-        c = alert_outbox.c
-        keys = sorted({m.dedup_key for m in messages if m.level is not AlertLevel.RESOLVED})
-        closed: set[str] = set()
-        if keys:
-            resolved = select(c.dedup_key).distinct().where(
-                c.dedup_key.in_(keys), c.level == AlertLevel.RESOLVED.value)
-            with self._engine.connect() as conn:
-                closed = {k for (k,) in conn.execute(resolved)}
+        closed = self._resolved_keys(messages)
         messages = [m for m in messages
                     if m.level is AlertLevel.RESOLVED or m.dedup_key not in closed]
         rows = [
@@ -153,6 +146,21 @@ class AlertLedgerMixin:
         ]
         with self._engine.begin() as conn:
             return insert_ignore(conn, alert_outbox, rows, ["dedup_key", "level", "sink"])
+
+    def _resolved_keys(self, messages: Iterable[AlertMessage]) -> set[str]:
+        """The dedup keys among these (not-resolve) messages that were already resolved.
+
+        Resolved is final: nothing but a resolve is queued under such a key again, since a
+        trigger after a resolve would open an incident nobody closes.
+        """
+        c = alert_outbox.c
+        keys = sorted({m.dedup_key for m in messages if m.level is not AlertLevel.RESOLVED})
+        if not keys:
+            return set()
+        resolved = select(c.dedup_key).distinct().where(
+            c.dedup_key.in_(keys), c.level == AlertLevel.RESOLVED.value)
+        with self._engine.connect() as conn:
+            return {k for (k,) in conn.execute(resolved)}
 
     def claim_due_alerts(
         self, *, now: datetime, sinks: Iterable[str] | None = None, limit: int = 100,

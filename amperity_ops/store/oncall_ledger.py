@@ -10,12 +10,12 @@ outbox's in-order rule does not keep the page waiting behind it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, and_, or_, select, update
 
-from amperity_ops.core import AlertLevel
+from amperity_ops.core import AlertLevel, AlertMessage
 from amperity_ops.core.oncall import OutboxEntry, Silence
 from amperity_ops.store._sql import insert_ignore
 from amperity_ops.store.schema import alert_outbox, silences, stop_ledger, workflow_runs
@@ -41,6 +41,8 @@ class OncallLedgerMixin:
     """Silences, routed enqueueing, and what the digest reports."""
 
     _engine: Engine
+    # From AlertLedgerMixin (the Store has both): the keys already resolved are final.
+    _resolved_keys: Callable[[Iterable[AlertMessage]], set[str]]
 
     # -- silences ---------------------------------------------------------------------------
 
@@ -96,14 +98,7 @@ class OncallLedgerMixin:
         """
         entries = list(entries)
         c = alert_outbox.c
-        keys = sorted({e.message.dedup_key for e in entries
-                       if e.message.level is not AlertLevel.RESOLVED})
-        closed: set[str] = set()
-        if keys:
-            resolved = select(c.dedup_key).distinct().where(
-                c.dedup_key.in_(keys), c.level == AlertLevel.RESOLVED.value)
-            with self._engine.connect() as conn:
-                closed = {k for (k,) in conn.execute(resolved)}
+        closed = self._resolved_keys([e.message for e in entries])
         entries = [e for e in entries if e.message.level is AlertLevel.RESOLVED
                    or e.message.dedup_key not in closed]
         rows = [

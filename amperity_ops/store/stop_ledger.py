@@ -231,6 +231,11 @@ class StopLedgerMixin:
         The SLA tick reads its own attempts to complete rows whose stop job died and to decide
         whether to try once more (``monitoring.stop_retry``).
         """
+        return [r for r in self._real_records(tenant, workflow_ids)
+                if requester.same_as(r.requester)]
+
+    def _real_records(self, tenant: str, workflow_ids: Iterable[str]) -> list[StopRecord]:
+        """Every real (not dry-run) ledger row of these runs, oldest first."""
         ids = sorted(set(workflow_ids))
         c = stop_ledger.c
         rows: list[StopRecord] = []
@@ -241,7 +246,7 @@ class StopLedgerMixin:
                                c.dry_run.is_(False))
                         .order_by(c.id))
                 rows += [record_from_row(row) for row in conn.execute(stmt)]
-        return [r for r in rows if requester.same_as(r.requester)]
+        return rows
 
     def open_stop_ids(self, tenant: str, *, requester: Requester) -> set[str]:
         """Runs with a real request by ``requester`` that has no result yet (any age).
@@ -262,21 +267,8 @@ class StopLedgerMixin:
         The SLA tick asks this about the alerted runs that just ended, so the RESOLVED alert
         can say amperity-ops stopped the run, who asked and why.
         """
-        ids = sorted(set(workflow_ids))
-        found: dict[str, StopRecord] = {}
-        if not ids:
-            return found
-        c = stop_ledger.c
-        with self._engine.connect() as conn:
-            for start in range(0, len(ids), _CHUNK):
-                stmt = (select(stop_ledger)
-                        .where(c.tenant == tenant, c.workflow_id.in_(ids[start:start + _CHUNK]),
-                               c.dry_run.is_(False))
-                        .order_by(c.id))
-                for row in conn.execute(stmt):
-                    record = record_from_row(row)
-                    found[record.workflow_id] = record  # ascending ids: the newest wins
-        return found
+        # Ascending ids: the newest row of each run wins.
+        return {record.workflow_id: record for record in self._real_records(tenant, workflow_ids)}
 
     def stop_records_since(
         self, since: datetime, *, tenants: Iterable[str] | None = None, limit: int = 200

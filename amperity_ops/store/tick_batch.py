@@ -182,24 +182,12 @@ class TickBatchMixin:
     ) -> dict[str, set[str]]:
         """``stop_requested_ids`` (``dry_run=False``) or ``dry_run_noted_ids`` for every tenant."""
         found: dict[str, set[str]] = {t: set() for t in ids}
-        pairs = _pairs(ids)
-        if not pairs:
-            return found
         c = stop_ledger.c
-        with self._engine.connect() as conn:
-            for chunk in _chunks(pairs):
-                tenants, run_ids = _either(chunk)
-                wanted = set(chunk)
-                stmt = (select(c.tenant, c.workflow_id, c.requester_kind, c.requester_name,
-                               c.requested_by).distinct()
-                        .where(c.tenant.in_(tenants), c.workflow_id.in_(run_ids),
-                               c.dry_run.is_(dry_run)))
-                for tenant, workflow_id, kind, name, label in conn.execute(stmt):
-                    if (tenant, workflow_id) not in wanted:
-                        continue
-                    if requester is None or requester.same_as(
-                            Requester.from_columns(kind, name, label)):
-                        found[tenant].add(workflow_id)
+        columns = (c.tenant, c.workflow_id, c.requester_kind, c.requester_name, c.requested_by)
+        for tenant, workflow_id, kind, name, label in self._ledger_rows_of_runs(
+                ids, columns, dry_run=dry_run, distinct=True):
+            if requester is None or requester.same_as(Requester.from_columns(kind, name, label)):
+                found[tenant].add(workflow_id)
         return found
 
     def latest_real_stops_by_tenant(
@@ -207,24 +195,32 @@ class TickBatchMixin:
     ) -> dict[str, dict[str, StopRecord]]:
         """``latest_real_stops`` for every tenant: the newest real ledger row of each run."""
         found: dict[str, dict[str, StopRecord]] = {t: {} for t in ids}
+        for row in self._ledger_rows_of_runs(ids, (stop_ledger,), dry_run=False):
+            record = record_from_row(row)
+            found[record.tenant][record.workflow_id] = record  # ascending ids: the newest wins
+        return found
+
+    def _ledger_rows_of_runs(
+        self, ids: Mapping[str, Iterable[str]], columns: Sequence[Any], *, dry_run: bool,
+        distinct: bool = False,
+    ) -> Iterator[Any]:
+        """Ledger rows (``columns``) of these runs of these tenants, oldest first, in chunks.
+
+        A chunk asks for its tenants x its run ids; rows of other (tenant, run) pairs that the
+        cross product lets through are dropped here.
+        """
         pairs = _pairs(ids)
-        if not pairs:
-            return found
         c = stop_ledger.c
         with self._engine.connect() as conn:
             for chunk in _chunks(pairs):
                 tenants, run_ids = _either(chunk)
                 wanted = set(chunk)
-                stmt = (select(stop_ledger)
-                        .where(c.tenant.in_(tenants), c.workflow_id.in_(run_ids),
-                               c.dry_run.is_(False))
-                        .order_by(c.id))
+                stmt = select(*columns).where(c.tenant.in_(tenants), c.workflow_id.in_(run_ids),
+                                              c.dry_run.is_(dry_run))
+                stmt = stmt.distinct() if distinct else stmt.order_by(c.id)
                 for row in conn.execute(stmt):
-                    record = record_from_row(row)
-                    if (record.tenant, record.workflow_id) not in wanted:
-                        continue
-                    found[record.tenant][record.workflow_id] = record  # the newest wins
-        return found
+                    if (row.tenant, row.workflow_id) in wanted:
+                        yield row
 
     def unlaunched_stops_by_tenant(
         self, tenants: Sequence[str], *, requester: Requester, before: datetime
