@@ -42,7 +42,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "resources": _GROUND | {"defs"},
     "cli": _GROUND | {"settings", "monitoring", "alerts", "store", "redaction", "services"},
     "definitions": frozenset({"defs"}),
-    "components": _GROUND | {"settings", "defs", "services"},
+    "components": _GROUND | {"settings", "monitoring", "defs", "services"},
 }
 APART = frozenset({"simulator", "demo", "testing"})
 """Not production: may import what they need; production may not import them."""
