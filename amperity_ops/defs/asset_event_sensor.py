@@ -21,6 +21,7 @@ from dagster import (
 )
 
 from amperity_ops.defs.asset_graph import RESOURCE_KEY, AmperityAssetGraph
+from amperity_ops.defs.instance_names import sensor_resource
 from amperity_ops.defs.sensors import OWNERS
 from amperity_ops.services.asset_events import run_asset_event_tick
 from amperity_ops.services.runtime import OpsRuntime
@@ -61,8 +62,7 @@ def build_asset_events_sensor(
         context: SensorEvaluationContext, **resources: Any
     ) -> SensorResult:
         """One tick: plan from the store, record, report."""
-        # Dagster passes required resources as keyword arguments, named by their key.
-        runtime: OpsRuntime = resources[resource_key]
+        runtime: OpsRuntime = sensor_resource(context, resources, resource_key)
         now = runtime.clock()
         tick = run_asset_event_tick(runtime, graph.tenant_assets(), now=now)
         events = [event for tenant, plan in tick.plans.items()

@@ -46,6 +46,7 @@ from dagster import (
 )
 
 from amperity_ops.core.durations import format_duration
+from amperity_ops.defs.instance_names import sensor_resource
 from amperity_ops.defs.resources import RESOURCE_KEY
 from amperity_ops.defs.translator import AmperityTranslator
 from amperity_ops.monitoring.catalog import slugify
@@ -177,8 +178,7 @@ def build_index_defs(
     def _index_sensor(
         context: SensorEvaluationContext, **resources: Any
     ) -> SensorResult | SkipReason:
-        # Dagster passes required resources as keyword arguments, named by their key.
-        runtime: OpsRuntime = resources[resource_key]
+        runtime: OpsRuntime = sensor_resource(context, resources, resource_key)
         seen = _read_cursor(context.cursor)
         try:
             events, seen = job.sense(runtime, seen)

@@ -10,13 +10,15 @@ the plain one.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
-from dagster import AssetKey
+from dagster import AssetKey, SensorEvaluationContext
 
 from amperity_ops.defs.resources import RESOURCE_KEY
 from amperity_ops.monitoring.catalog import slugify
 
-__all__ = ["overview_key", "resource_key_for", "suffixed"]
+__all__ = ["overview_key", "resource_key_for", "sensor_resource", "suffixed"]
 
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_]")
 
@@ -40,3 +42,16 @@ def overview_key(key: AssetKey, name_suffix: str) -> AssetKey:
     if not name_suffix:
         return key
     return AssetKey([key.path[0], slugify(name_suffix), *key.path[1:]])
+
+
+def sensor_resource(
+    context: SensorEvaluationContext, passed: Mapping[str, Any], resource_key: str
+) -> Any:
+    """A sensor's resource under ``resource_key`` (declared in ``required_resource_keys``).
+
+    Invoked directly (tests), Dagster passes it as a keyword argument; evaluated by the daemon,
+    it is only on ``context.resources``. Both are read.
+    """
+    if resource_key in passed:
+        return passed[resource_key]
+    return getattr(context.resources, resource_key)

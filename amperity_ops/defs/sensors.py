@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from amperity_ops.core import Requester
 from amperity_ops.core.durations import format_duration
-from amperity_ops.defs.instance_names import resource_key_for, suffixed
+from amperity_ops.defs.instance_names import resource_key_for, sensor_resource, suffixed
 from amperity_ops.defs.jobs import (
     REQUESTED_BY_TAG,
     STOP_JOB_NAME,
@@ -295,8 +295,7 @@ def build_sla_sensor(name_suffix: str, stop_job: JobDefinition) -> SensorDefinit
             required_resource_keys={rk},
             description=f"{amperity_workflow_sla_sensor.description} Instance `{name_suffix}`.")
     def _sla(context: SensorEvaluationContext, **resources: Any) -> SensorResult:
-        # Dagster passes required resources as keyword arguments, named by their key.
-        return sla_sensor_tick(context, resources[rk], sensor_name=name,
+        return sla_sensor_tick(context, sensor_resource(context, resources, rk), sensor_name=name,
                                job_name=stop_job.name, op_name=op_name)
 
     return _sla
@@ -314,6 +313,6 @@ def build_ingest_sensor(name_suffix: str) -> SensorDefinition:
             required_resource_keys={rk},
             description=f"{amperity_ingest_sensor.description} Instance `{name_suffix}`.")
     def _ingest(context: SensorEvaluationContext, **resources: Any) -> SkipReason:
-        return ingest_sensor_tick(context, resources[rk])
+        return ingest_sensor_tick(context, sensor_resource(context, resources, rk))
 
     return _ingest

@@ -8,9 +8,18 @@ once after each successful run of that workflow (reported by the asset event sen
 after a failed or stopped one.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Dagster reads the context annotation.
 
-from dagster import AssetExecutionContext, AssetKey, AutomationCondition, Definitions, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSelection,
+    AutomationCondition,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+    Definitions,
+    asset,
+)
 
 from amperity_ops.defs.factory import build_amperity_defs
 
@@ -41,4 +50,11 @@ def pos_sales_report(context: AssetExecutionContext) -> None:
     context.log.info("the POS courier group succeeded: the report is rebuilt")
 
 
-defs = Definitions.merge(_amperity, Definitions(assets=[pos_sales_report]))
+# Open-source Dagster creates its default automation sensor stopped; the demo's runs at once.
+demo_automation_sensor = AutomationConditionSensorDefinition(
+    "demo_automation_sensor", target=AssetSelection.assets(pos_sales_report),
+    default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
+    description="Evaluates pos_sales_report's eager condition (demo only).")
+
+defs = Definitions.merge(
+    _amperity, Definitions(assets=[pos_sales_report], sensors=[demo_automation_sensor]))

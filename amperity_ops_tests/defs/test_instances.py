@@ -113,3 +113,22 @@ def test_a_run_started_from_dagster_is_not_materialized_again_by_the_event_senso
     assert checks
     assert all(c.passed for c in checks)
     assert any(run_id in (c.description or "") for c in checks)
+
+
+def test_the_daemon_path_finds_each_sensors_resource_plain_and_suffixed(
+    runtime: OpsRuntime, quiet_sim: Simulator, tmp_path: Path
+) -> None:
+    """evaluate_tick (as the daemon calls it, resources on the context only) runs every sensor."""
+    quiet_sim.tenant(TENANT).add_run(name=DAILY, type="courier.group/run", state="succeeded",
+                                     started_ago=timedelta(hours=3), ended_ago=timedelta(hours=2))
+    refresh_catalog(runtime, days=1, catalog_dir=tmp_path)
+    runtime.config = make_config(indexes={"canaries": [
+        {"name": "member", "index": "loyalty_members", "filter": {"loyalty_id": "1"}}]})
+    for sfx in ("", "_a"):
+        defs = build_amperity_defs(config=runtime.config, catalog_dir=str(tmp_path),
+                                   name_suffix=sfx)
+        for sensor in defs.sensors or []:
+            with DagsterInstance.ephemeral() as instance, build_sensor_context(
+                    instance=instance, resources={f"amperity_ops{sfx}": runtime}) as ctx:
+                data = sensor.evaluate_tick(ctx)  # raises if the resource is not found
+            assert data is not None, sensor.name
