@@ -43,7 +43,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "cli": _GROUND | {"settings", "monitoring", "alerts", "store", "redaction", "services"},
     "definitions": frozenset({"defs"}),
     "polling_definitions": frozenset({"defs"}),
-    "components": _GROUND | {"settings", "defs", "services"},
+    "components": _GROUND | {"settings", "monitoring", "defs", "services"},
 }
 APART = frozenset({"simulator", "demo", "testing"})
 """Not production: may import what they need; production may not import them."""

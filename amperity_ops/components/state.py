@@ -7,22 +7,22 @@ read when the code location loads: loading never calls the API. One JSON file::
      "catalog": {...},                       # refresh_catalog's Catalog, as JSON
      "indexes": {"idx-xyz789": "loyalty_members"}}
 
-The catalog comes from ``amperity_ops.services.catalog.refresh_catalog`` (the asset-graph part
-of issue 8). Until that lands, :func:`_learn_catalog` reads the same facts in a simpler form
-(workflows by name and type, tables and the workflow that loads them); the lead replaces it at
-merge.
+The catalog is ``amperity_ops.services.catalog.refresh_catalog``'s, the same one
+``amperity-ops catalog refresh`` writes for the shipped code location.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic_core import to_jsonable_python
 
+from amperity_ops.monitoring.catalog import Catalog
+from amperity_ops.services.catalog import refresh_catalog, write_catalog
 from amperity_ops.services.indexes import read_indexes
 from amperity_ops.services.runtime import OpsRuntime
 
@@ -42,57 +42,37 @@ class TenantState:
     indexes: dict[str, str] = field(default_factory=dict)
     """Profile index id -> name."""
 
-    @property
-    def workflows(self) -> list[dict[str, Any]]:
-        """``[{"name", "type", "config_id"?}]`` as the catalog lists them."""
-        return list(self.catalog.get("workflows", []))
+    def catalog_model(self) -> Catalog | None:
+        """The catalog (None if the state holds none or one this version cannot read)."""
+        if not self.catalog:
+            return None
+        try:
+            return Catalog.model_validate(self.catalog)
+        except ValueError:
+            return None
 
-    @property
-    def tables(self) -> list[dict[str, Any]]:
-        """``[{"name", "workflow"?}]``: ingest tables and the workflow that loads each."""
-        return list(self.catalog.get("tables", []))
 
+def learn_state(
+    runtime: OpsRuntime, *, tenant: str, days: int, previous: TenantState | None = None
+) -> TenantState:
+    """Read the tenant's catalog and indexes (a few requests, in the tenant's budget).
 
-def learn_state(runtime: OpsRuntime, *, tenant: str, days: int) -> TenantState:
-    """Read the tenant's catalog and indexes (a few requests, in the tenant's budget)."""
+    The catalog is ``services.catalog.refresh_catalog``'s (as ``amperity-ops catalog
+    refresh``); a workflow the previous state knew but this window did not see stays.
+    """
     config = runtime.tenant(tenant)
-    catalog = _refresh_catalog(runtime, tenant=config.name, days=days)
+    with tempfile.TemporaryDirectory(prefix="amperity-catalog-") as work:
+        directory = Path(work)
+        known = previous.catalog_model() if previous is not None else None
+        if known is not None:
+            write_catalog(directory, known)
+        catalog = refresh_catalog(runtime, days=days, tenant=config.name,
+                                  catalog_dir=directory)[config.name]
     with runtime.client(config.name) as client:
         indexes = {i.id: i.name for i in read_indexes(client)} if runtime.config.indexes.enabled \
             else {}
     return TenantState(tenant=config.name, refreshed_at=runtime.clock().isoformat(), days=days,
-                       catalog=catalog, indexes=indexes)
-
-
-def _refresh_catalog(runtime: OpsRuntime, *, tenant: str, days: int) -> dict[str, Any]:
-    try:
-        from amperity_ops.services.catalog import refresh_catalog
-    except ImportError:  # the asset-graph branch is not merged yet
-        return _learn_catalog(runtime, tenant=tenant, days=days)
-    catalogs = refresh_catalog(runtime, days=days, tenant=tenant)
-    return dict(to_jsonable_python(catalogs[tenant]))
-
-
-def _learn_catalog(runtime: OpsRuntime, *, tenant: str, days: int) -> dict[str, Any]:
-    """Workflows (name, type) from recent runs; tables and their loading workflow from ingest."""
-    since = runtime.clock() - timedelta(days=days)
-    workflows: dict[str, dict[str, Any]] = {}
-    names_by_run: dict[str, str] = {}
-    tables: dict[str, dict[str, Any]] = {}
-    with runtime.client(tenant) as client:
-        for run in client.list_workflow_runs(created_from=since, limit=100):
-            names_by_run[run.id] = run.name
-            entry = workflows.setdefault(run.name, {"name": run.name, "type": run.type})
-            config_id = (run.model_extra or {}).get("config_id")
-            if config_id:
-                entry["config_id"] = config_id
-        for job in client.list_ingest_jobs(created_from=since):
-            for feed in job.tables:
-                table = tables.setdefault(feed.table_name, {"name": feed.table_name})
-                if job.workflow_id in names_by_run:
-                    table["workflow"] = names_by_run[job.workflow_id]
-    return {"workflows": sorted(workflows.values(), key=lambda w: w["name"]),
-            "tables": sorted(tables.values(), key=lambda t: t["name"])}
+                       catalog=dict(to_jsonable_python(catalog)), indexes=indexes)
 
 
 def write_state(state: TenantState, path: Path) -> None:

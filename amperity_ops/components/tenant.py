@@ -39,9 +39,10 @@ from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from amperity_ops.components.scaffolder import AmperityTenantScaffolder
 from amperity_ops.components.state import learn_state, read_state, write_state
-from amperity_ops.components.tenant_defs import tenant_definitions
+from amperity_ops.components.translation import TranslationFnTranslator
+from amperity_ops.defs.factory import build_amperity_defs
 from amperity_ops.defs.inline_runtime import open_runtime
-from amperity_ops.defs.unit_keys import slug
+from amperity_ops.monitoring.catalog import slugify
 from amperity_ops.settings import ConfigError, OpsConfig, format_validation_error
 
 __all__ = ["POLICY_SECTIONS", "AmperityTenantComponent"]
@@ -137,7 +138,7 @@ class AmperityTenantComponent(StateBackedComponent, Model, Resolvable):
         """``name_suffix``, or ``_<tenant>`` when not set."""
         if self.name_suffix is not None:
             return self.name_suffix
-        return f"_{slug(self.tenant_name)}"
+        return f"_{slugify(self.tenant_name)}"
 
     @property
     def defs_state_config(self) -> DefsStateConfig:
@@ -149,7 +150,8 @@ class AmperityTenantComponent(StateBackedComponent, Model, Resolvable):
         """Learn the catalog and the indexes (API calls, in the tenant's budget) and store them."""
         runtime = open_runtime(self.ops_config, self.store_url)
         try:
-            state = learn_state(runtime, tenant=self.tenant_name, days=self.catalog_days)
+            state = learn_state(runtime, tenant=self.tenant_name, days=self.catalog_days,
+                                previous=read_state(state_path))
         finally:
             runtime.close()
         write_state(state, state_path)
@@ -157,9 +159,10 @@ class AmperityTenantComponent(StateBackedComponent, Model, Resolvable):
     def build_defs_from_state(
         self, context: ComponentLoadContext, state_path: Path | None
     ) -> Definitions:
-        """The tenant's definitions from the stored state; no state yet: what is known without it.
+        """The tenant's definitions, built by ``build_amperity_defs`` from the stored state.
 
-        Loading makes no API call. Before the first refresh the log says how to refresh.
+        Loading makes no API call. No state yet: the overview assets, sensors and jobs, the
+        startable workflows and canary indexes; the log says how to refresh.
         """
         state = read_state(state_path)
         if state is None:
@@ -168,7 +171,12 @@ class AmperityTenantComponent(StateBackedComponent, Model, Resolvable):
                 "yet; run `dg utils refresh-defs-state` in the project",
                 self.tenant_name,
             )
-        return tenant_definitions(
-            self.ops_config, state, store_url=self.store_url,
-            translation=self.translation, name_suffix=self.effective_suffix,
+        tenant = self.tenant_name
+        return build_amperity_defs(
+            config=self.ops_config,
+            store_url=self.store_url,
+            translator=TranslationFnTranslator(self.translation),
+            catalogs={tenant: state.catalog_model() if state else None},
+            indexes={tenant: state.indexes if state else {}},
+            name_suffix=self.effective_suffix,
         )

@@ -9,9 +9,10 @@ twice across restarts, whatever the cursor says.
 
 # No `from __future__ import annotations`: Dagster reads these annotations at decoration time.
 
+from typing import Any
+
 from dagster import (
     DefaultSensorStatus,
-    ResourceParam,
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
@@ -19,7 +20,8 @@ from dagster import (
     sensor,
 )
 
-from amperity_ops.defs.asset_graph import AmperityAssetGraph
+from amperity_ops.defs.asset_graph import RESOURCE_KEY, AmperityAssetGraph
+from amperity_ops.defs.instance_names import sensor_resource
 from amperity_ops.defs.sensors import OWNERS
 from amperity_ops.services.asset_events import run_asset_event_tick
 from amperity_ops.services.runtime import OpsRuntime
@@ -31,13 +33,15 @@ INTERVAL_S = 60
 
 
 def build_asset_events_sensor(
-    graph: AmperityAssetGraph, *, name: str = ASSET_EVENTS_SENSOR_NAME
+    graph: AmperityAssetGraph, *, name: str = ASSET_EVENTS_SENSOR_NAME,
+    resource_key: str = RESOURCE_KEY,
 ) -> SensorDefinition:
     """The sensor reporting the graph's Amperity events.
 
     Args:
         graph: The asset graph (keys, tenants, links).
         name: The sensor's name (the factory adds its ``name_suffix``).
+        resource_key: The instance's ``OpsRuntime`` resource.
     """
 
     @sensor(
@@ -45,6 +49,7 @@ def build_asset_events_sensor(
         minimum_interval_seconds=INTERVAL_S,
         default_status=DefaultSensorStatus.RUNNING,
         owners=OWNERS,
+        required_resource_keys={resource_key},
         description=(
             "Reports Amperity outcomes as asset events without Dagster runs, from the history "
             "store (no API request): a succeeded workflow run materializes its asset; a failed, "
@@ -54,10 +59,10 @@ def build_asset_events_sensor(
         ),
     )
     def amperity_asset_events_sensor(
-        context: SensorEvaluationContext, amperity_ops: ResourceParam[OpsRuntime]
+        context: SensorEvaluationContext, **resources: Any
     ) -> SensorResult:
         """One tick: plan from the store, record, report."""
-        runtime = amperity_ops
+        runtime: OpsRuntime = sensor_resource(context, resources, resource_key)
         now = runtime.clock()
         tick = run_asset_event_tick(runtime, graph.tenant_assets(), now=now)
         events = [event for tenant, plan in tick.plans.items()

@@ -25,6 +25,7 @@ from dagster import (
     multi_asset_check,
 )
 
+from amperity_ops.client import StateKind
 from amperity_ops.core import wording
 from amperity_ops.core.durations import format_duration
 from amperity_ops.defs.translator import (
@@ -184,7 +185,9 @@ def last_run_verdict(outcome: RunOutcome, link: str | None) -> Verdict:
     """``last_run_succeeded``: passes on success; a failure says the error and who caused it."""
     run = outcome.run
     meta = run_metadata(outcome.evaluation, link)
-    if outcome.materialize:
+    # Not ``outcome.materialize``: a success its Dagster run materialized is not
+    # re-materialized here, yet its check passes.
+    if run.state.kind is StateKind.SUCCEEDED:
         return True, AssetCheckSeverity.ERROR, f"run {run.id} succeeded", meta
     error = run.error
     attribution = (error.attribution if error and error.attribution else "unattributed")
@@ -342,8 +345,6 @@ def _check_from_store(
         return AssetCheckResult(asset_key=key, check_name=check, passed=True,
                                 description="no finished run in the history store yet")
     else:
-        from amperity_ops.client import StateKind
-
         link = conn.run_link(latest.id) if conn else None
         outcome = RunOutcome(wf_name, latest, evaluation_of(latest),
                              materialize=latest.state.kind is StateKind.SUCCEEDED)

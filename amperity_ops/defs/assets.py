@@ -11,6 +11,10 @@ The two polling assets read ``sensor.concurrency`` tenants at a time inside thei
 tenant partitions (1,000 runs every 5 minutes, and "what is late anywhere" spread over 1,000
 partitions) nor a fan-out (1,000 steps per run, each with a step's overhead): one run, one
 page, every tenant polled within the schedule's interval.
+
+The shipped assets record their checks' verdicts in their metadata, and ``defs/check_runs.py``
+reports them in a short run of their own (a check inside the poll's run reads "In progress"
+for the whole poll). A suffixed instance (``build_overview_assets``) reports them inline.
 """
 
 # No `from __future__ import annotations`: Dagster reads these annotations at decoration time.
@@ -22,6 +26,7 @@ from typing import Any
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
     MaterializeResult,
     MetadataValue,
     ResourceParam,
@@ -36,8 +41,11 @@ from amperity_ops.defs.checks import (
     WORKFLOW_RUNS_KEY,
     check_results_metadata,
     ingest_check_results,
+    ingest_check_specs,
     runs_check_results,
+    runs_check_specs,
 )
+from amperity_ops.defs.instance_names import overview_key, resource_key_for
 from amperity_ops.defs.metadata import (
     ingest_metadata,
     md_table,
@@ -59,6 +67,7 @@ __all__ = [
     "POLLING_ASSETS",
     "SEGMENTS_KEY",
     "audit_events",
+    "build_overview_assets",
     "campaigns",
     "ingest_jobs",
     "segments",
@@ -75,22 +84,43 @@ amperity_asset = partial(asset, group_name=GROUP, owners=OWNERS, kinds=KINDS)
 """``@asset`` in the amperity group, with its owners and kind."""
 
 
-@amperity_asset(
-    key=WORKFLOW_RUNS_KEY,
-    description=(
-        "Amperity workflow runs of every tenant, polled incrementally into the history store "
-        "(new runs since the last poll plus the ones still active; never the whole history). "
-        "Metadata: a one-line `attention` naming breached and warning runs; active runs "
-        "with runtime against their SLA (and a link when the tenant has app_url); the stops "
-        "amperity-ops requested in the window (who, why, result); counts by state, failures "
-        "with attribution, runtime percentiles per workflow."
-    ),
+_RUNS_TEXT = (
+    "Amperity workflow runs of every tenant, polled incrementally into the history store "
+    "(new runs since the last poll plus the ones still active; never the whole history). "
+    "Metadata: a one-line `attention` naming breached and warning runs; active runs "
+    "with runtime against their SLA (and a link when the tenant has app_url); the stops "
+    "amperity-ops requested in the window (who, why, result); counts by state, failures "
+    "with attribution, runtime percentiles per workflow."
 )
+_INGEST_TEXT = (
+    "Amperity ingest jobs and their feeds (rows read, errors, rejects), polled "
+    "incrementally into the history store. Checks: error and reject rates against "
+    "ingest_thresholds, failed feeds."
+)
+_SEGMENTS_TEXT = "Inventory of Amperity segments per tenant, counted by status (one listing)."
+_CAMPAIGNS_TEXT = (
+    "Inventory of Amperity campaigns and campaign drafts (the drafts endpoint "
+    "exists only under api-version unstable) per tenant, with upcoming deliveries."
+)
+_AUDIT_TEXT = (
+    "Amperity audit events since the previous materialization (at most one day "
+    "back), counted by event type, per tenant."
+)
+
+
+@amperity_asset(key=WORKFLOW_RUNS_KEY, description=_RUNS_TEXT)
 def workflow_runs(
     context: AssetExecutionContext, amperity_ops: ResourceParam[OpsRuntime]
 ) -> MaterializeResult:
     """Poll every tenant's workflow runs and summarise them."""
-    runtime = amperity_ops
+    return poll_workflow_runs_asset(context, amperity_ops, WORKFLOW_RUNS_KEY)
+
+
+def poll_workflow_runs_asset(
+    context: AssetExecutionContext, runtime: OpsRuntime, key: AssetKey, *,
+    inline_checks: bool = False,
+) -> MaterializeResult:
+    """``amperity/workflow_runs`` (or an instance's own ``key``): poll and summarise."""
     now = runtime.clock()
     reports, errors = for_each_tenant_at_once(
         runtime.tenants,
@@ -105,33 +135,32 @@ def workflow_runs(
     for line in (f"{n}: {p}" for n, p in polled.items()):
         context.log.info(line)
     summary = summarize_runs(runtime.store, runtime.config, runtime.tenants, now=now)
-    # The checks' verdicts are recorded here, from this very summary, and reported by
-    # `defs/check_runs.py` in a run of their own (see there why).
-    checks = runs_check_results(summary, errors=errors)
-    return MaterializeResult(
-        metadata={**runs_metadata(summary, polled=polled, errors=errors,
-                                  clock=clock_label(runtime.clock, now),
-                                  time_mark=mark,
-                                  odd={n: r.odd for n, r in reports.items() if r.odd}),
-                  # Who silenced what and why: only while a silence holds.
-                  **silences_metadata(runtime.store.active_silences(now), now),
-                  CHECK_RESULTS_KEY: check_results_metadata(checks)},
-    )
+    checks = runs_check_results(summary, errors=errors, key=key)
+    metadata = {**runs_metadata(summary, polled=polled, errors=errors,
+                                clock=clock_label(runtime.clock, now), time_mark=mark,
+                                odd={n: r.odd for n, r in reports.items() if r.odd}),
+                # Who silenced what and why: only while a silence holds.
+                **silences_metadata(runtime.store.active_silences(now), now)}
+    if inline_checks:
+        return MaterializeResult(metadata=metadata, check_results=checks)
+    # The verdicts, reported by `defs/check_runs.py` in a run of their own (see there why).
+    return MaterializeResult(metadata={**metadata,
+                                       CHECK_RESULTS_KEY: check_results_metadata(checks)})
 
 
-@amperity_asset(
-    key=INGEST_JOBS_KEY,
-    description=(
-        "Amperity ingest jobs and their feeds (rows read, errors, rejects), polled "
-        "incrementally into the history store. Checks: error and reject rates against "
-        "ingest_thresholds, failed feeds."
-    ),
-)
+@amperity_asset(key=INGEST_JOBS_KEY, description=_INGEST_TEXT)
 def ingest_jobs(
     context: AssetExecutionContext, amperity_ops: ResourceParam[OpsRuntime]
 ) -> MaterializeResult:
     """Poll every tenant's ingest jobs and evaluate their feeds."""
-    runtime = amperity_ops
+    return poll_ingest_jobs_asset(context, amperity_ops, INGEST_JOBS_KEY)
+
+
+def poll_ingest_jobs_asset(
+    context: AssetExecutionContext, runtime: OpsRuntime, key: AssetKey, *,
+    inline_checks: bool = False,
+) -> MaterializeResult:
+    """``amperity/ingest_jobs`` (or an instance's own ``key``): poll and evaluate the feeds."""
     now = runtime.clock()
 
     def poll(tenant: TenantConfig, client: AmperityClient) -> list[IngestJob]:
@@ -146,12 +175,14 @@ def ingest_jobs(
     context.log.info(
         "%d jobs, %d feeds, %d unhealthy", summary.jobs, len(summary.feeds), len(summary.unhealthy)
     )
-    checks = ingest_check_results(summary, runtime.config.ingest_thresholds, errors=errors)
-    return MaterializeResult(
-        metadata={**ingest_metadata(summary, polled=polled, errors=errors,
-                                    clock=clock_label(runtime.clock, now)),
-                  CHECK_RESULTS_KEY: check_results_metadata(checks)},
-    )
+    checks = ingest_check_results(summary, runtime.config.ingest_thresholds, errors=errors,
+                                  key=key)
+    metadata = ingest_metadata(summary, polled=polled, errors=errors,
+                               clock=clock_label(runtime.clock, now))
+    if inline_checks:
+        return MaterializeResult(metadata=metadata, check_results=checks)
+    return MaterializeResult(metadata={**metadata,
+                                       CHECK_RESULTS_KEY: check_results_metadata(checks)})
 
 
 def _errors_md(errors: dict[str, str]) -> dict[str, Any]:
@@ -162,13 +193,14 @@ def _errors_md(errors: dict[str, str]) -> dict[str, Any]:
     }
 
 
-@amperity_asset(
-    key=SEGMENTS_KEY,
-    description="Inventory of Amperity segments per tenant, counted by status (one listing).",
-)
+@amperity_asset(key=SEGMENTS_KEY, description=_SEGMENTS_TEXT)
 def segments(amperity_ops: ResourceParam[OpsRuntime]) -> MaterializeResult:
     """List every tenant's segments."""
-    runtime = amperity_ops
+    return list_segments_asset(amperity_ops)
+
+
+def list_segments_asset(runtime: OpsRuntime) -> MaterializeResult:
+    """``amperity/segments``: every tenant's segments by status."""
     found, errors = for_each_tenant(
         runtime.tenants, lambda _t, client: inventory.list_segments(client), runtime.client_factory
     )
@@ -191,14 +223,14 @@ def segments(amperity_ops: ResourceParam[OpsRuntime]) -> MaterializeResult:
     )
 
 
-@amperity_asset(
-    key=CAMPAIGNS_KEY,
-    description="Inventory of Amperity campaigns and campaign drafts (the drafts endpoint "
-    "exists only under api-version unstable) per tenant, with upcoming deliveries.",
-)
+@amperity_asset(key=CAMPAIGNS_KEY, description=_CAMPAIGNS_TEXT)
 def campaigns(amperity_ops: ResourceParam[OpsRuntime]) -> MaterializeResult:
     """List every tenant's campaigns and drafts."""
-    runtime = amperity_ops
+    return list_campaigns_asset(amperity_ops)
+
+
+def list_campaigns_asset(runtime: OpsRuntime) -> MaterializeResult:
+    """``amperity/campaigns``: every tenant's campaigns, drafts and upcoming deliveries."""
     now = runtime.clock()
     found, errors = for_each_tenant(
         runtime.tenants,
@@ -256,18 +288,20 @@ def campaigns(amperity_ops: ResourceParam[OpsRuntime]) -> MaterializeResult:
     )
 
 
-@amperity_asset(
-    key=AUDIT_EVENTS_KEY,
-    description="Amperity audit events since the previous materialization (at most one day "
-    "back), counted by event type, per tenant.",
-)
+@amperity_asset(key=AUDIT_EVENTS_KEY, description=_AUDIT_TEXT)
 def audit_events(
     context: AssetExecutionContext, amperity_ops: ResourceParam[OpsRuntime]
 ) -> MaterializeResult:
     """Read every tenant's audit events since the last materialization."""
-    runtime = amperity_ops
+    return read_audit_events_asset(context, amperity_ops, AUDIT_EVENTS_KEY)
+
+
+def read_audit_events_asset(
+    context: AssetExecutionContext, runtime: OpsRuntime, key: AssetKey
+) -> MaterializeResult:
+    """``amperity/audit_events`` (or an instance's ``key``): events since the last window."""
     now = runtime.clock()
-    since = inventory.audit_window_start(_previous_window_end(context), now=now)
+    since = inventory.audit_window_start(_previous_window_end(context, key), now=now)
     found, errors = for_each_tenant(
         runtime.tenants,
         lambda _t, client: inventory.list_audit_events(client, since=since, until=now),
@@ -304,9 +338,9 @@ def audit_events(
     )
 
 
-def _previous_window_end(context: AssetExecutionContext) -> str | None:
+def _previous_window_end(context: AssetExecutionContext, key: AssetKey) -> str | None:
     """``window_end`` of the previous materialization, so audit windows neither gap nor overlap."""
-    event = context.instance.get_latest_materialization_event(AUDIT_EVENTS_KEY)
+    event = context.instance.get_latest_materialization_event(key)
     if event is None or event.asset_materialization is None:
         return None
     value = event.asset_materialization.metadata.get("window_end")
@@ -315,3 +349,58 @@ def _previous_window_end(context: AssetExecutionContext) -> str | None:
 
 POLLING_ASSETS = [workflow_runs, ingest_jobs]
 INVENTORY_ASSETS = [segments, campaigns, audit_events]
+
+
+def build_overview_assets(
+    name_suffix: str = "",
+) -> tuple[list[AssetsDefinition], list[AssetsDefinition]]:
+    """The polled and the inventory assets of one instance: ``(polling, inventory)``.
+
+    Without a suffix: the module's assets (``amperity/workflow_runs`` ..., resource
+    ``amperity_ops``). With one: the same assets under ``amperity/<suffix>/...``, their ops and
+    checks named after those keys, reading the instance's own resource (``amperity_ops<suffix>``),
+    so two instances never share a key, an op or a tenant list.
+    """
+    if not name_suffix:
+        return list(POLLING_ASSETS), list(INVENTORY_ASSETS)
+    rk = resource_key_for(name_suffix)
+
+    def key(base: AssetKey) -> AssetKey:
+        return overview_key(base, name_suffix)
+
+    def text(body: str) -> str:
+        return f"{body} Instance `{name_suffix}` (resource `{rk}`)."
+
+    def runtime_of(context: AssetExecutionContext) -> OpsRuntime:
+        return getattr(context.resources, rk)
+
+    runs_key, ingest_key = key(WORKFLOW_RUNS_KEY), key(INGEST_JOBS_KEY)
+
+    @amperity_asset(key=runs_key, check_specs=runs_check_specs(runs_key),
+                    required_resource_keys={rk}, description=text(_RUNS_TEXT))
+    def runs(context: AssetExecutionContext) -> MaterializeResult:
+        return poll_workflow_runs_asset(context, runtime_of(context), context.asset_key,
+                                        inline_checks=True)
+
+    @amperity_asset(key=ingest_key, check_specs=ingest_check_specs(ingest_key),
+                    required_resource_keys={rk}, description=text(_INGEST_TEXT))
+    def ingest(context: AssetExecutionContext) -> MaterializeResult:
+        return poll_ingest_jobs_asset(context, runtime_of(context), context.asset_key,
+                                      inline_checks=True)
+
+    @amperity_asset(key=key(SEGMENTS_KEY), required_resource_keys={rk},
+                    description=text(_SEGMENTS_TEXT))
+    def segs(context: AssetExecutionContext) -> MaterializeResult:
+        return list_segments_asset(runtime_of(context))
+
+    @amperity_asset(key=key(CAMPAIGNS_KEY), required_resource_keys={rk},
+                    description=text(_CAMPAIGNS_TEXT))
+    def camps(context: AssetExecutionContext) -> MaterializeResult:
+        return list_campaigns_asset(runtime_of(context))
+
+    @amperity_asset(key=key(AUDIT_EVENTS_KEY), required_resource_keys={rk},
+                    description=text(_AUDIT_TEXT))
+    def audit(context: AssetExecutionContext) -> MaterializeResult:
+        return read_audit_events_asset(context, runtime_of(context), context.asset_key)
+
+    return [runs, ingest], [segs, camps, audit]

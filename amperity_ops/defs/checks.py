@@ -75,14 +75,14 @@ def _specs(key: AssetKey, checks: Mapping[str, str]) -> list[AssetCheckSpec]:
     return [AssetCheckSpec(name, asset=key, description=text) for name, text in checks.items()]
 
 
-def runs_check_specs() -> list[AssetCheckSpec]:
-    """The checks of ``amperity/workflow_runs``."""
-    return _specs(WORKFLOW_RUNS_KEY, _RUNS_CHECKS)
+def runs_check_specs(key: AssetKey = WORKFLOW_RUNS_KEY) -> list[AssetCheckSpec]:
+    """The checks of ``amperity/workflow_runs`` (or of a suffixed instance's ``key``)."""
+    return _specs(key, _RUNS_CHECKS)
 
 
-def ingest_check_specs() -> list[AssetCheckSpec]:
-    """The checks of ``amperity/ingest_jobs``."""
-    return _specs(INGEST_JOBS_KEY, _INGEST_CHECKS)
+def ingest_check_specs(key: AssetKey = INGEST_JOBS_KEY) -> list[AssetCheckSpec]:
+    """The checks of ``amperity/ingest_jobs`` (or of a suffixed instance's ``key``)."""
+    return _specs(key, _INGEST_CHECKS)
 
 
 def _result(
@@ -111,13 +111,14 @@ def _tenant_errors_result(key: AssetKey, errors: Mapping[str, str]) -> AssetChec
 
 
 def runs_check_results(
-    summary: RunsSummary, *, errors: Mapping[str, str]
+    summary: RunsSummary, *, errors: Mapping[str, str], key: AssetKey = WORKFLOW_RUNS_KEY
 ) -> list[AssetCheckResult]:
     """Evaluate the workflow-run checks on a summary.
 
     Args:
         summary: What the materialization shows.
         errors: Tenant -> why its poll failed.
+        key: The asset the checks belong to (a suffixed instance's own).
 
     Returns:
         One result per spec of :func:`runs_check_specs`.
@@ -143,7 +144,7 @@ def runs_check_results(
     )
     return [
         _result(
-            WORKFLOW_RUNS_KEY, "runs_within_sla", AssetCheckSeverity.ERROR, breached,
+            key, "runs_within_sla", AssetCheckSeverity.ERROR, breached,
             ok=f"{plural(len(summary.active), 'active run')} within SLA"
             f" ({len(summary.warning)} past "
             f"{'its' if len(summary.active) == 1 else 'their'} warning line)",
@@ -158,7 +159,7 @@ def runs_check_results(
             },
         ),
         _result(
-            WORKFLOW_RUNS_KEY, "no_failed_runs_in_window", AssetCheckSeverity.WARN, failures,
+            key, "no_failed_runs_in_window", AssetCheckSeverity.WARN, failures,
             ok=f"no failed runs in the last {window}",
             bad=f"{len(failures)} failed run(s) in the last {window}: " + ", ".join(
                 f"{f.name} ({f.workflow_id}, {f.attribution or 'no attribution'})"
@@ -166,12 +167,13 @@ def runs_check_results(
             ),
             metadata={"failed": MetadataValue.int(len(failures))},
         ),
-        _tenant_errors_result(WORKFLOW_RUNS_KEY, errors),
+        _tenant_errors_result(key, errors),
     ]
 
 
 def ingest_check_results(
-    summary: IngestSummary, thresholds: IngestThresholds, *, errors: Mapping[str, str]
+    summary: IngestSummary, thresholds: IngestThresholds, *, errors: Mapping[str, str],
+    key: AssetKey = INGEST_JOBS_KEY,
 ) -> list[AssetCheckResult]:
     """Evaluate the ingest checks on a summary.
 
@@ -179,6 +181,7 @@ def ingest_check_results(
         summary: What the materialization shows.
         thresholds: ``ingest_thresholds`` from the policy file.
         errors: Tenant -> why its poll failed (reported in every check's description).
+        key: The asset the checks belong to (a suffixed instance's own).
 
     Returns:
         One result per spec of :func:`ingest_check_specs`.
@@ -191,10 +194,10 @@ def ingest_check_results(
          "rejects"),
     ]
     return [
-        *(_rate_check(name, summary.feeds, rate=rate, limit=limit, noun=noun, note=note)
+        *(_rate_check(key, name, summary.feeds, rate=rate, limit=limit, noun=noun, note=note)
           for name, rate, limit, noun in rates),
         _result(
-            INGEST_JOBS_KEY, "no_failed_feeds", AssetCheckSeverity.ERROR, failed,
+            key, "no_failed_feeds", AssetCheckSeverity.ERROR, failed,
             ok=f"no failed feeds{note}",
             bad=f"{len(failed)} failed feed(s): "
             + ", ".join(f"{f.table} in {f.job_id}" for f in failed[:5]) + note,
@@ -204,6 +207,7 @@ def ingest_check_results(
 
 
 def _rate_check(
+    key: AssetKey,
     check_name: str,
     feeds: Sequence[FeedRow],
     *,
@@ -216,7 +220,7 @@ def _rate_check(
     over = [f for f in feeds if getattr(f, rate) > limit]
     listing = ", ".join(f"{f.table} in {f.job_id}: {100 * getattr(f, rate):.2f}%" for f in over[:5])
     return _result(
-        INGEST_JOBS_KEY, check_name, AssetCheckSeverity.WARN, over,
+        key, check_name, AssetCheckSeverity.WARN, over,
         ok=f"every feed under {100 * limit:g}% {noun}{note}",
         bad=f"{len(over)} feed(s) over {100 * limit:g}% {noun}: {listing}{note}",
         metadata={"feeds_over": MetadataValue.int(len(over))},

@@ -46,8 +46,10 @@ from dagster import (
 )
 
 from amperity_ops.core.durations import format_duration
+from amperity_ops.defs.instance_names import sensor_resource
 from amperity_ops.defs.resources import RESOURCE_KEY
-from amperity_ops.defs.unit_keys import index_key, slug
+from amperity_ops.defs.translator import AmperityTranslator
+from amperity_ops.monitoring.catalog import slugify
 from amperity_ops.monitoring.indexes import IndexReport, plan_index_reports
 from amperity_ops.services.indexes import CanaryResult, read_indexes, run_canary
 from amperity_ops.services.runtime import OpsRuntime
@@ -68,7 +70,7 @@ FRESH_CHECK = "index_fresh"
 
 def canary_check_name(canary_name: str) -> str:
     """``canary_<slug>``: the asset check a canary lookup reports to."""
-    return f"canary_{slug(canary_name)}"
+    return f"canary_{slugify(canary_name)}"
 
 
 def index_names_to_watch(known: Mapping[str, str], config: IndexesConfig) -> dict[str, str]:
@@ -95,6 +97,7 @@ def build_index_defs(
     config: IndexesConfig,
     *,
     key_fn: Callable[[str, str], AssetKey] | None = None,
+    group_name: str | None = None,
     resource_key: str = RESOURCE_KEY,
     name_suffix: str = "",
 ) -> Definitions:
@@ -104,7 +107,9 @@ def build_index_defs(
         tenant: The tenant's name.
         indexes: Index id (or name) -> index name (see :func:`index_names_to_watch`).
         config: ``indexes`` of the policy (freshness window, interval, canaries).
-        key_fn: ``(tenant, index name) -> AssetKey``; default ``amperity/<tenant>/indexes/<slug>``.
+        key_fn: ``(tenant, index name) -> AssetKey``; default the translator's
+            ``amperity/<tenant>/indexes/<slug>``.
+        group_name: The assets' group; default the translator's (``amperity_<tenant>``).
         resource_key: The key of the ``OpsRuntime`` resource.
         name_suffix: Appended to the sensor and check names (several tenants or components).
 
@@ -116,7 +121,7 @@ def build_index_defs(
     watched = index_names_to_watch(indexes, config)
     if not watched:
         return Definitions()
-    make_key = key_fn or index_key
+    make_key = key_fn or AmperityTranslator().get_index_key
     key_by_ref = {ref: make_key(tenant, name) for ref, name in watched.items()}
     key_by_name = {watched[ref]: key for ref, key in key_by_ref.items()}
     fresh_within = config.fresh_within
@@ -124,7 +129,7 @@ def build_index_defs(
         AssetSpec(
             key=key,
             kinds={"amperity"},
-            group_name="amperity",
+            group_name=group_name or AmperityTranslator().get_group_name(tenant),
             freshness_policy=FreshnessPolicy.time_window(fail_window=fresh_within),
             description=f"Amperity profile index {watched[ref]!r} (tenant {tenant}). Its "
             f"`updated_at` is observed every {format_duration(config.check_interval)}; stale "
@@ -148,7 +153,7 @@ def build_index_defs(
     job = _IndexWork(tenant, config, key_by_ref, key_by_name, canary_keys)
 
     @multi_asset_check(
-        name=_suffixed(f"amperity_index_checks_{slug(tenant)}", name_suffix),
+        name=_suffixed(f"amperity_index_checks_{slugify(tenant)}", name_suffix),
         specs=check_specs,
         can_subset=True,
         required_resource_keys={resource_key},
@@ -173,8 +178,7 @@ def build_index_defs(
     def _index_sensor(
         context: SensorEvaluationContext, **resources: Any
     ) -> SensorResult | SkipReason:
-        # Dagster passes required resources as keyword arguments, named by their key.
-        runtime: OpsRuntime = resources[resource_key]
+        runtime: OpsRuntime = sensor_resource(context, resources, resource_key)
         seen = _read_cursor(context.cursor)
         try:
             events, seen = job.sense(runtime, seen)

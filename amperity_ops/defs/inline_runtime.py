@@ -12,9 +12,8 @@ from collections.abc import Iterator
 
 from dagster import InitResourceContext, ResourceDefinition, resource
 
-from amperity_ops.services.clock import clock_from_env
 from amperity_ops.services.runtime import OpsRuntime
-from amperity_ops.settings import OpsConfig, OpsSettings
+from amperity_ops.settings import OpsConfig
 
 __all__ = ["inline_runtime_resource", "open_runtime"]
 
@@ -26,19 +25,16 @@ def open_runtime(config: OpsConfig, store_url: str | None = None) -> OpsRuntime:
         config: The validated policy.
         store_url: The history store; None: ``AMPERITY_OPS_STORE_URL`` or the default file.
     """
-    from amperity_ops.store import Store  # the store's drivers stay out of load time
-
-    return OpsRuntime(
-        config=config,
-        store=Store.from_url(store_url or OpsSettings().store_url),
-        clock=clock_from_env(config.tenants[0].base_url),
-    )
+    return OpsRuntime.from_settings(config=config, store_url=store_url)
 
 
 def inline_runtime_resource(config: OpsConfig, store_url: str | None = None) -> ResourceDefinition:
     """A resource yielding :func:`open_runtime` for each run or tick, closed when it ends."""
+    names = ", ".join(t.name for t in config.tenants)
+    # Never put in run config: the policy may hold literal secrets.
 
-    @resource(description=f"Amperity policy and store for tenant {config.tenants[0].name}")
+    @resource(description=f"Amperity policy (given in Python or defs.yaml) and history store; "
+              f"tenant(s) {names}")
     def _runtime(_: InitResourceContext) -> Iterator[OpsRuntime]:
         runtime = open_runtime(config, store_url)
         try:

@@ -18,6 +18,7 @@ from typing import Any
 from dagster import (
     Config,
     Failure,
+    JobDefinition,
     MetadataValue,
     Nothing,
     OpExecutionContext,
@@ -33,6 +34,7 @@ from amperity_ops.client import AmperityError, check_id
 from amperity_ops.core import Requester, StopResult
 from amperity_ops.core.clock import clock_name
 from amperity_ops.core.wording import md_cell
+from amperity_ops.defs.instance_names import resource_key_for, suffixed
 from amperity_ops.services.runtime import OpsRuntime, UnknownTenantError
 from amperity_ops.services.stop import StopOutcome, stop_with_runtime
 from amperity_ops.services.tenants import describe_tenant_error
@@ -47,11 +49,13 @@ __all__ = [
     "WORKFLOW_ID_TAG",
     "WORKFLOW_ID_TAIL_TAG",
     "StopRunConfig",
+    "build_stop_job",
     "launched_by_automation",
     "requested_by_from_tags",
     "stop_amperity_workflow_run",
     "stop_run_config",
     "stop_run_tags",
+    "stop_workflow_run",
     "workflow_id_tail",
 ]
 
@@ -168,12 +172,16 @@ def stop_run_tags(*, workflow_id: str, tenant: str, requested_by: str) -> dict[s
 
 
 def stop_run_config(
-    *, workflow_id: str, reason: str, tenant: str | None, requested_by: str, dry_run: bool = False
+    *, workflow_id: str, reason: str, tenant: str | None, requested_by: str, dry_run: bool = False,
+    op_name: str = STOP_OP_NAME,
 ) -> dict[str, Any]:
-    """The ``run_config`` that launches the stop job (used by the sensor and the CLI)."""
+    """The ``run_config`` that launches the stop job (used by the sensor and the CLI).
+
+    ``op_name`` is the stop op of the job launched (an instance's is suffixed).
+    """
     return {
         "ops": {
-            STOP_OP_NAME: {
+            op_name: {
                 "config": {
                     "workflow_id": workflow_id,
                     "reason": reason,
@@ -264,6 +272,13 @@ def stop_workflow_run_op(
     context: OpExecutionContext, config: StopRunConfig, amperity_ops: ResourceParam[OpsRuntime]
 ) -> None:
     """Stop one workflow run, the same way whoever asks."""
+    stop_workflow_run(context, config, amperity_ops)
+
+
+def stop_workflow_run(
+    context: OpExecutionContext, config: StopRunConfig, amperity_ops: OpsRuntime
+) -> None:
+    """The stop op's body (the plain op's and every instance's renamed one)."""
     tags = context.run.tags
     workflow_id = config.workflow_id.strip()
     requested_by = (config.requested_by or "").strip() or requested_by_from_tags(tags)
@@ -324,3 +339,24 @@ def stop_workflow_run_op(
 def stop_amperity_workflow_run() -> None:
     """Stop one Amperity workflow run."""
     stop_workflow_run_op()
+
+
+def build_stop_job(name_suffix: str) -> JobDefinition:
+    """An instance's stop job: ``stop_amperity_workflow_run<suffix>`` with op
+    ``stop_workflow_run<suffix>`` on the instance's resource ("" gives the plain job)."""
+    if not name_suffix:
+        return stop_amperity_workflow_run
+    rk = resource_key_for(name_suffix)
+
+    @op(name=suffixed(STOP_OP_NAME, name_suffix), description=stop_workflow_run_op.description,
+        out=Out(Nothing, description="No value: the metadata says what happened."),
+        required_resource_keys={rk})
+    def _stop_op(context: OpExecutionContext, config: StopRunConfig) -> None:
+        stop_workflow_run(context, config, getattr(context.resources, rk))
+
+    @job(name=suffixed(STOP_JOB_NAME, name_suffix),
+         description=stop_amperity_workflow_run.description, tags={JOB_KIND_TAG: "stop"})
+    def _stop_job() -> None:
+        _stop_op()
+
+    return _stop_job

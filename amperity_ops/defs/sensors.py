@@ -11,6 +11,7 @@ starting fresh is always safe.
 import warnings
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from dagster import (
     BetaWarning,
@@ -18,9 +19,11 @@ from dagster import (
     DagsterInvariantViolationError,
     DagsterRunStatus,
     DefaultSensorStatus,
+    JobDefinition,
     ResourceParam,
     RunRequest,
     RunsFilter,
+    SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -31,8 +34,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from amperity_ops.core import Requester
 from amperity_ops.core.clock import clock_mark
 from amperity_ops.core.durations import format_duration
+from amperity_ops.defs.instance_names import resource_key_for, sensor_resource, suffixed
 from amperity_ops.defs.jobs import (
     STOP_JOB_NAME,
+    STOP_OP_NAME,
     stop_amperity_workflow_run,
     stop_run_config,
     stop_run_tags,
@@ -48,9 +53,13 @@ __all__ = [
     "SensorCursor",
     "amperity_ingest_sensor",
     "amperity_workflow_sla_sensor",
+    "build_ingest_sensor",
+    "build_sla_sensor",
+    "ingest_sensor_tick",
     "not_due_yet",
     "read_cursor",
     "silence_owners_beta_warning",
+    "sla_sensor_tick",
 ]
 
 SLA_SENSOR_NAME = "amperity_workflow_sla_sensor"
@@ -169,7 +178,26 @@ def amperity_workflow_sla_sensor(
     context: SensorEvaluationContext, amperity_ops: ResourceParam[OpsRuntime]
 ) -> SensorResult:
     """One SLA tick: read active runs, alert, request stops."""
-    runtime = amperity_ops
+    return sla_sensor_tick(context, amperity_ops)
+
+
+def sla_sensor_tick(
+    context: SensorEvaluationContext,
+    runtime: OpsRuntime,
+    *,
+    sensor_name: str = SLA_SENSOR_NAME,
+    job_name: str = STOP_JOB_NAME,
+    op_name: str = STOP_OP_NAME,
+) -> SensorResult:
+    """The SLA sensor's tick, for the plain sensor or an instance's renamed one.
+
+    Args:
+        context: The sensor's context (cursor, instance, log).
+        runtime: The instance's runtime.
+        sensor_name: Recorded as who asked for a stop.
+        job_name: The stop job the run requests launch.
+        op_name: The stop op its run config addresses.
+    """
     cursor, now, waiting = _begin(context, runtime)
     if waiting is not None:
         return SensorResult(skip_reason=SkipReason(waiting), cursor=cursor.model_dump_json())
@@ -183,16 +211,17 @@ def amperity_workflow_sla_sensor(
         context.log.log(level, line)
     stops = result.stop_requests + _lost_stops(context, runtime, now)
     new_cursor = cursor.after(now, result.resume_tenant)
-    requested_by = Requester.sensor(SLA_SENSOR_NAME).label
+    requested_by = Requester.sensor(sensor_name).label
     requests = [
         RunRequest(
             run_key=stop.run_key,
-            job_name=STOP_JOB_NAME,
+            job_name=job_name,
             run_config=stop_run_config(
                 workflow_id=stop.workflow_id,
                 reason=stop.reason,
                 tenant=stop.tenant,
                 requested_by=requested_by,
+                op_name=op_name,
             ),
             tags=stop_run_tags(workflow_id=stop.workflow_id, tenant=stop.tenant,
                                requested_by=requested_by),
@@ -267,7 +296,11 @@ def amperity_ingest_sensor(
     context: SensorEvaluationContext, amperity_ops: ResourceParam[OpsRuntime]
 ) -> SkipReason:
     """One ingest tick: read new ingest jobs, alert on unhealthy feeds."""
-    runtime = amperity_ops
+    return ingest_sensor_tick(context, amperity_ops)
+
+
+def ingest_sensor_tick(context: SensorEvaluationContext, runtime: OpsRuntime) -> SkipReason:
+    """The ingest sensor's tick, for the plain sensor or an instance's renamed one."""
     cursor, now, waiting = _begin(context, runtime)
     if waiting is not None:
         return SkipReason(waiting)
@@ -280,3 +313,44 @@ def amperity_ingest_sensor(
     if result.alerted:  # counts first, as on the SLA sensor's ticks
         return SkipReason(f"ALERTED: {len(result.alerted)} ingest | {result.summary()}")
     return SkipReason(result.summary())
+
+
+def build_sla_sensor(name_suffix: str, stop_job: JobDefinition) -> SensorDefinition:
+    """An instance's SLA sensor: ``amperity_workflow_sla_sensor<suffix>``, its own resource.
+
+    Args:
+        name_suffix: The instance's suffix ("" gives the plain sensor).
+        stop_job: The instance's stop job (its runs are what the sensor requests).
+    """
+    if not name_suffix:
+        return amperity_workflow_sla_sensor
+    rk = resource_key_for(name_suffix)
+    name = suffixed(SLA_SENSOR_NAME, name_suffix)
+    op_name = suffixed(STOP_OP_NAME, name_suffix)
+
+    @sensor(name=name, job=stop_job, minimum_interval_seconds=DEFAULT_INTERVAL_S,
+            default_status=DefaultSensorStatus.RUNNING, owners=OWNERS,
+            required_resource_keys={rk},
+            description=f"{amperity_workflow_sla_sensor.description} Instance `{name_suffix}`.")
+    def _sla(context: SensorEvaluationContext, **resources: Any) -> SensorResult:
+        return sla_sensor_tick(context, sensor_resource(context, resources, rk), sensor_name=name,
+                               job_name=stop_job.name, op_name=op_name)
+
+    return _sla
+
+
+def build_ingest_sensor(name_suffix: str) -> SensorDefinition:
+    """An instance's ingest sensor: ``amperity_ingest_sensor<suffix>``, its own resource."""
+    if not name_suffix:
+        return amperity_ingest_sensor
+    rk = resource_key_for(name_suffix)
+
+    @sensor(name=suffixed(INGEST_SENSOR_NAME, name_suffix),
+            minimum_interval_seconds=DEFAULT_INTERVAL_S * 2,
+            default_status=DefaultSensorStatus.RUNNING, owners=OWNERS,
+            required_resource_keys={rk},
+            description=f"{amperity_ingest_sensor.description} Instance `{name_suffix}`.")
+    def _ingest(context: SensorEvaluationContext, **resources: Any) -> SkipReason:
+        return ingest_sensor_tick(context, sensor_resource(context, resources, rk))
+
+    return _ingest

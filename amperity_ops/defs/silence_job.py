@@ -7,14 +7,30 @@ A bad request ends the run with one sentence (``Refused: ...``) and no retry.
 
 # No `from __future__ import annotations`: Dagster reads these annotations at decoration time.
 
-from dagster import Config, Failure, MetadataValue, OpExecutionContext, ResourceParam, job, op
+from dagster import (
+    Config,
+    Failure,
+    JobDefinition,
+    MetadataValue,
+    OpExecutionContext,
+    ResourceParam,
+    job,
+    op,
+)
 from pydantic import Field
 
 from amperity_ops.core.durations import parse_duration
+from amperity_ops.defs.instance_names import resource_key_for, suffixed
 from amperity_ops.services.oncall import silence_alerts
 from amperity_ops.services.runtime import OpsRuntime
 
-__all__ = ["SILENCE_JOB_NAME", "SilenceAlertsConfig", "silence_amperity_alerts"]
+__all__ = [
+    "SILENCE_JOB_NAME",
+    "SilenceAlertsConfig",
+    "build_silence_job",
+    "silence_alerts_body",
+    "silence_amperity_alerts",
+]
 
 SILENCE_JOB_NAME = "silence_amperity_alerts"
 
@@ -38,6 +54,12 @@ class SilenceAlertsConfig(Config):
 def silence_alerts_op(context: OpExecutionContext, config: SilenceAlertsConfig,
                       amperity_ops: ResourceParam[OpsRuntime]) -> None:
     """Silence alerts as configured; refuse a bad request in one sentence."""
+    silence_alerts_body(context, config, amperity_ops)
+
+
+def silence_alerts_body(context: OpExecutionContext, config: SilenceAlertsConfig,
+                        amperity_ops: OpsRuntime) -> None:
+    """The silence op's body (the plain op's and every instance's renamed one)."""
     try:
         if not config.requested_by.strip():
             raise ValueError("requested_by is required (your name or e-mail)")
@@ -66,3 +88,23 @@ def silence_alerts_op(context: OpExecutionContext, config: SilenceAlertsConfig,
 def silence_amperity_alerts() -> None:
     """Silence alerts about one run or a workflow glob."""
     silence_alerts_op()
+
+
+def build_silence_job(name_suffix: str) -> JobDefinition:
+    """An instance's silence job: ``silence_amperity_alerts<suffix>``, op
+    ``silence_alerts<suffix>``, on the instance's resource ("" gives the plain job)."""
+    if not name_suffix:
+        return silence_amperity_alerts
+    rk = resource_key_for(name_suffix)
+
+    @op(name=suffixed("silence_alerts", name_suffix), description=silence_alerts_op.description,
+        required_resource_keys={rk})
+    def _silence_op(context: OpExecutionContext, config: SilenceAlertsConfig) -> None:
+        silence_alerts_body(context, config, getattr(context.resources, rk))
+
+    @job(name=suffixed(SILENCE_JOB_NAME, name_suffix),
+         description=silence_amperity_alerts.description)
+    def _silence_job() -> None:
+        _silence_op()
+
+    return _silence_job

@@ -42,7 +42,13 @@ from amperity_ops.client import AmperityClient, AmperityError, OutcomeUnknownErr
 from amperity_ops.core import Requester
 from amperity_ops.defs.jobs import TENANT_TAG, WORKFLOW_ID_TAG
 from amperity_ops.defs.resources import RESOURCE_KEY
-from amperity_ops.defs.unit_keys import slug, workflow_key
+from amperity_ops.defs.translator import (
+    AmperityTranslator,
+    AmperityWorkflowProps,
+    startable_workflow,
+)
+from amperity_ops.monitoring.asset_events import MATERIALIZED, workflow_ref
+from amperity_ops.monitoring.catalog import slugify
 from amperity_ops.monitoring.start import run_end, state_line
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.services.start import StartedRun, WaitEnd, start_or_attach, wait_for_end
@@ -69,7 +75,7 @@ _TERMINATING = (DagsterRunStatus.CANCELING, DagsterRunStatus.CANCELED)
 def start_op_name(tenant: str, workflow: str, name_suffix: str = "") -> str:
     """The op behind a startable asset: ``start_<tenant>__<workflow>[<suffix>]``."""
     suffix = re.sub(r"[^A-Za-z0-9_]", "_", name_suffix)
-    return f"start_{slug(tenant)}__{slug(workflow)}{suffix}"
+    return f"start_{slugify(tenant)}__{slugify(workflow)}{suffix}"
 
 
 def terminated_requester(tags: Mapping[str, str], run_id: str) -> Requester:
@@ -81,13 +87,9 @@ def terminated_requester(tags: Mapping[str, str], run_id: str) -> Requester:
 
 
 def _default_spec(tenant: str, name: str, config_id: str) -> AssetSpec:
-    return AssetSpec(
-        key=workflow_key(tenant, name, config_id=config_id),
-        kinds={"amperity"},
-        group_name="amperity",
-        description=f"Amperity workflow {name!r} (tenant {tenant}, config {config_id}). "
-        "Materializing it starts the workflow and waits for its end.",
-    )
+    return AmperityTranslator().get_workflow_spec(AmperityWorkflowProps(
+        tenant=tenant, workflow=startable_workflow(name, config_id),
+        sla="as the policy says", freshness=None, link=None, catalog_refreshed_at=None))
 
 
 def build_startable_workflow_assets(
@@ -104,8 +106,9 @@ def build_startable_workflow_assets(
         tenant: The tenant's name in the policy file.
         startable: Workflow name -> ``config_id`` (``OpsConfig.startable``).
         spec_for: ``(name, config_id) -> AssetSpec``: the workflow's spec as the translator
-            makes it (key, deps, group, owners, freshness ...); default
-            ``amperity/<tenant>/<kind>/<slug>`` with kind from the config id's prefix.
+            makes it (key, deps, group, owners, freshness ...; ``build_amperity_defs`` passes
+            the asset graph's spec, so the key is the external asset's); default: the default
+            translator's spec, the workflow type read from the config id's prefix.
         resource_key: The key of the ``OpsRuntime`` resource (suffixed per component).
         name_suffix: Appended to the op names (several tenants or component instances).
 
@@ -153,8 +156,28 @@ class _StartRun:
     def materialize(self) -> MaterializeResult:
         with self.runtime.client(self.tenant.name) as client:
             started = self._start(client)
-            end = self._wait(client, started)
+            self._claim(started.run.id)
+            ended = False
+            try:
+                end = self._wait(client, started)
+                ended = end.reason != "timeout"
+            finally:
+                if not ended:  # still running: the asset event sensor reports its end
+                    self._release(started.run.id)
         return self._result(started, end)
+
+    def _claim(self, run_id: str) -> None:
+        """Record this run's materialization as ours, so the asset event sensor does not
+        report it a second time (it still reports the run's checks)."""
+        self.runtime.store.record_reported(
+            self.tenant.name, [(run_id, MATERIALIZED, workflow_ref(self.name), None)],
+            now=self.runtime.clock())
+
+    def _release(self, run_id: str) -> None:
+        try:
+            self.runtime.store.forget_reported(self.tenant.name, run_id, MATERIALIZED)
+        except Exception as err:  # the step's own error matters more; say why, go on
+            self.context.log.warning(f"could not release the claim on {run_id}: {err}")
 
     def _api_failure(self, err: AmperityError) -> Failure:
         # An unknown outcome must not be retried by Dagster: a retry could start it twice.

@@ -34,6 +34,8 @@ from amperity_ops.monitoring.catalog import (
 )
 from amperity_ops.monitoring.freshness import FreshnessRule
 
+INDEX_SEGMENT = "indexes"
+
 __all__ = [
     "DEFAULT_OWNERS",
     "AmperityTableProps",
@@ -41,6 +43,7 @@ __all__ = [
     "AmperityTranslator",
     "AmperityWorkflowProps",
     "parse_key",
+    "startable_workflow",
 ]
 
 DEFAULT_OWNERS = ("team:data-platform",)
@@ -49,6 +52,21 @@ _TYPE_WORDS = {
     "orchestration.group/run": "orchestration group",
     "campaign.send": "campaign",
 }
+
+
+_TYPE_BY_CONFIG_PREFIX = {
+    "cg": "courier.group/run",
+    "og": "orchestration.group/run",
+    "cc": "campaign.send",
+}
+
+
+def startable_workflow(name: str, config_id: str) -> CatalogWorkflow:
+    """A startable workflow the catalog has not seen run: its type from the config id's prefix
+    (``cg-`` courier group, ``og-`` orchestration group, ``cc-`` campaign), so its key is the
+    one the catalog will give it."""
+    prefix = config_id.split("-", 1)[0] if "-" in config_id else ""
+    return CatalogWorkflow(name=name, type=_TYPE_BY_CONFIG_PREFIX.get(prefix, "workflow"))
 
 
 def parse_key(text: str) -> AssetKey:
@@ -105,7 +123,8 @@ class AmperityWorkflowProps:
     freshness: FreshnessRule | None
     link: str | None
     """Its last run in the Amperity app, when the tenant has ``app_url``."""
-    catalog_refreshed_at: datetime
+    catalog_refreshed_at: datetime | None
+    """None: a startable workflow the catalog has not seen run yet."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +167,10 @@ class AmperityTranslator:
 
     # -- shared parts ----------------------------------------------------------------------
 
+    def get_index_key(self, tenant: str, index_name: str) -> AssetKey:
+        """``amperity/<tenant>/indexes/<slug>`` unless ``translation.keys`` says."""
+        return self._key(tenant, INDEX_SEGMENT, index_name)
+
     def get_group_name(self, tenant: str) -> str:
         """``translation.group``, else ``amperity_<tenant slug>``."""
         return self.translation.group or f"amperity_{slugify(tenant)}"
@@ -179,8 +202,10 @@ class AmperityTranslator:
             lines.append(f"- In Amperity: {props.link}")
         if wf.tables:
             lines.append(f"- Loads tables: {', '.join(wf.tables)}")
-        lines.append(f"- Catalog learned {props.catalog_refreshed_at:%Y-%m-%d %H:%M} UTC; "
-                     "`amperity-ops catalog refresh` updates it.")
+        lines.append(
+            f"- Catalog learned {props.catalog_refreshed_at:%Y-%m-%d %H:%M} UTC; "
+            "`amperity-ops catalog refresh` updates it." if props.catalog_refreshed_at else
+            "- Not in the catalog yet (no run seen); `amperity-ops catalog refresh` learns it.")
         freshness = (
             FreshnessPolicy.time_window(fail_window=props.freshness.fail_window,
                                         warn_window=props.freshness.warn_window)

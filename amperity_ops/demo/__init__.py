@@ -1,1 +1,2 @@
-"""Demo-only material: the demo policy file (policy.yaml) and the run starter (kickoff)."""
+"""Demo-only material: the demo policy file (policy.yaml), the run starter (kickoff) and
+the demo's code location (definitions.py: the shipped one plus a downstream asset)."""

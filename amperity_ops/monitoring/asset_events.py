@@ -168,12 +168,15 @@ def plan_asset_events(
         if run.name not in known:
             plan.unknown_workflows.add(run.name)
             continue
-        by_name[run.name].append((run.ended_at, run.id, MATERIALIZED, run))
+        # A run is picked by its last_run check, not its materialization: a run a Dagster run
+        # started (a startable asset) has its materialization recorded by that run already,
+        # and still gets its checks here.
+        by_name[run.name].append((run.ended_at, run.id, LAST_RUN, run))
     for name in sorted(known):
         ref = workflow_ref(name)
         latest_run = latest_finished.get(name)
         latest = (
-            (latest_run.ended_at, latest_run.id, MATERIALIZED, latest_run)
+            (latest_run.ended_at, latest_run.id, LAST_RUN, latest_run)
             if latest_run is not None and latest_run.ended_at is not None and _finished(latest_run)
             else None
         )
@@ -181,7 +184,8 @@ def plan_asset_events(
                                                    reported=reported,
                                                    last_reported=last_reported):
             assert isinstance(item, WorkflowRun)
-            success = item.state.kind is StateKind.SUCCEEDED
+            success = (item.state.kind is StateKind.SUCCEEDED
+                       and (item.id, MATERIALIZED) not in reported)
             plan.outcomes.append(RunOutcome(name, item, evaluate(item), materialize=success))
             plan.rows += [ReportedRow(item.id, event, ref, ended)
                           for event in (MATERIALIZED, LAST_RUN, FINAL_SLA)]

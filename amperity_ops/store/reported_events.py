@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select
 
 from amperity_ops.store._sql import insert_ignore
 from amperity_ops.store.schema import reported_events
@@ -59,3 +59,10 @@ class ReportedEventsMixin:
         with self._engine.begin() as conn:
             insert_ignore(conn, reported_events, values, ["tenant", "subject", "event"])
         return len(values)
+
+    def forget_reported(self, tenant: str, subject: str, event: str) -> None:
+        """Drop one row: a claim (a startable asset's) that its Dagster run could not honour."""
+        c = reported_events.c
+        with self._engine.begin() as conn:
+            conn.execute(delete(reported_events).where(
+                c.tenant == tenant, c.subject == subject, c.event == event))

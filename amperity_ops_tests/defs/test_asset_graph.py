@@ -284,7 +284,7 @@ def test_a_suffixed_sla_sensor_requests_the_suffixed_stop_job(
     quiet_sim.tenant(TENANT).add_run(name=COURIER, started_ago=timedelta(hours=3))
     sla = _defs(runtime, catalog_dir, name_suffix="_prod").resolve_sensor_def(
         "amperity_workflow_sla_sensor_prod")
-    with build_sensor_context(resources={"amperity_ops": runtime}) as ctx:
+    with build_sensor_context(resources={"amperity_ops_prod": runtime}) as ctx:
         result = sla(ctx)
     assert isinstance(result, SensorResult)
     [request] = result.run_requests or []
