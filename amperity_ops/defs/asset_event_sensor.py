@@ -19,6 +19,7 @@ from dagster import (
     sensor,
 )
 
+from amperity_ops.core.clock import clock_mark
 from amperity_ops.defs.asset_graph import AmperityAssetGraph
 from amperity_ops.defs.sensors import OWNERS
 from amperity_ops.services.asset_events import run_asset_event_tick
@@ -61,7 +62,7 @@ def build_asset_events_sensor(
         now = runtime.clock()
         tick = run_asset_event_tick(runtime, graph.tenant_assets(), now=now)
         events = [event for tenant, plan in tick.plans.items()
-                  for event in graph.events(tenant, plan)]
+                  for event in graph.events(tenant, plan, time_mark=clock_mark(runtime.clock))]
         summary = tick.summary()
         if graph.missing:
             summary += f"; {graph.status_line()}"

@@ -33,6 +33,7 @@ from dagster import (
     sensor,
 )
 
+from amperity_ops.core.clock import clock_mark
 from amperity_ops.defs.asset_event_sensor import ASSET_EVENTS_SENSOR_NAME, build_asset_events_sensor
 from amperity_ops.defs.asset_graph import (
     RESOURCE_KEY,
@@ -60,6 +61,7 @@ from amperity_ops.defs.sensors import amperity_ingest_sensor, amperity_workflow_
 from amperity_ops.defs.silence_job import silence_amperity_alerts
 from amperity_ops.defs.translator import AmperityTranslator
 from amperity_ops.services.catalog import REFRESH_HINT, default_catalog_dir, read_catalogs
+from amperity_ops.services.clock import clock_from_env
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.settings import ConfigError, OpsConfig, load_ops_config
 
@@ -99,11 +101,24 @@ def load_asset_graph(
         return AmperityAssetGraph()
     directory = Path(catalog_dir) if catalog_dir else default_catalog_dir()
     catalogs = read_catalogs(directory, [t.name for t in config.tenants])
-    graph = build_asset_graph(config, catalogs, translator or AmperityTranslator())
+    graph = build_asset_graph(config, catalogs, translator or AmperityTranslator(),
+                              time_mark=_catalog_time_mark(config))
     if graph.missing:
         log.warning("amperity-ops: no catalog in %s for %s: %s", directory,
                     ", ".join(graph.missing), REFRESH_HINT)
     return graph
+
+
+def _catalog_time_mark(config: OpsConfig) -> str:
+    """The mark of the clock the catalog was learned on (`` (sim)`` in the demo), else ``""``.
+
+    Building the clock reads nothing (the simulator's is asked for the time only when read);
+    a clock that cannot be built is reported by the runtime, not here.
+    """
+    try:
+        return clock_mark(clock_from_env(config.tenants[0].base_url))
+    except ValueError:
+        return ""
 
 
 def _runtime_resource(store_url: str | None, config: OpsConfig) -> ResourceDefinition:

@@ -565,14 +565,16 @@ def ingest_metadata(
     }
 
 
-def silences_metadata(silences: Sequence[Silence], now: datetime) -> dict[str, Any]:
+def silences_metadata(silences: Sequence[Silence], now: datetime,
+                      time_mark: str = "") -> dict[str, Any]:
     """``silences``: one line per active silence (who, what, until, why); nothing when none.
 
     Args:
         silences: The active silences (``Store.active_silences``).
         now: The asset's time.
+        time_mark: ``core.clock.clock_mark`` (`` (sim)`` on the demo's simulator clock).
     """
     if not silences:
         return {}
-    lines = [f"#{s.id} {s.subject}: {s.describe(now)}" for s in silences]
+    lines = [f"#{s.id} {s.subject}: {s.describe(now, time_mark)}" for s in silences]
     return {"silences": MetadataValue.text(" | ".join(lines))}

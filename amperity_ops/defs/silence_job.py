@@ -10,6 +10,7 @@ A bad request ends the run with one sentence (``Refused: ...``) and no retry.
 from dagster import Config, Failure, MetadataValue, OpExecutionContext, ResourceParam, job, op
 from pydantic import Field
 
+from amperity_ops.core.clock import clock_mark
 from amperity_ops.core.durations import parse_duration
 from amperity_ops.services.oncall import silence_alerts
 from amperity_ops.services.runtime import OpsRuntime
@@ -52,7 +53,8 @@ def silence_alerts_op(context: OpExecutionContext, config: SilenceAlertsConfig,
         sentence = f"Refused: {str(err).rstrip('.')}."
         raise Failure(description=sentence, allow_retries=False) from None
     s = outcome.silence
-    line = f"silence #{s.id}: {s.subject} {s.describe(amperity_ops.clock())}"
+    said = s.describe(amperity_ops.clock(), clock_mark(amperity_ops.clock))
+    line = f"silence #{s.id}: {s.subject} {said}"
     context.log.info(line)
     context.add_output_metadata({
         "silence": MetadataValue.text(line),
