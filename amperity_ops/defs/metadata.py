@@ -136,6 +136,7 @@ def run_link(workflow_id: str, link: str | None) -> str:
 
 
 NB_HYPHEN = "\u2011"
+WORD_JOINER = "\u2060"
 """Shown in short ids instead of ``-`` (the link and its title keep the real id)."""
 
 
@@ -155,8 +156,9 @@ def short_run_link(workflow_id: str, link: str | None) -> str:
     tail = workflow_id_tail(workflow_id)
     if tail == workflow_id:
         return f"[{workflow_id}]({link})" if link else f"`{workflow_id}`"
-    # A non-breaking hyphen: the narrow cell would otherwise wrap the tail onto two lines.
-    shown = "…" + tail.replace("-", NB_HYPHEN)
+    # A word joiner and a non-breaking hyphen: a narrow cell would otherwise wrap the tail
+    # after the ellipsis or at its hyphen.
+    shown = "…" + WORD_JOINER + tail.replace("-", NB_HYPHEN)
     return f'[{shown}]({link} "{workflow_id}")' if link else f"`{shown}`"
 
 
@@ -457,7 +459,8 @@ def _failure_entries(summary: RunsSummary, *, now: datetime, sim: str,
 
 
 def _details(key: str, lines: Iterable[str]) -> dict[str, Any]:
-    """``{key: a bullet list}`` (cut at ``MAX_TABLE_ROWS``), nothing when there are no lines.
+    """``{key: a bullet list}`` that renders inline, plus ``<key>_all`` (every line, cut at
+    ``MAX_TABLE_ROWS``, behind "Show Markdown") when not all lines fit; nothing without lines.
 
     The columns a person needs second (full id, state, who asked, why) as wrapping lines
     below a narrow table: a wide table would widen the asset page's whole metadata table
@@ -469,7 +472,16 @@ def _details(key: str, lines: Iterable[str]) -> dict[str, Any]:
     text = "\n".join(f"- {line}" for line in lines[:MAX_TABLE_ROWS])
     if len(lines) > MAX_TABLE_ROWS:
         text += f"\n\n_... and {len(lines) - MAX_TABLE_ROWS} more_"
-    return {key: MetadataValue.md(text)}
+    if len(text) <= INLINE_MARKDOWN_CHARS:
+        return {key: MetadataValue.md(text)}
+    kept: list[str] = []
+    for line in lines:
+        if len("\n".join(f"- {x}" for x in [*kept, line])) + 40 > INLINE_MARKDOWN_CHARS:
+            break
+        kept.append(line)
+    head = "\n".join(f"- {x}" for x in kept)
+    head += f"\n\n_+{len(lines) - len(kept)} more: see `{key}_all`_"
+    return {key: MetadataValue.md(head), f"{key}_all": MetadataValue.md(text)}
 
 
 def _odd_entries(odd: Mapping[str, Sequence[WorkflowRun]], now: datetime) -> dict[str, Any]:

@@ -17,8 +17,8 @@ RUN_ID = "wf-20261203-62720-iuvGdX"
 @pytest.mark.parametrize(
     ("workflow_id", "link", "expected"),
     [
-        (RUN_ID, f"{LINK}{RUN_ID}", f'[…62720\u2011iuvGdX]({LINK}{RUN_ID} "{RUN_ID}")'),
-        (RUN_ID, None, "`…62720\u2011iuvGdX`"),
+        (RUN_ID, f"{LINK}{RUN_ID}", f'[…\u206062720\u2011iuvGdX]({LINK}{RUN_ID} "{RUN_ID}")'),
+        (RUN_ID, None, "`…\u206062720\u2011iuvGdX`"),
         ("wf-1", f"{LINK}wf-1", f"[wf-1]({LINK}wf-1)"),
         ("odd-shaped-id", None, "`odd-shaped-id`"),
     ],
@@ -62,7 +62,7 @@ def test_failures_table_is_narrow_and_the_errors_are_lines_below() -> None:
     assert meta["failures"].splitlines()[0] == "| run | name | ended | attribution |"
     assert "amperity.workflow.task" not in meta["failures"]
     assert meta["failures_details"].splitlines()[0] == (
-        f'- […60000\u2011abcdef]({LINK}wf-20261203-60000-abcdef "wf-20261203-60000-abcdef") '
+        f'- […\u206060000\u2011abcdef]({LINK}wf-20261203-60000-abcdef "wf-20261203-60000-abcdef") '
         "Nightly Load 0: amperity.workflow.task.ingest/schema: Field 'order_total' could "
         "not be parsed")
     assert "failures_all" not in meta
@@ -93,3 +93,17 @@ def test_check_results_are_wrapping_text_not_an_indented_json_block() -> None:
     value = check_results_metadata(runs_check_results(summary(active()), errors={}))
     assert value.value.startswith('[{"check_name": "runs_within_sla", "passed": false')
     assert "\n" not in value.value
+
+
+def test_many_stops_keep_their_details_inline_and_all_of_them_in_details_all() -> None:
+    """Ten stops: recent_stops_details stays under 1,000 characters (so it renders inline)
+    and points to recent_stops_details_all, which has every stop."""
+    stops = tuple(stop(f"wf-20261203-{70000 + i}-abcdef") for i in range(10))
+    meta = values(runs_metadata(summary(stops=stops), polled={}, errors={}))
+    head = meta["recent_stops_details"]
+    assert len(head) <= INLINE_MARKDOWN_CHARS
+    assert head.endswith("more: see `recent_stops_details_all`_")
+    assert all(f"wf-20261203-{70000 + i}-abcdef" in meta["recent_stops_details_all"]
+               for i in range(10))
+    one = values(runs_metadata(summary(stops=stops[:1]), polled={}, errors={}))
+    assert "recent_stops_details_all" not in one

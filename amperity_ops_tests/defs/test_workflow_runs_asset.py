@@ -40,7 +40,7 @@ def test_materialization_shows_the_stops_we_made_and_names_late_runs(
         f"BREACHED 1: Courier Group Late +1h 00m (…{late.id[-6:]})")
     stops = meta["recent_stops"]
     # wf-<date>-<tail>: the tail tells runs apart (shown with a non-breaking hyphen)
-    tail = gone.id.split("-", 2)[2].replace("-", "\u2011")
+    tail = "\u2060" + gone.id.split("-", 2)[2].replace("-", "\u2011")
     assert (f"[…{tail}](https://acme.amperity.example/#/workflows/{gone.id} \"{gone.id}\")"
             in stops)
     details = meta["recent_stops_details"]
