@@ -529,6 +529,10 @@ class OpsConfig(_Strict):
     quiet_hours: list[SinkQuietHours] = Field(default_factory=list)
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
     digest: DigestConfig | None = None
+    alert_on_failed_runs: bool = True
+    """A run that ends failed without having been late gets one ``failed`` alert (kind
+    ``failure``, routed by ``alert_rules``). On by default: a failure nobody hears of is the
+    silent page on-call fears; turn it off where Amperity's own failure emails already page."""
     indexes: IndexesConfig = Field(default_factory=IndexesConfig)
     """Profile indexes as assets (observed ``updated_at``, freshness, canary checks)."""
     startable: dict[str, str] = Field(default_factory=dict)

@@ -19,7 +19,8 @@ logger = logging.getLogger("amperity_ops.alerts")
 # RESOLVED at INFO would be dropped by the default (WARNING) level while the outbox marked it
 # delivered, so the on-call would never learn from this channel that the run ended.
 _LEVELS = {AlertLevel.WARNING: logging.WARNING, AlertLevel.BREACHED: logging.ERROR,
-           AlertLevel.RESOLVED: logging.WARNING, AlertLevel.INGEST: logging.WARNING}
+           AlertLevel.RESOLVED: logging.WARNING, AlertLevel.INGEST: logging.WARNING,
+           AlertLevel.FAILED: logging.ERROR}
 
 
 class LogSink:

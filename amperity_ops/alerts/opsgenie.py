@@ -20,7 +20,8 @@ __all__ = ["DEFAULT_OPSGENIE_URL", "OpsgenieSink", "opsgenie_alert"]
 
 DEFAULT_OPSGENIE_URL = "https://api.opsgenie.com/v2/alerts"
 
-_PRIORITY = {AlertLevel.WARNING: "P3", AlertLevel.BREACHED: "P1", AlertLevel.INGEST: "P2"}
+_PRIORITY = {AlertLevel.WARNING: "P3", AlertLevel.BREACHED: "P1", AlertLevel.INGEST: "P2",
+             AlertLevel.FAILED: "P2"}
 _MESSAGE_MAX = 130  # Opsgenie truncates longer messages; cut it ourselves, visibly
 _ALIAS_MAX = 512
 

@@ -15,7 +15,7 @@ __all__ = ["DEFAULT_EVENTS_URL", "PagerDutySink", "pagerduty_event"]
 DEFAULT_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 
 _SEVERITY = {AlertLevel.WARNING: "warning", AlertLevel.BREACHED: "critical",
-             AlertLevel.INGEST: "error"}
+             AlertLevel.INGEST: "error", AlertLevel.FAILED: "error"}
 
 
 def pagerduty_event(message: AlertMessage, routing_key: str) -> dict[str, Any]:

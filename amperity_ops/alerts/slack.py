@@ -12,7 +12,8 @@ from amperity_ops.core.alerts import AlertLevel, AlertMessage
 __all__ = ["SlackSink", "slack_body"]
 
 _EMOJI = {AlertLevel.WARNING: ":warning:", AlertLevel.BREACHED: ":rotating_light:",
-          AlertLevel.RESOLVED: ":white_check_mark:", AlertLevel.INGEST: ":inbox_tray:"}
+          AlertLevel.RESOLVED: ":white_check_mark:", AlertLevel.INGEST: ":inbox_tray:",
+          AlertLevel.FAILED: ":x:"}
 
 
 def slack_body(message: AlertMessage) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from amperity_ops.core.alerts import AlertLevel, AlertMessage
 __all__ = ["TeamsSink", "adaptive_card", "message_card"]
 
 _COLOR = {AlertLevel.WARNING: ("Warning", "FFA500"), AlertLevel.BREACHED: ("Attention", "D13438"),
-          AlertLevel.RESOLVED: ("Good", "2EB886"), AlertLevel.INGEST: ("Warning", "FFA500")}
+          AlertLevel.RESOLVED: ("Good", "2EB886"), AlertLevel.INGEST: ("Warning", "FFA500"),
+          AlertLevel.FAILED: ("Attention", "D13438")}
 
 
 def adaptive_card(message: AlertMessage) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from amperity_ops.cli._context import CliContext, make_console
+from amperity_ops.core.clock import clock_mark
 
 __all__ = ["alerts"]
 
@@ -42,7 +43,8 @@ def silence(obj: CliContext, run_id: str | None, workflow: str | None, duration:
     )
     s = outcome.silence
     console = make_console()
-    console.print(f"silence #{s.id}: {s.subject} {s.describe(runtime.clock())}", soft_wrap=True)
+    said = s.describe(runtime.clock(), clock_mark(runtime.clock))
+    console.print(f"silence #{s.id}: {s.subject} {said}", soft_wrap=True)
     console.print(f"  {outcome.held_back} queued alert(s) held back, "
                   f"{outcome.acknowledged} open page(s) acknowledged; resolves still go out",
                   soft_wrap=True)
@@ -66,7 +68,8 @@ def list_(obj: CliContext) -> None:
     if not found:
         console.print("no silences active or ended in the last 24h")
         return
-    table = Table("id", "state", "subject", "by", "until (UTC)", "stops", "reason",
+    table = Table("id", "state", "subject", "by", f"until (UTC){clock_mark(runtime.clock)}",
+                  "stops", "reason",
                   box=None, pad_edge=False)
     for s in found:
         state = ("lifted" if s.lifted_at else "expired" if now >= s.until else "active")
@@ -84,5 +87,5 @@ def unsilence(obj: CliContext, silence_id: int) -> None:
 
     runtime = obj.runtime
     s = lift(runtime, silence_id, by=CliContext.requested_by(), now=runtime.clock())
-    make_console().print(f"silence #{s.id}: {s.subject} {s.describe(runtime.clock())}",
-                         soft_wrap=True)
+    said = s.describe(runtime.clock(), clock_mark(runtime.clock))
+    make_console().print(f"silence #{s.id}: {s.subject} {said}", soft_wrap=True)

@@ -200,7 +200,7 @@ def stop_run(
     message = f"{outcome.message} ({standing})" if standing else outcome.message
     if outcome.succeeded:
         console.print(Text(message, style=_RESULT_STYLES.get(outcome.result, "")), soft_wrap=True)
-    print_trimmed(console, _outcome_table(outcome, standing))
+    print_trimmed(console, _outcome_table(outcome, standing, clock_mark(runtime.clock)))
     if not outcome.succeeded:
         raise click.ClickException(message)
 
@@ -225,7 +225,8 @@ _RESULT_STYLES = {
 }
 
 
-def _outcome_table(outcome: StopOutcome, standing: str | None = None) -> Table:
+def _outcome_table(outcome: StopOutcome, standing: str | None = None,
+                   time_mark: str = "") -> Table:
     """Before/after, timings and the ledger entry of one stop, as a two-column table."""
     table = Table(show_header=False, box=None, padding=(0, 2))
     table.add_column(style="dim", no_wrap=True)
@@ -241,6 +242,7 @@ def _outcome_table(outcome: StopOutcome, standing: str | None = None) -> Table:
     )
     table.add_row("reason", outcome.reason)
     table.add_row("requested by", outcome.requested_by)
-    table.add_row("stop sent", when(outcome.stop_sent_at) if outcome.stop_sent_at else "no")
+    table.add_row("stop sent",
+                  f"{when(outcome.stop_sent_at)}{time_mark}" if outcome.stop_sent_at else "no")
     table.add_row("took", outcome.waited)
     return table

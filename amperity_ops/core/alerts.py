@@ -17,12 +17,16 @@ __all__ = ["AlertLevel", "AlertMessage", "AlertTrack", "dedup_key"]
 
 
 class AlertLevel(StrEnum):
-    """What a message says: warning and breached escalate, resolved closes, ingest is alone."""
+    """What a message says: warning and breached escalate, resolved closes, ingest and failed
+    are alone."""
 
     WARNING = "warning"
     BREACHED = "breached"
     RESOLVED = "resolved"
     INGEST = "ingest"
+    FAILED = "failed"
+    """A run that ended failed without having been late (``monitoring.failures``); alone,
+    like ingest: nothing resolves it."""
 
 
 def dedup_key(tenant: str, subject_id: str) -> str:

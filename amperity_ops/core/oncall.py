@@ -55,15 +55,18 @@ class Silence:
         what = f"run {self.run_id}" if self.run_id else f"workflow {self.workflow!r}"
         return f"{what} ({self.tenant})" if self.tenant else what
 
-    def describe(self, now: datetime) -> str:
-        """``silenced by cli:ana until 2025-03-29 04:00 UTC: handling it (stops held)``."""
+    def describe(self, now: datetime, time_mark: str = "") -> str:
+        """``silenced by cli:ana until 2025-03-29 04:00 UTC: handling it (stops held)``.
+
+        ``time_mark`` follows each time (`` (sim)`` on the demo's simulator clock).
+        """
         if self.lifted_at is not None:
             by = self.lifted_by or "unknown"
-            state = f"lifted by {by} at {self.lifted_at:%Y-%m-%d %H:%M} UTC"
+            state = f"lifted by {by} at {self.lifted_at:%Y-%m-%d %H:%M} UTC{time_mark}"
         elif now >= self.until:
-            state = f"expired at {self.until:%Y-%m-%d %H:%M} UTC"
+            state = f"expired at {self.until:%Y-%m-%d %H:%M} UTC{time_mark}"
         else:
-            state = f"until {self.until:%Y-%m-%d %H:%M} UTC"
+            state = f"until {self.until:%Y-%m-%d %H:%M} UTC{time_mark}"
         holds = " (stops held)" if self.hold_stops else ""
         return f"silenced by {self.requested_by} {state}: {self.reason}{holds}"
 

@@ -20,6 +20,7 @@ from dagster import (
     sensor,
 )
 
+from amperity_ops.core.clock import clock_mark
 from amperity_ops.defs.asset_graph import RESOURCE_KEY, AmperityAssetGraph
 from amperity_ops.defs.instance_names import sensor_resource
 from amperity_ops.defs.sensors import OWNERS
@@ -66,7 +67,7 @@ def build_asset_events_sensor(
         now = runtime.clock()
         tick = run_asset_event_tick(runtime, graph.tenant_assets(), now=now)
         events = [event for tenant, plan in tick.plans.items()
-                  for event in graph.events(tenant, plan)]
+                  for event in graph.events(tenant, plan, time_mark=clock_mark(runtime.clock))]
         summary = tick.summary()
         if graph.missing:
             summary += f"; {graph.status_line()}"

@@ -9,6 +9,7 @@ so the sensor and the specs can never disagree on a key.
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from dagster import (
@@ -27,6 +28,7 @@ from dagster import (
 
 from amperity_ops.client import StateKind
 from amperity_ops.core import wording
+from amperity_ops.core.clock import clock_mark
 from amperity_ops.core.durations import format_duration
 from amperity_ops.defs.translator import (
     AmperityTableProps,
@@ -106,9 +108,10 @@ class AmperityAssetGraph:
     # -- events ----------------------------------------------------------------------------
 
     def events(
-        self, tenant: str, plan: AssetEventPlan
+        self, tenant: str, plan: AssetEventPlan, *, time_mark: str = ""
     ) -> list[AssetMaterialization | AssetCheckEvaluation]:
-        """The Dagster events of one tenant's plan, oldest first."""
+        """The Dagster events of one tenant's plan, oldest first (``time_mark``: appended to
+        every time, `` (sim)`` on the demo's simulator clock; ``core.clock.clock_mark``)."""
         out: list[AssetMaterialization | AssetCheckEvaluation] = []
         conn = self.links.get(tenant)
         for outcome in plan.outcomes:
@@ -118,22 +121,25 @@ class AmperityAssetGraph:
                 out.append(AssetMaterialization(
                     asset_key=key,
                     description=f"Amperity run {outcome.run.id} succeeded",
-                    metadata=run_metadata(outcome.evaluation, link),
+                    metadata=run_metadata(outcome.evaluation, link, time_mark=time_mark),
                 ))
-            out.append(_evaluation(key, LAST_RUN_CHECK, *last_run_verdict(outcome, link)))
+            out.append(_evaluation(key, LAST_RUN_CHECK,
+                                   *last_run_verdict(outcome, link, time_mark=time_mark)))
             out.append(_evaluation(key, WITHIN_SLA_CHECK,
-                                   *sla_verdict(outcome.evaluation, link, ended=True)))
+                                   *sla_verdict(outcome.evaluation, link, ended=True,
+                                                time_mark=time_mark)))
         for check in plan.sla_checks:
             key = self.workflow_keys[(tenant, check.name)]
             link = conn.run_link(check.run.id) if conn else None
             out.append(_evaluation(key, WITHIN_SLA_CHECK,
-                                   *sla_verdict(check.evaluation, link, ended=False)))
+                                   *sla_verdict(check.evaluation, link, ended=False,
+                                                time_mark=time_mark)))
         for load in plan.loads:
             key = self.table_keys[(tenant, load.table)]
             out.append(AssetMaterialization(
                 asset_key=key,
                 description=f"ingest job {load.job.id} loaded {load.table}",
-                metadata=load_metadata(load, conn),
+                metadata=load_metadata(load, conn, time_mark=time_mark),
             ))
         return out
 
@@ -164,14 +170,24 @@ def _sla_text(evaluation: SlaEvaluation) -> str:
     )
 
 
-def run_metadata(evaluation: SlaEvaluation, link: str | None) -> dict[str, Any]:
-    """A run's metadata: id, start and end, runtime against its SLA, who launched it, link."""
+def _at(moment: datetime | None, otherwise: str, time_mark: str) -> str:
+    """An ISO time with the clock's mark (`` (sim)`` in the demo), else ``otherwise``."""
+    return f"{moment.isoformat()}{time_mark}" if moment else otherwise
+
+
+def run_metadata(evaluation: SlaEvaluation, link: str | None, *,
+                 time_mark: str = "") -> dict[str, Any]:
+    """A run's metadata: id, start and end, runtime against its SLA, who launched it, link.
+
+    ``time_mark`` (``core.clock.clock_mark``) follows each time: Amperity's times are the
+    simulator's in the demo.
+    """
     run = evaluation.run
     meta: dict[str, Any] = {
         "amperity_run_id": run.id,
         "state": run.state.raw,
-        "started_at": run.created_at.isoformat() if run.created_at else "unknown",
-        "ended_at": run.ended_at.isoformat() if run.ended_at else "in flight",
+        "started_at": _at(run.created_at, "unknown", time_mark),
+        "ended_at": _at(run.ended_at, "in flight", time_mark),
         "runtime_minutes": MetadataValue.float(round(evaluation.runtime.total_seconds() / 60, 2)),
         "runtime_against_sla": _sla_text(evaluation),
         "launched_by": _who(evaluation),
@@ -181,10 +197,11 @@ def run_metadata(evaluation: SlaEvaluation, link: str | None) -> dict[str, Any]:
     return meta
 
 
-def last_run_verdict(outcome: RunOutcome, link: str | None) -> Verdict:
+def last_run_verdict(outcome: RunOutcome, link: str | None, *,
+                     time_mark: str = "") -> Verdict:
     """``last_run_succeeded``: passes on success; a failure says the error and who caused it."""
     run = outcome.run
-    meta = run_metadata(outcome.evaluation, link)
+    meta = run_metadata(outcome.evaluation, link, time_mark=time_mark)
     # Not ``outcome.materialize``: a success its Dagster run materialized is not
     # re-materialized here, yet its check passes.
     if run.state.kind is StateKind.SUCCEEDED:
@@ -201,11 +218,12 @@ def last_run_verdict(outcome: RunOutcome, link: str | None) -> Verdict:
     return False, severity, f"run {run.id} ended {run.state.raw}{reason}", meta
 
 
-def sla_verdict(evaluation: SlaEvaluation, link: str | None, *, ended: bool) -> Verdict:
+def sla_verdict(evaluation: SlaEvaluation, link: str | None, *, ended: bool,
+                time_mark: str = "") -> Verdict:
     """``within_sla``: fails (ERROR) past the max runtime, fails (WARN) past the warning line."""
     run = evaluation.run
     text = f"run {run.id} {'ran' if ended else 'running'}: {_sla_text(evaluation)}"
-    meta = run_metadata(evaluation, link)
+    meta = run_metadata(evaluation, link, time_mark=time_mark)
     meta["sla_level"] = evaluation.level.value
     if evaluation.level is SlaLevel.BREACHED:
         return False, AssetCheckSeverity.ERROR, text, meta
@@ -214,8 +232,10 @@ def sla_verdict(evaluation: SlaEvaluation, link: str | None, *, ended: bool) -> 
     return True, AssetCheckSeverity.ERROR, text, meta
 
 
-def load_metadata(load: TableLoad, conn: TenantConfig | None) -> dict[str, Any]:
-    """A table load's metadata: the counts as numbers the UI plots, the job, the run."""
+def load_metadata(load: TableLoad, conn: TenantConfig | None, *,
+                  time_mark: str = "") -> dict[str, Any]:
+    """A table load's metadata: the counts as numbers the UI plots, the job, the run
+    (``time_mark``: see :func:`run_metadata`)."""
     feed = load.feed
     meta: dict[str, Any] = {
         "rows_read": MetadataValue.int(feed.read),
@@ -224,7 +244,7 @@ def load_metadata(load: TableLoad, conn: TenantConfig | None) -> dict[str, Any]:
         "rows_rejected": MetadataValue.int(feed.rejected),
         "errors": MetadataValue.int(feed.errors),
         "ingest_job_id": load.job.id,
-        "ended_at": feed.ended_at.isoformat() if feed.ended_at else "unknown",
+        "ended_at": _at(feed.ended_at, "unknown", time_mark),
     }
     if load.job.workflow_id:
         meta["amperity_run_id"] = load.job.workflow_id
@@ -248,8 +268,10 @@ def build_asset_graph(
     config: OpsConfig,
     catalogs: Mapping[str, Catalog | None],
     translator: AmperityTranslator,
+    *,
+    time_mark: str = "",
 ) -> AmperityAssetGraph:
-    """Specs and check specs for every tenant with a catalog.
+    """Specs and check specs for every tenant with a catalog (``time_mark``: see the props).
 
     Raises:
         ValueError: If two Amperity assets would get the same key (names the fix).
@@ -277,7 +299,7 @@ def build_asset_graph(
                 tenant=tenant.name, workflow=wf,
                 sla=sla_words(wf.name, wf.type, config.policies),
                 freshness=freshness_rule(wf, config.policies), link=link,
-                catalog_refreshed_at=catalog.refreshed_at,
+                catalog_refreshed_at=catalog.refreshed_at, time_mark=time_mark,
             )
             spec = translator.get_workflow_spec(props)
             claim(spec.key, f"{tenant.name} workflow {wf.name!r}")
@@ -292,7 +314,7 @@ def build_asset_graph(
                               if (tenant.name, n) in graph.workflow_keys)
             table_spec = translator.get_table_spec(AmperityTableProps(
                 tenant=tenant.name, table=table, loaded_by=loaded_by,
-                catalog_refreshed_at=catalog.refreshed_at))
+                catalog_refreshed_at=catalog.refreshed_at, time_mark=time_mark))
             claim(table_spec.key, f"{tenant.name} table {table.name!r}")
             graph.specs.append(table_spec)
             graph.table_keys[(tenant.name, table.name)] = table_spec.key
@@ -337,10 +359,11 @@ def _check_from_store(
         return evaluate_sla(run, resolve_sla(run, runtime.config), now)
 
     verdict: Verdict
+    mark = clock_mark(runtime.clock)
     if check == WITHIN_SLA_CHECK and active:
         run = active[-1]
         verdict = sla_verdict(evaluation_of(run), conn.run_link(run.id) if conn else None,
-                              ended=False)
+                              ended=False, time_mark=mark)
     elif latest is None:
         return AssetCheckResult(asset_key=key, check_name=check, passed=True,
                                 description="no finished run in the history store yet")
@@ -348,8 +371,8 @@ def _check_from_store(
         link = conn.run_link(latest.id) if conn else None
         outcome = RunOutcome(wf_name, latest, evaluation_of(latest),
                              materialize=latest.state.kind is StateKind.SUCCEEDED)
-        verdict = (last_run_verdict(outcome, link) if check == LAST_RUN_CHECK
-                   else sla_verdict(outcome.evaluation, link, ended=True))
+        verdict = (last_run_verdict(outcome, link, time_mark=mark) if check == LAST_RUN_CHECK
+                   else sla_verdict(outcome.evaluation, link, ended=True, time_mark=mark))
     passed, severity, text, meta = verdict
     return AssetCheckResult(asset_key=key, check_name=check, passed=passed, severity=severity,
                             description=text, metadata=meta)

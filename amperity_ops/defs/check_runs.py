@@ -11,6 +11,7 @@ that record: no API call, well under a second "In progress".
 
 # No `from __future__ import annotations`: Dagster reads these annotations at decoration time.
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -65,6 +66,8 @@ def _replay(context: AssetCheckExecutionContext, key: AssetKey,
     if event is not None and event.asset_materialization is not None:
         value = event.asset_materialization.metadata.get(CHECK_RESULTS_KEY)
         data = getattr(value, "value", None) or getattr(value, "data", None) or []
+        if isinstance(data, str):  # text since the JSON value widened the asset page
+            data = json.loads(data)
         recorded = {item["check_name"]: item for item in data if isinstance(item, dict)}
     for name in names:
         item = recorded.get(name)

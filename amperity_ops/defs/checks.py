@@ -7,6 +7,7 @@ to it and costs no extra API call.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence, Sized
 from typing import Any, Literal
 
@@ -61,13 +62,18 @@ def _plain(value: Any) -> dict[str, Any]:
 
 
 def check_results_metadata(results: list[AssetCheckResult]) -> MetadataValue:
-    """The verdicts as a JSON metadata value (what :func:`_replay` turns back into results)."""
-    return MetadataValue.json([
+    """The verdicts as compact JSON in a text value (``check_runs._replay`` reads it back).
+
+    Text, not ``MetadataValue.json``: the UI shows a JSON value inline, indented and unwrapped,
+    and its long description lines widened the whole metadata table past the asset page,
+    clipping the ``attention`` line and every table. Text wraps.
+    """
+    return MetadataValue.text(json.dumps([
         {"check_name": r.check_name, "passed": r.passed, "severity": r.severity.value,
          "description": r.description,
          "metadata": {k: _plain(v) for k, v in (r.metadata or {}).items()}}
         for r in results
-    ])
+    ]))
 
 
 

@@ -26,6 +26,7 @@ from dagster import (
     define_asset_job,
 )
 
+from amperity_ops.core.clock import clock_mark
 from amperity_ops.defs.asset_event_sensor import ASSET_EVENTS_SENSOR_NAME, build_asset_events_sensor
 from amperity_ops.defs.asset_graph import (
     AmperityAssetGraph,
@@ -61,6 +62,7 @@ from amperity_ops.defs.translator import (
 )
 from amperity_ops.monitoring.catalog import Catalog, slugify
 from amperity_ops.services.catalog import REFRESH_HINT, default_catalog_dir, read_catalogs
+from amperity_ops.services.clock import clock_from_env
 from amperity_ops.settings import ConfigError, OpsConfig, load_ops_config
 
 __all__ = ["build_amperity_defs", "load_asset_graph"]
@@ -109,11 +111,24 @@ def load_asset_graph(
         directory = Path(catalog_dir) if catalog_dir else default_catalog_dir()
         found = read_catalogs(directory, names)
         where = str(directory)
-    graph = build_asset_graph(config, found, translator or AmperityTranslator())
+    graph = build_asset_graph(config, found, translator or AmperityTranslator(),
+                              time_mark=_catalog_time_mark(config))
     if graph.missing:
         log.warning("amperity-ops: no catalog in %s for %s: %s", where,
                     ", ".join(graph.missing), REFRESH_HINT)
     return graph
+
+
+def _catalog_time_mark(config: OpsConfig) -> str:
+    """The mark of the clock the catalog was learned on (`` (sim)`` in the demo), else ``""``.
+
+    Building the clock reads nothing (the simulator's is asked for the time only when read);
+    a clock that cannot be built is reported by the runtime, not here.
+    """
+    try:
+        return clock_mark(clock_from_env(config.tenants[0].base_url))
+    except ValueError:
+        return ""
 
 
 def _startable(

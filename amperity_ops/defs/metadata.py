@@ -18,7 +18,14 @@ from amperity_ops.core import RequesterKind, StopResult, wording
 from amperity_ops.core.durations import hours_duration as fmt_duration
 from amperity_ops.core.oncall import Silence
 from amperity_ops.core.wording import md_cell
-from amperity_ops.services.summary import ActiveRunRow, IngestSummary, RunsSummary, StopRow
+from amperity_ops.defs.jobs import workflow_id_tail
+from amperity_ops.services.summary import (
+    ActiveRunRow,
+    FailureRow,
+    IngestSummary,
+    RunsSummary,
+    StopRow,
+)
 
 __all__ = [
     "attention_text",
@@ -31,6 +38,7 @@ __all__ = [
     "run_link",
     "runs_metadata",
     "short_run_id",
+    "short_run_link",
     "short_time",
     "silences_metadata",
     "sla_cell",
@@ -125,6 +133,33 @@ def unhealthy_feeds_line(summary: IngestSummary) -> str:
 def run_link(workflow_id: str, link: str | None) -> str:
     """The run id as a markdown link to the Amperity app when known, else as code."""
     return f"[{workflow_id}]({link})" if link else f"`{workflow_id}`"
+
+
+NB_HYPHEN = "\u2011"
+WORD_JOINER = "\u2060"
+"""Shown in short ids instead of ``-`` (the link and its title keep the real id)."""
+
+
+def _unbroken(duration: str) -> str:
+    """``44m 23s`` with a non-breaking space: a narrow table cell keeps it on one line."""
+    return duration.replace(" ", "\u00a0")
+
+
+def short_run_link(workflow_id: str, link: str | None) -> str:
+    """The id's distinguishing tail as a link whose title (shown on hover) is the full id.
+
+    ``[…14418-6UhqSe](https://.../#/workflows/wf-20240619-14418-6UhqSe "wf-20240619-...")``:
+    a full id is an unbreakable 25 characters that widens the whole metadata table past the
+    page; the link (and the ``*_details`` list below it) keeps the full id. Without a link,
+    the tail as code. An id of another shape is shown whole.
+    """
+    tail = workflow_id_tail(workflow_id)
+    if tail == workflow_id:
+        return f"[{workflow_id}]({link})" if link else f"`{workflow_id}`"
+    # A word joiner and a non-breaking hyphen: a narrow cell would otherwise wrap the tail
+    # after the ellipsis or at its hyphen.
+    shown = "…" + WORD_JOINER + tail.replace("-", NB_HYPHEN)
+    return f'[{shown}]({link} "{workflow_id}")' if link else f"`{shown}`"
 
 
 def sla_cell(row: ActiveRunRow) -> str:
@@ -281,37 +316,32 @@ def runs_metadata(
         "tenants_unreachable": MetadataValue.int(len(errors)),
         "active_runs": MetadataValue.md(
             _table(
-                ["SLA", "run", "name", "tenant", "state", f"started{sim}", "runtime", "rule"],
+                ["SLA", "run", "name", "tenant", "runtime"],
                 (
-                    [
-                        sla_cell(r),
-                        run_link(r.workflow_id, r.link),
-                        r.name,
-                        r.tenant,
-                        r.state,
-                        short_time(r.started_at, now),
-                        fmt_duration(r.runtime),
-                        r.sla_source or "none",
-                    ]
+                    [sla_cell(r), short_run_link(r.workflow_id, r.link), r.name, r.tenant,
+                     fmt_duration(r.runtime)]
                     for r in active
                 ),
                 empty="no active runs",
                 tenants=many,
             )
         ),
+        **_details("active_runs_details", (
+            f"{run_link(r.workflow_id, r.link)}: {md_cell(r.name)}"
+            + (f" ({r.tenant})" if many else "")
+            + f", {r.state}, started {short_time(r.started_at, now)}{sim}, runtime "
+            f"{fmt_duration(r.runtime)}, rule {r.sla_source or 'none'}"
+            for r in active
+        )),
         "recent_stops": MetadataValue.md(
             _table(
-                ["run", "name", "tenant", "requested by", "reason", "result", "before -> after",
-                 f"when{sim}"],
+                ["run", "name", "tenant", "result", f"when{sim}"],
                 (
                     [
-                        run_link(r.workflow_id, r.link),
+                        short_run_link(r.workflow_id, r.link),
                         r.name or "-",
                         r.tenant,
-                        r.requested_by,
-                        r.reason,
                         _stop_result(r),
-                        _states(r),
                         short_time(r.requested_at, now),
                     ]
                     for r in summary.real_stops
@@ -320,6 +350,13 @@ def runs_metadata(
                 tenants=many,
             )
         ),
+        **_details("recent_stops_details", (
+            f"{run_link(r.workflow_id, r.link)}: {md_cell(r.name or '-')}"
+            + (f" ({r.tenant})" if many else "")
+            + f", {_stop_result(r)} ({_states(r)}) at {short_time(r.requested_at, now)}{sim}"
+            f", requested by {md_cell(r.requested_by)}: {md_cell(r.reason)}"
+            for r in summary.real_stops
+        )),
         **(
             {
                 "dry_run_notes": MetadataValue.md(
@@ -329,7 +366,7 @@ def runs_metadata(
                          f"when{sim}"],
                         (
                             [
-                                run_link(r.workflow_id, r.link),
+                                short_run_link(r.workflow_id, r.link),
                                 r.name or "-",
                                 r.tenant,
                                 _dry_run_source(r),
@@ -353,24 +390,7 @@ def runs_metadata(
                 empty=f"no runs in the last {window}",
             )
         ),
-        **inline_split("failures",
-            _table(
-                ["run", "name", "tenant", f"ended{sim}", "attribution", "error"],
-                (
-                    [
-                        run_link(f.workflow_id, f.link),
-                        f.name,
-                        f.tenant,
-                        short_time(f.ended_at, now),
-                        f.attribution or "-",
-                        f"{f.error_type or ''}: {f.message or ''}".strip(": ") or "-",
-                    ]
-                    for f in summary.failures
-                ),
-                empty=f"no failed runs in the last {window}",
-                tenants=many,
-            )
-        ),
+        **_failure_entries(summary, now=now, sim=sim, many=many),
         "durations": MetadataValue.md(
             _table(
                 ["workflow", "tenant", "successful runs", "p50", "p95", "max"],
@@ -379,9 +399,9 @@ def runs_metadata(
                         d.name,
                         d.tenant,
                         d.samples,
-                        fmt_duration(d.p50),
-                        fmt_duration(d.p95),
-                        fmt_duration(d.max),
+                        _unbroken(fmt_duration(d.p50)),
+                        _unbroken(fmt_duration(d.p95)),
+                        _unbroken(fmt_duration(d.max)),
                     ]
                     for d in sorted(summary.durations, key=lambda d: -d.p95)
                 ),
@@ -392,6 +412,76 @@ def runs_metadata(
         "polled": _polled_table(polled, errors),
         **_odd_entries(odd or {}, now),
     }
+
+
+def _failure_entries(summary: RunsSummary, *, now: datetime, sim: str,
+                     many: bool) -> dict[str, Any]:
+    """``failures`` (a narrow table), ``failures_details`` (the errors, as wrapping lines that
+    stay inline) and, when either had to be cut, ``failures_all`` (everything, one table).
+
+    The error is a column of its own nowhere inline: Amperity's error types are long unbroken
+    words (``amperity.workflow.task.ingest/schema:``) that widened the asset page's whole
+    metadata table and clipped every row of it.
+    """
+    failures = summary.failures
+    window = fmt_duration(summary.window)
+    empty = f"no failed runs in the last {window}"
+
+    def error(f: FailureRow) -> str:
+        return f"{f.error_type or ''}: {f.message or ''}".strip(": ") or "-"
+
+    narrow = _table(
+        ["run", "name", "tenant", f"ended{sim}", "attribution"],
+        ([short_run_link(f.workflow_id, f.link), f.name, f.tenant, short_time(f.ended_at, now),
+          f.attribution or "-"] for f in failures),
+        empty=empty, tenants=many)
+    full = _table(
+        ["run", "name", "tenant", f"ended{sim}", "attribution", "error"],
+        ([run_link(f.workflow_id, f.link), f.name, f.tenant, short_time(f.ended_at, now),
+          f.attribution or "-", error(f)] for f in failures),
+        empty=empty, tenants=many)
+    out = {"failures": inline_split("failures", narrow)["failures"]}
+    lines = [f"{short_run_link(f.workflow_id, f.link)} {md_cell(f.name)}: {md_cell(error(f))}"
+             for f in failures]
+    kept: list[str] = []
+    for line in lines:
+        if len("\n".join(f"- {x}" for x in [*kept, line])) + 40 > INLINE_MARKDOWN_CHARS:
+            break
+        kept.append(line)
+    if kept:
+        text = "\n".join(f"- {x}" for x in kept)
+        if len(kept) < len(lines):
+            text += f"\n\n_+{len(lines) - len(kept)} more: see `failures_all`_"
+        out["failures_details"] = MetadataValue.md(text)
+    if len(kept) < len(lines) or len(narrow) > INLINE_MARKDOWN_CHARS:
+        out["failures_all"] = MetadataValue.md(full)
+    return out
+
+
+def _details(key: str, lines: Iterable[str]) -> dict[str, Any]:
+    """``{key: a bullet list}`` that renders inline, plus ``<key>_all`` (every line, cut at
+    ``MAX_TABLE_ROWS``, behind "Show Markdown") when not all lines fit; nothing without lines.
+
+    The columns a person needs second (full id, state, who asked, why) as wrapping lines
+    below a narrow table: a wide table would widen the asset page's whole metadata table
+    and clip every row, the ``attention`` line included.
+    """
+    lines = list(lines)
+    if not lines:
+        return {}
+    text = "\n".join(f"- {line}" for line in lines[:MAX_TABLE_ROWS])
+    if len(lines) > MAX_TABLE_ROWS:
+        text += f"\n\n_... and {len(lines) - MAX_TABLE_ROWS} more_"
+    if len(text) <= INLINE_MARKDOWN_CHARS:
+        return {key: MetadataValue.md(text)}
+    kept: list[str] = []
+    for line in lines:
+        if len("\n".join(f"- {x}" for x in [*kept, line])) + 40 > INLINE_MARKDOWN_CHARS:
+            break
+        kept.append(line)
+    head = "\n".join(f"- {x}" for x in kept)
+    head += f"\n\n_+{len(lines) - len(kept)} more: see `{key}_all`_"
+    return {key: MetadataValue.md(head), f"{key}_all": MetadataValue.md(text)}
 
 
 def _odd_entries(odd: Mapping[str, Sequence[WorkflowRun]], now: datetime) -> dict[str, Any]:
@@ -487,14 +577,16 @@ def ingest_metadata(
     }
 
 
-def silences_metadata(silences: Sequence[Silence], now: datetime) -> dict[str, Any]:
+def silences_metadata(silences: Sequence[Silence], now: datetime,
+                      time_mark: str = "") -> dict[str, Any]:
     """``silences``: one line per active silence (who, what, until, why); nothing when none.
 
     Args:
         silences: The active silences (``Store.active_silences``).
         now: The asset's time.
+        time_mark: ``core.clock.clock_mark`` (`` (sim)`` on the demo's simulator clock).
     """
     if not silences:
         return {}
-    lines = [f"#{s.id} {s.subject}: {s.describe(now)}" for s in silences]
+    lines = [f"#{s.id} {s.subject}: {s.describe(now, time_mark)}" for s in silences]
     return {"silences": MetadataValue.text(" | ".join(lines))}

@@ -19,6 +19,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from amperity_ops.core.clock import clock_mark
 from amperity_ops.core.durations import parse_duration
 from amperity_ops.defs.instance_names import resource_key_for, suffixed
 from amperity_ops.services.oncall import silence_alerts
@@ -74,7 +75,8 @@ def silence_alerts_body(context: OpExecutionContext, config: SilenceAlertsConfig
         sentence = f"Refused: {str(err).rstrip('.')}."
         raise Failure(description=sentence, allow_retries=False) from None
     s = outcome.silence
-    line = f"silence #{s.id}: {s.subject} {s.describe(amperity_ops.clock())}"
+    said = s.describe(amperity_ops.clock(), clock_mark(amperity_ops.clock))
+    line = f"silence #{s.id}: {s.subject} {said}"
     context.log.info(line)
     context.add_output_metadata({
         "silence": MetadataValue.text(line),

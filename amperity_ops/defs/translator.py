@@ -125,6 +125,8 @@ class AmperityWorkflowProps:
     """Its last run in the Amperity app, when the tenant has ``app_url``."""
     catalog_refreshed_at: datetime | None
     """None: a startable workflow the catalog has not seen run yet."""
+    time_mark: str = ""
+    """Follows every time shown (`` (sim)`` when the times are the demo simulator's)."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,8 @@ class AmperityTableProps:
     loaded_by: tuple[AssetKey, ...]
     """The keys of the workflows that load it."""
     catalog_refreshed_at: datetime
+    time_mark: str = ""
+    """Follows every time shown (`` (sim)`` when the times are the demo simulator's)."""
 
 
 class AmperityTranslator:
@@ -196,14 +200,14 @@ class AmperityTranslator:
             "- Freshness: " + (props.freshness.describe() if props.freshness else
                                "none yet (fewer than 3 successful runs seen; set "
                                "`fresh_within` on its policy)"),
-            f"- Last run: {_run_line(wf)}",
+            f"- Last run: {_run_line(wf, props.time_mark)}",
         ]
         if props.link:
             lines.append(f"- In Amperity: {props.link}")
         if wf.tables:
             lines.append(f"- Loads tables: {', '.join(wf.tables)}")
         lines.append(
-            f"- Catalog learned {props.catalog_refreshed_at:%Y-%m-%d %H:%M} UTC; "
+            f"- Catalog learned {props.catalog_refreshed_at:%Y-%m-%d %H:%M} UTC{props.time_mark}; "
             "`amperity-ops catalog refresh` updates it." if props.catalog_refreshed_at else
             "- Not in the catalog yet (no run seen); `amperity-ops catalog refresh` learns it.")
         freshness = (
@@ -238,7 +242,8 @@ class AmperityTranslator:
         table = props.table
         loaded = (", ".join(table.loaded_by) if table.loaded_by
                   else "no workflow seen (its ingest jobs' runs were not in the window)")
-        last = (f"{table.last_loaded_at:%Y-%m-%d %H:%M} UTC (ingest job {table.last_job_id})"
+        last = (f"{table.last_loaded_at:%Y-%m-%d %H:%M} UTC{props.time_mark} "
+                f"(ingest job {table.last_job_id})"
                 if table.last_loaded_at else "not seen")
         body = "\n".join([
             f"Amperity ingest table **{table.name}** of tenant `{props.tenant}`. Materialized "
@@ -259,10 +264,10 @@ class AmperityTranslator:
         )
 
 
-def _run_line(wf: CatalogWorkflow) -> str:
+def _run_line(wf: CatalogWorkflow, time_mark: str = "") -> str:
     run = wf.last_run
     if run is None:
         return "none seen"
-    when = f"{run.ended_at:%Y-%m-%d %H:%M} UTC" if run.ended_at else "in flight"
+    when = f"{run.ended_at:%Y-%m-%d %H:%M} UTC{time_mark}" if run.ended_at else "in flight"
     who = f", launched by {run.launched_by}" if run.launched_by else ""
     return f"{run.state} `{run.id}` ({when}{who}; as of the catalog)"

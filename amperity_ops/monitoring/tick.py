@@ -18,6 +18,7 @@ from amperity_ops.core.wording import past_limit
 from amperity_ops.monitoring.alert_state import AlertTrack, next_alert
 from amperity_ops.monitoring.alert_text import run_alert_message, vanished_alert_message
 from amperity_ops.monitoring.dispatch import hold_stop
+from amperity_ops.monitoring.failures import failure_alerts, failure_candidates
 from amperity_ops.monitoring.sla import SlaEvaluation, SlaLevel, evaluate_sla, resolve_sla
 from amperity_ops.monitoring.stops import OurStop, decide_stop, ended_reason, stop_run_key
 
@@ -94,6 +95,7 @@ def plan_sla_tick(
     listing_complete: bool = True,
     our_stops: Mapping[str, OurStop] | None = None,
     stop_holds: Mapping[str, str] | None = None,
+    failures_alerted: Collection[str] = (),
 ) -> TickPlan:
     """Decide one tick: evaluate each run's SLA, advance its alert track, decide stops.
 
@@ -118,6 +120,8 @@ def plan_sla_tick(
             runs with an open alert), so RESOLVED says "stopped by amperity-ops (...)".
         stop_holds: Runs for which no stop may be requested, with why (a maintenance window,
             a silence with ``hold_stops``; :func:`~amperity_ops.monitoring.dispatch.stop_holds`).
+        failures_alerted: Dedup keys already in the outbox among the runs that ended failed
+            (``monitoring.failures``): those get no failure alert again.
 
     Returns:
         The plan.
@@ -189,6 +193,15 @@ def plan_sla_tick(
                                            "(no longer listed)"))
             if step.track is not None:
                 plan.track_updates[run_id] = step.track
+
+    if config.alert_on_failed_runs:
+        failed = failure_alerts(
+            tenant, failure_candidates(observed.values(), tracked=tracks, now=now),
+            already_alerted=failures_alerted, now=now, link_for=link_for)
+        plan.alerts += failed
+        # Ranked with the breaches: a failure is as urgent (quiet hours let both through).
+        lines += [(SlaLevel.BREACHED, f"FAILED {a.workflow_name} {a.workflow_id} "
+                                      f"({a.attribution or 'no attribution'})") for a in failed]
 
     plan.evaluations.sort(key=lambda e: e.runtime, reverse=True)
     lines.sort(key=lambda pair: -pair[0].rank)  # stable: breached, then warning, then the rest

@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-_LEVEL_ORDER = ("breached", "warning", "resolved")
+_LEVEL_ORDER = ("breached", "failed", "warning", "resolved")
 
 
 class DeliveryReport(Protocol):
@@ -151,7 +151,7 @@ class SlaTickResult:
     def log_records(self) -> list[tuple[int, str]]:
         """:meth:`log_lines` with a logging level each: WARNING for breaches, unreachable
         tenants and a cut-short tick, so a BREACHED stands out of the sensor's INFO lines."""
-        loud = ("BREACHED", "breached", "not reachable", "time budget spent", "vanished")
+        loud = ("BREACHED", "breached", "FAILED", "not reachable", "time budget spent", "vanished")
         return [(logging.WARNING if any(word in line for word in loud) else logging.INFO, line)
                 for line in self.log_lines()]
 

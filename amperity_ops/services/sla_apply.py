@@ -6,7 +6,8 @@ queries and transactions, whatever the number of tenants:
 
 1. one transaction stores every run read, one marks every vanished run;
 2. one query per question the plans need (baselines, stops in the last hour, stops already
-   requested, dry-run notes, our stops of alerted runs that ended), for all tenants at once;
+   requested, dry-run notes, our stops of alerted runs that ended, failed runs already
+   alerted), for all tenants at once;
 3. each tenant's plan, computed from those answers (pure, ``monitoring.plan_sla_tick``);
 4. one transaction per table for the plans: alert tracks, the outbox, the stop ledger.
 
@@ -25,7 +26,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from amperity_ops.core import NewStop, Requester
+from amperity_ops.core.alerts import dedup_key
 from amperity_ops.monitoring import OurStop, TickPlan, plan_sla_tick
+from amperity_ops.monitoring.failures import failure_candidates
 from amperity_ops.monitoring.stop_retry import (
     JobState,
     StopRetryPlan,
@@ -108,6 +111,11 @@ def apply_tenant_reads(
     noted = store.ledger_ids_by_tenant(observed_ids, dry_run=True, requester=requester)
 
     silences = store.active_silences(now)  # once for every tenant (stop holds)
+    # Runs that ended failed: already alerted? One query for every tenant (monitoring.failures).
+    failures_alerted = store.keys_in_outbox(
+        dedup_key(n, run.id) for n, r in reads.items()
+        for run in failure_candidates(r.observed.values(), tracked=r.tracks, now=now)
+    ) if config.alert_on_failed_runs else set()
     outcomes: dict[str, TenantOutcome] = {}
     ledger_rows: list[NewStop] = []
     for name, read in reads.items():
@@ -132,6 +140,7 @@ def apply_tenant_reads(
                 runtime, name, [(r.id, r.name) for r in read.observed.values()], now=now,
                 silences=silences,
             ),
+            failures_alerted=failures_alerted,
         )
         # Before the ledger and the outbox: a retry adds a stop, a give-up adds an alert.
         apply_stop_retries(plan, retries, now=now, link_for=config.tenant(name).run_link)

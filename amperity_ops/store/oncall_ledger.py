@@ -163,7 +163,7 @@ class OncallLedgerMixin:
         stmt = (select(c.dedup_key, c.sink, c.level).where(
             c.dedup_key.in_(keys), c.status == "delivered",
             c.level.in_([AlertLevel.WARNING.value, AlertLevel.BREACHED.value,
-                         AlertLevel.INGEST.value])).order_by(c.id))
+                         AlertLevel.INGEST.value, AlertLevel.FAILED.value])).order_by(c.id))
         out: dict[str, dict[str, str]] = {}
         with self._engine.connect() as conn:
             for key, sink, level in conn.execute(stmt):
@@ -197,6 +197,20 @@ class OncallLedgerMixin:
         c = alert_outbox.c
         with self._engine.connect() as conn:
             return conn.execute(select(c.id).where(c.dedup_key == key).limit(1)).first() is not None
+
+    def keys_in_outbox(self, keys: Iterable[str]) -> set[str]:
+        """The dedup keys among ``keys`` with any outbox row (one query, whatever their number).
+
+        The SLA tick's failure alerts ask it: a failed run already alerted (sent, held or
+        silenced), or alerted as late, gets no second failure alert.
+        """
+        keys = sorted(set(keys))
+        if not keys:
+            return set()
+        c = alert_outbox.c
+        with self._engine.connect() as conn:
+            return {k for (k,) in conn.execute(
+                select(c.dedup_key).distinct().where(c.dedup_key.in_(keys)))}
 
     # -- digest facts -----------------------------------------------------------------------
 

@@ -107,11 +107,12 @@ def test_missing_secret_is_a_delivery_error_naming_the_variable(
 @pytest.mark.parametrize(
     ("level", "log_level"),
     [(AlertLevel.WARNING, logging.WARNING), (AlertLevel.BREACHED, logging.ERROR),
-     (AlertLevel.RESOLVED, logging.WARNING), (AlertLevel.INGEST, logging.WARNING)],
+     (AlertLevel.RESOLVED, logging.WARNING), (AlertLevel.INGEST, logging.WARNING),
+     (AlertLevel.FAILED, logging.ERROR)],
 )
 def test_log_sink_levels(level: AlertLevel, log_level: int,
                          caplog: pytest.LogCaptureFixture) -> None:
-    """The log sink logs the text and dedup key at ERROR for a breach, else WARNING."""
+    """The log sink logs the text and dedup key at ERROR for a breach or failure, else WARNING."""
     with caplog.at_level(logging.INFO, logger="amperity_ops.alerts"):
         LogSink().send(message(level=level), None)  # type: ignore[arg-type]
     (record,) = caplog.records
@@ -120,11 +121,11 @@ def test_log_sink_levels(level: AlertLevel, log_level: int,
 
 
 def test_log_sink_every_kind_passes_the_default_level(caplog: pytest.LogCaptureFixture) -> None:
-    """At the default (WARNING) level all four alert kinds reach the log, RESOLVED included."""
+    """At the default (WARNING) level all five alert kinds reach the log, RESOLVED included."""
     for level in AlertLevel:
         LogSink().send(message(level=level), None)  # type: ignore[arg-type]
     assert [r.levelno >= logging.WARNING for r in caplog.records] == [True] * len(AlertLevel)
-    assert len(caplog.records) == len(AlertLevel) == 4
+    assert len(caplog.records) == len(AlertLevel) == 5
 
 
 def test_log_sink_appends_every_alert_to_its_file(tmp_path: Path,

@@ -67,7 +67,7 @@ def test_workflow_runs_metadata_and_checks(
     assert breached.id in table
     assert "3h 00m" in table
     assert f"https://acme.amperity.example/#/workflows/{breached.id}" in table
-    assert "policy:courier-groups" in table
+    assert "policy:courier-groups" in meta["active_runs_details"]
     assert failed.id in meta["failures"]
     assert "customer" in meta["failures"].lower()
     assert "| running | 2 |" in meta["counts_by_state"]

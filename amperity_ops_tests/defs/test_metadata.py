@@ -153,12 +153,15 @@ def test_attention_after_a_stop_names_it_instead_of_all_is_well() -> None:
 
 
 def test_active_runs_table_has_the_sla_cell_links_and_no_tenant_column_for_one_tenant() -> None:
-    """One tenant: no tenant column; the run id links to Amperity; warn/max merged in SLA."""
+    """One tenant: no tenant column; the run id links to Amperity; warn/max merged in SLA;
+    state, start and rule in the details below the (narrow) table."""
     meta = values(runs_metadata(summary(active()), polled={}, errors={}))
     table = meta["active_runs"]
-    assert table.splitlines()[0] == "| SLA | run | name | state | started | runtime | rule |"
+    assert table.splitlines()[0] == "| SLA | run | name | runtime |"
     assert "| BREACHED +15m 34s (max 10m, stop) | [wf-1](" + LINK + "wf-1) |" in table
-    assert "| 19:24Z |" in table
+    assert meta["active_runs_details"] == (
+        f"- [wf-1]({LINK}wf-1): Daily Ecommerce Sources, running, started 19:24Z, "
+        "runtime 25m 34s, rule policy:ecommerce-sources")
     assert meta["attention"].startswith("BREACHED 1: Daily Ecommerce Sources +15m 34s (wf-1)")
     two = values(runs_metadata(summary(active(), tenants=("acme", "beta")), polled={},
                                errors={}))
@@ -171,13 +174,15 @@ def test_recent_stops_table_and_dry_run_notes_apart() -> None:
         summary(stops=(stop("wf-1"), stop("wf-2", result=None), stop("wf-3", dry_run=True))),
         polled={}, errors={}))
     stops = meta["recent_stops"]
-    assert stops.splitlines()[0] == (
-        "| run | name | requested by | reason | result | before -> after | when |")
-    assert (f"| [wf-1]({LINK}wf-1) | Daily Ecommerce Sources | sensor "
-            "amperity_workflow_sla_sensor | SLA policy ecommerce-sources: runtime 29m 29s over "
-            "max 10m 00s | stopped | running -> stopped | 19:40Z |") in stops
-    assert "| in flight | running -> ? |" in stops
+    assert stops.splitlines()[0] == "| run | name | result | when |"
+    assert f"| [wf-1]({LINK}wf-1) | Daily Ecommerce Sources | stopped | 19:40Z |" in stops
+    details = meta["recent_stops_details"]
+    assert (f"- [wf-1]({LINK}wf-1): Daily Ecommerce Sources, stopped (running -> stopped) at "
+            "19:40Z, requested by sensor amperity_workflow_sla_sensor: SLA policy "
+            "ecommerce-sources: runtime 29m 29s over max 10m 00s") in details
+    assert "in flight (running -> ?)" in details
     assert "wf-3" not in stops
+    assert "wf-3" not in details
     assert meta["stops_requested"] == 2
     assert "not** stopped" in meta["dry_run_notes"]
     assert "wf-3" in meta["dry_run_notes"]
@@ -251,12 +256,13 @@ def test_simulated_times_get_a_clock_entry_and_sim_headers() -> None:
     quiet = values(runs_metadata(summary(stops=(stop("wf-1"),)), polled={}, errors={},
                                  clock=note, time_mark=" (sim)"))
     assert quiet["attention"].endswith("(latest: Daily Ecommerce Sources, 19:40Z (sim))")
-    assert "| started (sim) |" in meta["active_runs"].splitlines()[0]
+    assert "started 19:24Z (sim)," in meta["active_runs_details"]
     assert meta["recent_stops"].splitlines()[0].endswith("| when (sim) |")
     assert "| when (sim) |" in meta["dry_run_notes"]
     real = values(runs_metadata(summary(active()), polled={}, errors={}))
     assert "clock" not in real
     assert "(sim)" not in real["active_runs"]
+    assert "(sim)" not in real["active_runs_details"]
     ingest = values(ingest_metadata(IngestSummary(generated_at=NOW), polled={}, errors={},
                                     clock=note))
     assert ingest["clock"] == note

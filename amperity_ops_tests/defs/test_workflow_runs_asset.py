@@ -39,9 +39,15 @@ def test_materialization_shows_the_stops_we_made_and_names_late_runs(
     assert meta["attention"].startswith(
         f"BREACHED 1: Courier Group Late +1h 00m (…{late.id[-6:]})")
     stops = meta["recent_stops"]
-    assert f"[{gone.id}](https://acme.amperity.example/#/workflows/{gone.id})" in stops
-    assert "| sensor amperity_workflow_sla_sensor | SLA policy courier-groups" in stops
-    assert "| stopped | running -> stopped |" in stops
+    # wf-<date>-<tail>: the tail tells runs apart (shown with a non-breaking hyphen)
+    tail = "\u2060" + gone.id.split("-", 2)[2].replace("-", "\u2011")
+    assert (f"[…{tail}](https://acme.amperity.example/#/workflows/{gone.id} \"{gone.id}\")"
+            in stops)
+    details = meta["recent_stops_details"]
+    assert f"[{gone.id}](https://acme.amperity.example/#/workflows/{gone.id})" in details
+    assert "requested by sensor amperity_workflow_sla_sensor: SLA policy courier-groups" in details
+    assert "| stopped |" in stops
+    assert "stopped (running -> stopped)" in details
     assert meta["stops_requested"] == 1
     assert " UTC, " in meta["polled"]
     assert "| tenant |" not in meta["active_runs"].splitlines()[0]

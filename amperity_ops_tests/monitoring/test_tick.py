@@ -138,8 +138,9 @@ def test_quiet_tick_says_what_it_looked_at() -> None:
 
 
 def test_run_ended_without_alert_is_silent() -> None:
-    """A run that ends without ever being late produces no message and no track."""
-    plan = World(config(policies=[STOP_POLICY])).tick(
+    """A run that ends without ever being late produces no message and no track (a failed
+    one alerts only with ``alert_on_failed_runs``, on by default: tests/test_failures.py)."""
+    plan = World(config(policies=[STOP_POLICY], alert_on_failed_runs=False)).tick(
         [run("wf-1", state="failed", ended=True, runtime=timedelta(hours=5))])
     assert plan.alerts == []
     assert plan.track_updates == {}
