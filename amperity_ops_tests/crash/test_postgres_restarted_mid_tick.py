@@ -39,7 +39,7 @@ from amperity_ops_tests.services.helpers import TENANT, make_runtime
 pytestmark = pytest.mark.slow
 
 PASSWORD = "Pg-S3cret-pw"
-SLOW_S = 2.0
+SLOW_S = 3.0
 """How long the simulator holds each listing: the cluster is stopped meanwhile."""
 
 
