@@ -201,15 +201,22 @@ def sla_sensor_tick(
     cursor, now, waiting = _begin(context, runtime)
     if waiting is not None:
         return SensorResult(skip_reason=SkipReason(waiting), cursor=cursor.model_dump_json())
-    result = run_sla_tick(runtime, now=now, budget_s=_budget_s(runtime),
-                          resume_tenant=cursor.resume_tenant, last_tick_at=cursor.last_tick_at,
-                          job_state=_job_state_reader(context))
-    headline = result.headline()
-    if headline is not None:
-        context.log.warning(headline)
-    for level, line in result.log_records():
-        context.log.log(level, line)
-    stops = result.stop_requests + _lost_stops(context, runtime, now)
+    # Imported here: the store's drivers stay out of the code location's load time.
+    from amperity_ops.store.failures import store_failures_named
+
+    # A store that fails mid-tick (down, full) fails the tick with one line naming it; no
+    # RunRequest leaves a tick whose ledger writes did not all happen.
+    with store_failures_named(runtime.store.url):
+        result = run_sla_tick(runtime, now=now, budget_s=_budget_s(runtime),
+                              resume_tenant=cursor.resume_tenant,
+                              last_tick_at=cursor.last_tick_at,
+                              job_state=_job_state_reader(context))
+        headline = result.headline()
+        if headline is not None:
+            context.log.warning(headline)
+        for level, line in result.log_records():
+            context.log.log(level, line)
+        stops = result.stop_requests + _lost_stops(context, runtime, now)
     new_cursor = cursor.after(now, result.resume_tenant)
     requested_by = Requester.sensor(sensor_name).label
     requests = [

@@ -51,10 +51,14 @@ class DeliverySummary:
     delivered: int = 0
     failed: int = 0
     expired: int = 0
+    retried: int = 0
+    """Of ``delivered``, items that had failed before (a sink may have seen them twice)."""
 
     def describe(self) -> str:
-        """E.g. ``outbox: 2 delivered, 1 failed (retried later)``."""
+        """E.g. ``outbox: 200 delivered (37 retried), 1 failed (retried later)``."""
         text = f"outbox: {self.delivered} delivered"
+        if self.retried:
+            text += f" ({self.retried} retried)"
         if self.failed:
             text += f", {self.failed} failed (retried later)"
         if self.expired:
@@ -107,6 +111,7 @@ def deliver_outbox(
                 delivered=total.delivered + int(report.delivered),
                 failed=total.failed + int(report.failed),
                 expired=total.expired + int(report.expired),
+                retried=total.retried + int(report.retried),
             )
             handled = int(report.delivered) + int(report.failed) + int(report.expired)
             if handled < ROUND_SIZE:

@@ -2,6 +2,7 @@
 
 from amperity_ops.store.alert_ledger import OutboxItem
 from amperity_ops.store.engine import make_engine, safe_url
+from amperity_ops.store.failures import store_failures_named
 from amperity_ops.store.history import VANISHED
 from amperity_ops.store.migrate import (
     SchemaStatus,
@@ -21,4 +22,5 @@ __all__ = [
     "StopRecord",
     "Store", "StoreError",
     "UpgradeReport",
-    "head_revision", "make_engine", "safe_url", "schema_status", "upgrade_schema"]
+    "head_revision", "make_engine", "safe_url", "schema_status", "store_failures_named",
+    "upgrade_schema"]

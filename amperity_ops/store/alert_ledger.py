@@ -11,7 +11,8 @@ still pending (a PagerDuty resolve must never overtake its trigger).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -207,10 +208,33 @@ class AlertLedgerMixin:
 
     def mark_alert_delivered(self, item_id: int, *, now: datetime) -> None:
         """Record a successful delivery: the item is never handed out again."""
-        with self._engine.begin() as conn:
-            conn.execute(update(alert_outbox)
-                         .where(alert_outbox.c.id == item_id, alert_outbox.c.status == "pending")
-                         .values(status="delivered", delivered_at=now, last_error=None))
+        with self.recording_deliveries(now=now) as mark:
+            mark(item_id)
+
+    @contextmanager
+    def recording_deliveries(self, *, now: datetime) -> Iterator[Callable[[int], None]]:
+        """A function that records one delivery at once, each its own commit, on one connection.
+
+        One commit per delivery, the moment the sink accepted it, so a deliverer killed
+        mid-round sends again only the item in flight; one connection for the round, so each
+        costs a statement and a commit, not a pool checkout and its ping. On Postgres the
+        commit does not wait for the WAL flush: the mark survives the deliverer's death (the
+        server has it); only the server crashing within a fraction of a second could lose it,
+        and then the alert is sent once more (at least once, as ever).
+        """
+        c = alert_outbox.c
+        with self._engine.connect() as conn:
+            postgres = conn.dialect.name == "postgresql"
+
+            def mark(item_id: int) -> None:
+                if postgres:
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                conn.execute(update(alert_outbox)
+                             .where(c.id == item_id, c.status == "pending")
+                             .values(status="delivered", delivered_at=now, last_error=None))
+                conn.commit()
+
+            yield mark
 
     def mark_alerts_delivered(self, item_ids: Iterable[int], *, now: datetime) -> int:
         """Record several successful deliveries in one transaction.
