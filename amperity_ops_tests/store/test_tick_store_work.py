@@ -108,7 +108,10 @@ def _retry_statements(tmp_path: Path, clock: ManualClock, n: int) -> int:
     for t in names:
         sim.tenant(t).add_run(name="Courier Group A", started_ago=timedelta(hours=3))
     runtime = _runtime(sim, clock, sqlite_url(tmp_path), names)
-    in_flight = (lambda _key: JobState.IN_FLIGHT)  # every stop job still queued
+
+    def in_flight(_key: str) -> JobState:
+        return JobState.IN_FLIGHT  # every stop job still queued
+
     first = _tick(runtime, job_state=in_flight)
     assert len(first.stop_requests) == n
     clock.advance(timedelta(minutes=1))
