@@ -32,7 +32,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -529,8 +528,6 @@ class OpsConfig(_Strict):
     """Where alerts no rule matches go; None: every sink."""
     quiet_hours: list[SinkQuietHours] = Field(default_factory=list)
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
-    _tenant_index: dict[str, int] = PrivateAttr(default_factory=dict)
-    """Tenant name or id -> position in ``tenants`` (built by ``tenant``; checked on use)."""
     digest: DigestConfig | None = None
     indexes: IndexesConfig = Field(default_factory=IndexesConfig)
     """Profile indexes as assets (observed ``updated_at``, freshness, canary checks)."""
@@ -595,19 +592,8 @@ class OpsConfig(_Strict):
             raise UnknownTenantError("tenant: no tenants here (this shard watches none)")
         if not name:
             return self.tenants[0]
-        # An index, not a walk of the list: the tick asks for each of 1,000 tenants. A hit is
-        # checked against the list, a miss walks it, so a changed list is never answered stale.
-        at = self._tenant_index.get(name)
-        if at is not None and at < len(self.tenants) and name in (
-                self.tenants[at].name, self.tenants[at].tenant_id):
-            return self.tenants[at]
         for tenant in self.tenants:
             if name in (tenant.name, tenant.tenant_id):
-                index: dict[str, int] = {}
-                for i, t in enumerate(self.tenants):  # the first tenant a key names wins
-                    index.setdefault(t.name, i)
-                    index.setdefault(t.tenant_id, i)
-                self._tenant_index = index
                 return tenant
         known = ", ".join(t.name for t in self.tenants)
         raise UnknownTenantError(f"tenant: no tenant named {name!r} (known: {known})")

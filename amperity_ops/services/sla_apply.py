@@ -111,6 +111,7 @@ def apply_tenant_reads(
     noted = store.ledger_ids_by_tenant(observed_ids, dry_run=True, requester=requester)
 
     silences = store.active_silences(now)  # once for every tenant (stop holds)
+    tenants = {t.name: t for t in config.tenants}  # (config.tenant(name) walks the list)
     attempts = _stop_attempts(runtime, names, requested, requester, job_state)
     outcomes: dict[str, TenantOutcome] = {}
     ledger_rows: list[NewStop] = []
@@ -138,7 +139,7 @@ def apply_tenant_reads(
             ),
         )
         # Before the ledger and the outbox: a retry adds a stop, a give-up adds an alert.
-        apply_stop_retries(plan, retries, now=now, link_for=config.tenant(name).run_link)
+        apply_stop_retries(plan, retries, now=now, link_for=tenants[name].run_link)
         ledger = plan_stop_ledger(plan, now=now, requester=requester)
         ledger_rows += ledger.rows
         read.tick.take_plan(plan)
