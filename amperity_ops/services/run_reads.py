@@ -139,6 +139,9 @@ class TenantRead:
     """The runs read this tick (to store)."""
     tracks: Mapping[str, AlertTrack] = field(default_factory=dict)
     """The tenant's open alert tracks, as the store had them before the tick."""
+    stored: Sequence[WorkflowRun] = ()
+    """The tenant's active runs as the store had them before the tick: a fresh run equal to
+    its stored self is not written again, only marked seen (``apply_tenant_reads``)."""
 
 
 def read_tenant(
@@ -177,4 +180,5 @@ def read_tenant(
                               out_of_time=out_of_time)
     tick.cut_short = cut_short_note(listing_complete=complete, running_read=len(running),
                                     skipped_rereads=skipped)
-    return TenantRead(tick=tick, observed=observed, fresh=fresh, tracks=tracks)
+    return TenantRead(tick=tick, observed=observed, fresh=fresh, tracks=tracks,
+                      stored=known_stalest_first)

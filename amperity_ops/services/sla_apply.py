@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from amperity_ops.client import WorkflowRun
 from amperity_ops.core import NewStop, Requester
 from amperity_ops.core.alerts import dedup_key
 from amperity_ops.monitoring import OurStop, TickPlan, plan_sla_tick
@@ -43,6 +44,7 @@ from amperity_ops.services.oncall import enqueue_routed, stop_holds_for
 if TYPE_CHECKING:
     from amperity_ops.services.run_reads import TenantRead
     from amperity_ops.services.runtime import OpsRuntime
+    from amperity_ops.store.stop_ledger import StopRecord
 
 __all__ = ["TenantOutcome", "apply_tenant_reads"]
 
@@ -85,8 +87,9 @@ def apply_tenant_reads(
     if not reads:
         return {}
     names = list(reads)
-    store.upsert_runs_by_tenant({n: list(r.fresh.values()) for n, r in reads.items()},
-                                seen_at=now)
+    changed, unchanged = _split_by_change(reads)
+    store.upsert_runs_by_tenant(changed, seen_at=now)
+    store.mark_runs_seen_by_tenant(unchanged, seen_at=now)
     vanished = {n: r.tick.vanished for n, r in reads.items() if r.tick.vanished}
     if vanished:
         store.mark_runs_vanished_by_tenant(vanished, at=now)
@@ -116,11 +119,13 @@ def apply_tenant_reads(
         dedup_key(n, run.id) for n, r in reads.items()
         for run in failure_candidates(r.observed.values(), tracked=r.tracks, now=now)
     ) if config.alert_on_failed_runs else set()
+    tenants = {t.name: t for t in config.tenants}  # (config.tenant(name) walks the list)
+    attempts = _stop_attempts(runtime, names, requested, requester, job_state)
     outcomes: dict[str, TenantOutcome] = {}
     ledger_rows: list[NewStop] = []
     for name, read in reads.items():
         asked = requested.get(name, set())
-        retries = _stop_retries(runtime, name, asked, requester, job_state, now)
+        retries = _stop_retries(runtime, name, attempts.get(name), job_state, now)
         plan = plan_sla_tick(
             tenant=name,
             runs=read.observed.values(),
@@ -143,7 +148,7 @@ def apply_tenant_reads(
             failures_alerted=failures_alerted,
         )
         # Before the ledger and the outbox: a retry adds a stop, a give-up adds an alert.
-        apply_stop_retries(plan, retries, now=now, link_for=config.tenant(name).run_link)
+        apply_stop_retries(plan, retries, now=now, link_for=tenants[name].run_link)
         ledger = plan_stop_ledger(plan, now=now, requester=requester)
         ledger_rows += ledger.rows
         read.tick.take_plan(plan)
@@ -161,26 +166,61 @@ def apply_tenant_reads(
     return outcomes
 
 
+def _split_by_change(
+    reads: Mapping[str, TenantRead],
+) -> tuple[dict[str, list[WorkflowRun]], dict[str, list[str]]]:
+    """The runs read this tick: those to write, and the ids of those equal to their stored self.
+
+    A running run read again unchanged (the common case: most runs run for minutes to hours)
+    needs only its ``last_seen`` moved, not its whole row rewritten.
+    """
+    changed: dict[str, list[WorkflowRun]] = {}
+    unchanged: dict[str, list[str]] = {}
+    for name, read in reads.items():
+        stored = {run.id: run for run in read.stored}
+        for run in read.fresh.values():
+            if stored.get(run.id) == run:
+                unchanged.setdefault(name, []).append(run.id)
+            else:
+                changed.setdefault(name, []).append(run)
+    return changed, unchanged
+
+
+def _stop_attempts(
+    runtime: OpsRuntime,
+    names: list[str],
+    requested: Mapping[str, set[str]],
+    requester: Requester,
+    job_state: Callable[[str], JobState] | None,
+) -> dict[str, list[StopRecord]]:
+    """The sensor's ledger rows of every tenant's runs it asked to stop, in two queries.
+
+    The runs still observed that it asked to stop, and the runs with a row still open (ended
+    meanwhile, no longer observed: their rows are completed too). Tenants without: absent.
+    """
+    if job_state is None:
+        return {}
+    store = runtime.store
+    still_open = store.open_stop_ids_by_tenant(names, requester=requester)
+    ids = {n: requested.get(n, set()) | still_open.get(n, set()) for n in names}
+    found = store.stop_attempts_by_tenant({n: i for n, i in ids.items() if i},
+                                          requester=requester)
+    return {n: rows for n, rows in found.items() if rows}
+
+
 def _stop_retries(
     runtime: OpsRuntime,
     tenant: str,
-    requested: set[str],
-    requester: Requester,
+    rows: list[StopRecord] | None,
     job_state: Callable[[str], JobState] | None,
     now: datetime,
 ) -> StopRetryPlan:
     """Complete the sensor's open ledger rows whose stop job is over; plan the next attempts."""
-    if job_state is None:
+    if job_state is None or not rows:
         return StopRetryPlan()
-    store = runtime.store
-    # Open rows of runs no longer observed (ended meanwhile) are completed too.
-    ids = requested | store.open_stop_ids(tenant, requester=requester)
-    if not ids:
-        return StopRetryPlan()
-    rows = store.stop_attempts(tenant, ids, requester=requester)
     retries = plan_stop_retries(rows, job_state=job_state, now=now)
     for done in retries.completions:
-        store.finish_stop(done.row_id, result=done.result, state_after=None, finished_at=now,
-                          detail=done.detail)
+        runtime.store.finish_stop(done.row_id, result=done.result, state_after=None,
+                                  finished_at=now, detail=done.detail)
         log.warning("SLA tick: %s: %s", tenant, done.detail)
     return retries
