@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from amperity_ops.client.models import StateKind, WorkflowRun
@@ -10,7 +11,15 @@ from amperity_ops.core.durations import format_duration
 from amperity_ops.core.wording import data_note, late_title
 from amperity_ops.monitoring.sla import SlaEvaluation
 
-__all__ = ["run_alert_message", "vanished_alert_message"]
+__all__ = ["alert_text", "run_alert_message", "vanished_alert_message"]
+
+
+def alert_text(title: str, facts: Iterable[tuple[str, str]], link: str | None) -> str:
+    """A message's text as every alert lays it out: the title, ``Label: value`` lines, the link."""
+    lines = [title, *(f"{label}: {value}" for label, value in facts)]
+    if link:
+        lines.append(f"Open in Amperity: {link}")
+    return "\n".join(lines)
 
 
 def _seconds(value: timedelta | None) -> float | None:
@@ -71,16 +80,13 @@ def run_alert_message(
         facts.append(("Action", action))
     if run.problems:  # an odd record: say what Amperity did not send, so nobody trusts a gap
         facts.append(("Data", data_note(run, run.problems)))
-    lines = [title, *(f"{label}: {value}" for label, value in facts)]
-    if link:
-        lines.append(f"Open in Amperity: {link}")
     return AlertMessage(
         tenant=tenant,
         workflow_id=run.id,
         workflow_name=run.name,
         level=level,
         title=title,
-        text="\n".join(lines),
+        text=alert_text(title, facts, link),
         dedup_key=dedup_key(tenant, run.id),
         raised_at=now,
         state=run.state.raw,
@@ -112,16 +118,13 @@ def vanished_alert_message(
     name = workflow_name or workflow_id
     title = f"RESOLVED: {name} is no longer listed as active"
     facts = (("Tenant", tenant), ("Run", workflow_id))
-    lines = [title, *(f"{a}: {b}" for a, b in facts)]
-    if link:
-        lines.append(f"Open in Amperity: {link}")
     return AlertMessage(
         tenant=tenant,
         workflow_id=workflow_id,
         workflow_name=name,
         level=AlertLevel.RESOLVED,
         title=title,
-        text="\n".join(lines),
+        text=alert_text(title, facts, link),
         dedup_key=dedup_key(tenant, workflow_id),
         raised_at=now,
         link=link,

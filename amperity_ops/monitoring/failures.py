@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from amperity_ops.client.models import StateKind, WorkflowRun
 from amperity_ops.core.alerts import AlertLevel, AlertMessage, dedup_key
 from amperity_ops.core.durations import format_duration
+from amperity_ops.monitoring.alert_text import alert_text
 
 __all__ = ["FAILED_RUN_MAX_AGE", "failed_alert_message", "failure_alerts", "failure_candidates"]
 
@@ -94,16 +95,13 @@ def failed_alert_message(
         ("Error", what),
         ("Attribution", attribution or "not given"),
     ]
-    lines = [title, *(f"{label}: {value}" for label, value in facts)]
-    if link:
-        lines.append(f"Open in Amperity: {link}")
     return AlertMessage(
         tenant=tenant,
         workflow_id=run.id,
         workflow_name=run.name,
         level=AlertLevel.FAILED,
         title=title,
-        text="\n".join(lines),
+        text=alert_text(title, facts, link),
         dedup_key=dedup_key(tenant, run.id),
         raised_at=now,
         state=run.state.raw,
