@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
 @contextmanager
@@ -19,3 +21,26 @@ def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class PathRecorder(BaseHTTPRequestHandler):
+    """Answers every JSON POST with 202 and records ``(path, body)``; subclass per test."""
+
+    received: list[tuple[str, dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        type(self).received.append((self.path, json.loads(body)))
+        self.send_response(202)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def recording() -> Iterator[tuple[str, type[PathRecorder]]]:
+    """One loopback server recording every POST by path: ``(base URL, its recorder class)``."""
+    handler = type("Recorder", (PathRecorder,), {"received": []})
+    with serving(handler) as base:
+        yield base, handler

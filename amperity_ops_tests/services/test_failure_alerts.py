@@ -6,10 +6,8 @@ no extra API request, and is not alerted again by the next tick's overlapping li
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -17,29 +15,15 @@ import pytest
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.services.sla_guard import run_sla_tick
 from amperity_ops.simulator import ManualClock, Simulator
-from amperity_ops_tests.receiver import serving
+from amperity_ops_tests.receiver import PathRecorder, recording
 from amperity_ops_tests.services.helpers import STOP_POLICY, TENANT, make_config, make_runtime
 
 
-class _Recorder(BaseHTTPRequestHandler):
-    received: list[tuple[str, dict[str, Any]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("content-length", 0)))
-        type(self).received.append((self.path, json.loads(body)))
-        self.send_response(202)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def hooks() -> Iterator[tuple[str, type[_Recorder]]]:
+def hooks() -> Iterator[tuple[str, type[PathRecorder]]]:
     """One loopback server: PagerDuty posts to /pd, the two Slack webhooks to /platform, /chat."""
-    handler = type("Recorder", (_Recorder,), {"received": []})
-    with serving(handler) as base:
-        yield base, handler
+    with recording() as served:
+        yield served
 
 
 ROUTES = [{"name": "platform failures page", "sinks": ["pagerduty", "platform"],
@@ -58,7 +42,7 @@ def runtime_for(sim: Simulator, clock: ManualClock, url: str, base: str,
     return make_runtime(sim, clock, url, config)
 
 
-def posts(handler: type[_Recorder], path: str) -> list[dict[str, Any]]:
+def posts(handler: type[PathRecorder], path: str) -> list[dict[str, Any]]:
     """Bodies received on ``path``."""
     return [body for p, body in handler.received if p == path]
 
@@ -70,7 +54,7 @@ def tick(runtime: OpsRuntime, clock: ManualClock) -> Any:
 
 
 def test_a_platform_failure_pages_once_and_a_customer_failure_goes_to_chat(
-    quiet_sim: Simulator, clock: ManualClock, store_url: str, hooks: tuple[str, type[_Recorder]]
+    quiet_sim: Simulator, clock: ManualClock, store_url: str, hooks: tuple[str, type[PathRecorder]]
 ) -> None:
     """Never-late failed runs alert once each, routed by attribution, in two requests a tick."""
     base, handler = hooks
@@ -101,7 +85,7 @@ def test_a_platform_failure_pages_once_and_a_customer_failure_goes_to_chat(
 
 
 def test_alert_on_failed_runs_false_sends_nothing_for_a_failure(
-    quiet_sim: Simulator, clock: ManualClock, store_url: str, hooks: tuple[str, type[_Recorder]]
+    quiet_sim: Simulator, clock: ManualClock, store_url: str, hooks: tuple[str, type[PathRecorder]]
 ) -> None:
     """With failure alerts off, a failed run that was never late reaches no receiver."""
     base, handler = hooks

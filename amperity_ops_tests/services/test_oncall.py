@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -20,31 +19,17 @@ from amperity_ops.services.poll import poll_workflow_runs
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.services.sla_guard import run_sla_tick
 from amperity_ops.simulator import ManualClock, Simulator
-from amperity_ops_tests.receiver import serving
+from amperity_ops_tests.receiver import PathRecorder, recording
 from amperity_ops_tests.services.helpers import STOP_POLICY, TENANT, make_config, make_runtime
 
 ALERT_ONLY = {**STOP_POLICY, "action": "alert"}
 
 
-class _Recorder(BaseHTTPRequestHandler):
-    received: list[tuple[str, dict[str, Any]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("content-length", 0)))
-        type(self).received.append((self.path, json.loads(body)))
-        self.send_response(202)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def hooks() -> Iterator[tuple[str, type[_Recorder]]]:
+def hooks() -> Iterator[tuple[str, type[PathRecorder]]]:
     """One loopback server; PagerDuty posts to /pd, Slack to /slack."""
-    handler = type("Recorder", (_Recorder,), {"received": []})
-    with serving(handler) as base:
-        yield base, handler
+    with recording() as served:
+        yield served
 
 
 def runtime_for(sim: Simulator, clock: ManualClock, url: str, base: str,
@@ -57,7 +42,7 @@ def runtime_for(sim: Simulator, clock: ManualClock, url: str, base: str,
     return make_runtime(sim, clock, url, config)
 
 
-def events(handler: type[_Recorder], path: str) -> list[dict[str, Any]]:
+def events(handler: type[PathRecorder], path: str) -> list[dict[str, Any]]:
     return [body for p, body in handler.received if p == path]
 
 
@@ -72,7 +57,7 @@ BREACHES_PAGE = [{"name": "pages", "match": {"level": ["breached", "failed"]},
 
 
 def test_rules_page_breaches_and_post_the_rest(
-    quiet_sim: Simulator, clock: ManualClock, store_url: str, hooks: tuple[str, type[_Recorder]]
+    quiet_sim: Simulator, clock: ManualClock, store_url: str, hooks: tuple[str, type[PathRecorder]]
 ) -> None:
     """A warning reaches Slack only; the breach pages PagerDuty and Slack; the resolve both."""
     base, handler = hooks
@@ -92,7 +77,7 @@ def test_rules_page_breaches_and_post_the_rest(
 
 
 def test_silence_acknowledges_the_page_holds_later_alerts_and_lets_the_resolve_out(
-    quiet_sim: Simulator, clock: ManualClock, store_url: str, hooks: tuple[str, type[_Recorder]]
+    quiet_sim: Simulator, clock: ManualClock, store_url: str, hooks: tuple[str, type[PathRecorder]]
 ) -> None:
     """Silencing a paged run acknowledges it in PagerDuty; the run's resolve still goes out."""
     base, handler = hooks
@@ -123,7 +108,7 @@ def test_silence_acknowledges_the_page_holds_later_alerts_and_lets_the_resolve_o
 
 
 def test_a_silence_expires_on_its_own_and_can_be_lifted(
-    quiet_sim: Simulator, clock: ManualClock, store_url: str, hooks: tuple[str, type[_Recorder]]
+    quiet_sim: Simulator, clock: ManualClock, store_url: str, hooks: tuple[str, type[PathRecorder]]
 ) -> None:
     """Alerts raised after the silence ends are sent; lifting ends it at once."""
     base, handler = hooks
@@ -145,7 +130,7 @@ def test_a_silence_expires_on_its_own_and_can_be_lifted(
 
 
 def test_hold_stops_and_maintenance_windows_keep_the_sensor_from_stopping(
-    quiet_sim: Simulator, clock: ManualClock, store_url: str, hooks: tuple[str, type[_Recorder]]
+    quiet_sim: Simulator, clock: ManualClock, store_url: str, hooks: tuple[str, type[PathRecorder]]
 ) -> None:
     """A plain silence still stops; --hold-stops and a maintenance window do not, and say why."""
     base, handler = hooks
@@ -173,7 +158,7 @@ def test_hold_stops_and_maintenance_windows_keep_the_sensor_from_stopping(
 
 
 def test_quiet_hours_hold_warnings_until_morning_and_deliver_them_once(
-    quiet_sim: Simulator, clock: ManualClock, store_url: str, hooks: tuple[str, type[_Recorder]]
+    quiet_sim: Simulator, clock: ManualClock, store_url: str, hooks: tuple[str, type[PathRecorder]]
 ) -> None:
     """At 03:00 Berlin a warning waits for 07:00, goes out then, once; a breach pages at once."""
     base, handler = hooks
@@ -197,7 +182,7 @@ def test_quiet_hours_hold_warnings_until_morning_and_deliver_them_once(
 
 
 def test_digest_is_sent_once_a_day_across_restarts(
-    quiet_sim: Simulator, clock: ManualClock, store_url: str, hooks: tuple[str, type[_Recorder]],
+    quiet_sim: Simulator, clock: ManualClock, store_url: str, hooks: tuple[str, type[PathRecorder]],
     tmp_path: Path,
 ) -> None:
     """The digest goes out at its time with counts and links, once, even from a fresh runtime."""
