@@ -122,13 +122,18 @@ def load_asset_graph(
 def _catalog_time_mark(config: OpsConfig) -> str:
     """The mark of the clock the catalog was learned on (`` (sim)`` in the demo), else ``""``.
 
-    Building the clock reads nothing (the simulator's is asked for the time only when read);
-    a clock that cannot be built is reported by the runtime, not here.
+    Building the clock reads nothing (the simulator's is asked for the time only when read)
+    and it is closed at once, so loading leaves no HTTP client behind; a clock that cannot be
+    built is reported by the runtime, not here.
     """
     try:
-        return clock_mark(clock_from_env(config.tenants[0].base_url))
+        clock = clock_from_env(config.tenants[0].base_url)
     except ValueError:
         return ""
+    close = getattr(clock, "close", None)
+    if callable(close):
+        close()
+    return clock_mark(clock)
 
 
 def _startable(
