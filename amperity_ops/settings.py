@@ -414,6 +414,8 @@ class BaselineConfig(_Strict):
 
 MAX_TIME_BUDGET = timedelta(seconds=40)
 """The largest ``sensor.time_budget`` accepted (see :class:`SensorConfig`)."""
+MIN_INTERVAL = timedelta(seconds=5)
+"""The shortest ``sensor.interval``: the Dagster daemon's sensor loop runs every 5 s."""
 MAX_CONCURRENCY = 256
 """The largest ``sensor.concurrency``: more threads only queue on the store and the GIL
 (shard the tenants across code locations instead)."""
@@ -423,9 +425,10 @@ class SensorConfig(_Strict):
     """Timing of the SLA and ingest sensors."""
 
     interval: Duration = timedelta(seconds=60)
-    """How often the sensors do their work. Dagster evaluates them every 60 s (ingest: 120 s),
-    fixed when the code location loads, so a longer interval is honoured and a shorter one
-    is not."""
+    """How often the SLA sensor does its work (the ingest sensor: twice as long). Dagster fixes
+    a sensor's interval when the code location loads, and the code location reads it from this
+    file then: a change takes effect when the code location reloads. At least 5 s, the Dagster
+    daemon's own loop."""
     time_budget: Duration = timedelta(seconds=30)
     """Work stops at this budget and resumes next tick (Dagster's tick limit is 60 s).
 
@@ -441,6 +444,11 @@ class SensorConfig(_Strict):
 
     @model_validator(mode="after")
     def _budget_inside_interval(self) -> SensorConfig:
+        if self.interval < MIN_INTERVAL:
+            raise ValueError(
+                "interval must be at least 5s (the Dagster daemon looks at its sensors every "
+                "5 s, so a shorter interval would not be honoured), e.g. interval: 30s"
+            )
         if self.time_budget > MAX_TIME_BUDGET:
             raise ValueError(
                 "time_budget must stay well inside Dagster's 60 s tick limit (at most 40s: "

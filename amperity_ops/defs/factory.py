@@ -12,6 +12,7 @@ them) and never calls the Amperity API; the store is opened only when a run or t
 # No `from __future__ import annotations`: Dagster reads the sensor's annotations.
 
 import logging
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -52,7 +53,7 @@ from amperity_ops.defs.schedules import (
     amperity_poll_job,
     amperity_poll_schedule,
 )
-from amperity_ops.defs.sensors import build_ingest_sensor, build_sla_sensor
+from amperity_ops.defs.sensors import DEFAULT_INTERVAL_S, build_ingest_sensor, build_sla_sensor
 from amperity_ops.defs.silence_job import build_silence_job
 from amperity_ops.defs.start import build_startable_workflow_assets
 from amperity_ops.defs.translator import (
@@ -270,6 +271,9 @@ def build_amperity_defs(
         index_defs = _index_defs(loaded, indexes or {}, translator, resource_key=rk,
                                  name_suffix=sfx)
     started: set[AssetKey] = {key for a in startable for key in a.keys}
+    # Dagster fixes a sensor's interval at load: the policy file's, when it is read here.
+    interval_s = (math.ceil(loaded.sensor.interval.total_seconds()) if loaded is not None
+                  else DEFAULT_INTERVAL_S)
     externals = [s for s in graph.specs if s.key not in started]
     assets: list[Any] = [*polling, *inventory, *externals, *startable]
     # The shipped overview assets report their checks in a short run of their own after each
@@ -283,8 +287,8 @@ def build_amperity_defs(
             asset_checks=[*own_run_checks, *([checks] if checks is not None else [])],
             jobs=[stop_job, build_silence_job(sfx), poll_job, inventory_job, *checks_jobs],
             schedules=[poll_schedule, inventory_schedule],
-            sensors=[build_sla_sensor(sfx, stop_job), build_ingest_sensor(sfx), events_sensor,
-                     *checks_sensors],
+            sensors=[build_sla_sensor(sfx, stop_job, interval_s),
+                     build_ingest_sensor(sfx, interval_s), events_sensor, *checks_sensors],
             resources={rk: resource_def},
         ),
         *index_defs,

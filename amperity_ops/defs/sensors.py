@@ -65,10 +65,12 @@ __all__ = [
 SLA_SENSOR_NAME = "amperity_workflow_sla_sensor"
 INGEST_SENSOR_NAME = "amperity_ingest_sensor"
 DEFAULT_INTERVAL_S = 60
-"""Dagster fixes a sensor's interval when the code location loads, before the policy file is
-read, so the SLA sensor is evaluated every 60 s (the ingest sensor every 120 s). A longer
-``sensor.interval`` in the policy file is honoured at tick time (:func:`not_due_yet`); a
-shorter one cannot be, and 60 s remains the floor."""
+"""The SLA sensor's interval when no policy file is read at load (the ingest sensor: twice it).
+
+Dagster fixes a sensor's ``minimum_interval_seconds`` when the code location loads, so
+:func:`~amperity_ops.defs.factory.build_amperity_defs` builds both sensors from the policy
+file's ``sensor.interval`` when it reads one there; the cursor (:func:`not_due_yet`) keeps the
+same interval at tick time, for a file that changed after the load."""
 OWNERS = ["team:data-platform"]
 """The same owners as the assets, so the sensors show who to call."""
 
@@ -311,8 +313,11 @@ def ingest_sensor_tick(context: SensorEvaluationContext, runtime: OpsRuntime) ->
     cursor, now, waiting = _begin(context, runtime)
     if waiting is not None:
         return SkipReason(waiting)
-    result = run_ingest_tick(runtime, now=now, budget_s=_budget_s(runtime),
-                             resume_tenant=cursor.resume_tenant)
+    from amperity_ops.store.failures import store_failures_named
+
+    with store_failures_named(runtime.store.url):  # one line naming the store, as the SLA tick
+        result = run_ingest_tick(runtime, now=now, budget_s=_budget_s(runtime),
+                                 resume_tenant=cursor.resume_tenant)
     for title in result.alerted:
         context.log.warning(f"alert: {title}")
     context.log.info(result.summary())
@@ -322,23 +327,26 @@ def ingest_sensor_tick(context: SensorEvaluationContext, runtime: OpsRuntime) ->
     return SkipReason(result.summary())
 
 
-def build_sla_sensor(name_suffix: str, stop_job: JobDefinition) -> SensorDefinition:
+def build_sla_sensor(
+    name_suffix: str, stop_job: JobDefinition, interval_s: int = DEFAULT_INTERVAL_S
+) -> SensorDefinition:
     """An instance's SLA sensor: ``amperity_workflow_sla_sensor<suffix>``, its own resource.
 
     Args:
         name_suffix: The instance's suffix ("" gives the plain sensor).
         stop_job: The instance's stop job (its runs are what the sensor requests).
+        interval_s: How often Dagster evaluates it (``sensor.interval`` read at load).
     """
-    if not name_suffix:
+    if not name_suffix and interval_s == DEFAULT_INTERVAL_S:
         return amperity_workflow_sla_sensor
     rk = resource_key_for(name_suffix)
     name = suffixed(SLA_SENSOR_NAME, name_suffix)
     op_name = suffixed(STOP_OP_NAME, name_suffix)
 
-    @sensor(name=name, job=stop_job, minimum_interval_seconds=DEFAULT_INTERVAL_S,
+    @sensor(name=name, job=stop_job, minimum_interval_seconds=interval_s,
             default_status=DefaultSensorStatus.RUNNING, owners=OWNERS,
             required_resource_keys={rk},
-            description=f"{amperity_workflow_sla_sensor.description} Instance `{name_suffix}`.")
+            description=_instance_description(amperity_workflow_sla_sensor, name_suffix))
     def _sla(context: SensorEvaluationContext, **resources: Any) -> SensorResult:
         return sla_sensor_tick(context, sensor_resource(context, resources, rk), sensor_name=name,
                                job_name=stop_job.name, op_name=op_name)
@@ -346,17 +354,29 @@ def build_sla_sensor(name_suffix: str, stop_job: JobDefinition) -> SensorDefinit
     return _sla
 
 
-def build_ingest_sensor(name_suffix: str) -> SensorDefinition:
-    """An instance's ingest sensor: ``amperity_ingest_sensor<suffix>``, its own resource."""
-    if not name_suffix:
+def _instance_description(plain: SensorDefinition, name_suffix: str) -> str:
+    text = plain.description or ""
+    return f"{text} Instance `{name_suffix}`." if name_suffix else text
+
+
+def build_ingest_sensor(
+    name_suffix: str, interval_s: int = DEFAULT_INTERVAL_S
+) -> SensorDefinition:
+    """An instance's ingest sensor: ``amperity_ingest_sensor<suffix>``, its own resource.
+
+    Args:
+        name_suffix: The instance's suffix ("" gives the plain sensor).
+        interval_s: The SLA sensor's interval; the ingest sensor runs at twice it.
+    """
+    if not name_suffix and interval_s == DEFAULT_INTERVAL_S:
         return amperity_ingest_sensor
     rk = resource_key_for(name_suffix)
 
     @sensor(name=suffixed(INGEST_SENSOR_NAME, name_suffix),
-            minimum_interval_seconds=DEFAULT_INTERVAL_S * 2,
+            minimum_interval_seconds=interval_s * 2,
             default_status=DefaultSensorStatus.RUNNING, owners=OWNERS,
             required_resource_keys={rk},
-            description=f"{amperity_ingest_sensor.description} Instance `{name_suffix}`.")
+            description=_instance_description(amperity_ingest_sensor, name_suffix))
     def _ingest(context: SensorEvaluationContext, **resources: Any) -> SkipReason:
         return ingest_sensor_tick(context, sensor_resource(context, resources, rk))
 

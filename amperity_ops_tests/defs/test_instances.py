@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from dagster import (
     AssetCheckEvaluation,
     AssetKey,
@@ -132,3 +133,23 @@ def test_the_daemon_path_finds_each_sensors_resource_plain_and_suffixed(
                     instance=instance, resources={f"amperity_ops{sfx}": runtime}) as ctx:
                 data = sensor.evaluate_tick(ctx)  # raises if the resource is not found
             assert data is not None, sensor.name
+
+
+@pytest.mark.parametrize(("sensor_block", "sla_s", "ingest_s"),
+                         [(None, 60, 120), ({"interval": "15s", "time_budget": "10s",
+                                             "tenant_timeout": "5s"}, 15, 30)])
+def test_the_policy_files_sensor_interval_is_the_one_dagster_uses(
+    runtime: OpsRuntime, quiet_sim: Simulator, tmp_path: Path,
+    sensor_block: dict[str, str] | None, sla_s: int, ingest_s: int,
+) -> None:
+    """sensor.interval, read at load, is each sensor's minimum interval; the daemon path works."""
+    config = make_config(**({"sensor": sensor_block} if sensor_block else {}))
+    defs = build_amperity_defs(config=config, catalog_dir=str(tmp_path))
+    sla = defs.resolve_sensor_def("amperity_workflow_sla_sensor")
+    ingest = defs.resolve_sensor_def("amperity_ingest_sensor")
+    assert (sla.minimum_interval_seconds, ingest.minimum_interval_seconds) == (sla_s, ingest_s)
+    runtime.config = config
+    for sensor in (sla, ingest):
+        with DagsterInstance.ephemeral() as instance, build_sensor_context(
+                instance=instance, resources={"amperity_ops": runtime}) as ctx:
+            assert sensor.evaluate_tick(ctx) is not None  # the plain resource key is found

@@ -110,6 +110,7 @@ def test_issue_example_loads(tmp_path: Path) -> None:
         ("tenants: []", "tenants: the list is empty"),
         ("sensor: {time_budget: 2m}", "sensor: time_budget must stay well inside"),
         ("sensor: {time_budget: 45s}", "(at most 40s: alert delivery and one slow request"),
+        ("sensor: {interval: 2s}", "sensor: interval must be at least 5s"),
         (
             "baseline: {percentile: p150}",
             "baseline.percentile: Input should be less than or equal to 100",
