@@ -17,7 +17,7 @@ import pytest
 from dagster import DagsterInstance, build_sensor_context
 from sqlalchemy import event
 
-from amperity_ops.defs.sensors import amperity_workflow_sla_sensor
+from amperity_ops.defs.sensors import amperity_ingest_sensor, amperity_workflow_sla_sensor
 from amperity_ops.monitoring.stop_retry import attempt_run_key
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.simulator import ManualClock, Simulator
@@ -99,4 +99,36 @@ def test_a_full_store_fails_the_tick_in_one_line_and_the_next_tick_catches_up(
         counts = store.outbox_counts()
         assert set(counts) == {"delivered"}  # queued and delivered (the log sink)
         assert counts["delivered"] >= RUNS  # one breach alert per run at least
+    store.close()
+
+
+def test_a_full_store_fails_the_ingest_tick_in_one_line_naming_the_store(
+    sim: Simulator, clock: ManualClock, tmp_path: Path
+) -> None:
+    """The ingest sensor over a full store: the same one line as the SLA sensor's."""
+    sim.set_rate_limit(None)
+    url = sqlite_url(tmp_path)
+    cap = PageCap()
+    engine = make_engine(url)
+    event.listen(engine, "connect", cap)
+    store = Store(engine)
+    # Every feed with a rejected or failed row is unhealthy: the tick has an alert to record.
+    strict = {"max_error_rate": 0, "max_reject_rate": 0, "alert_on_failed_feed": True}
+    runtime = make_runtime(sim, clock, url, make_config(ingest_thresholds=strict))
+    runtime.store.close()
+    runtime.store = store
+    with engine.connect() as conn:
+        conn.exec_driver_sql("VACUUM")
+        cap.pages = int(conn.exec_driver_sql("PRAGMA page_count").scalar_one())
+    engine.dispose()
+    for _ in range(20):  # more alert rows than the tables' half-empty pages can take
+        sim.tenant(TENANT).add_ingest_job(tables=("Orders", "Returns", "Loyalty", "Customers"),
+                                          started_ago=timedelta(0))
+    clock.advance(timedelta(minutes=5))
+    with DagsterInstance.ephemeral() as instance, pytest.raises(StoreError) as failed:
+        amperity_ingest_sensor(build_sensor_context(instance=instance,
+                                                    resources={"amperity_ops": runtime}))
+    message = str(failed.value)
+    assert "\n" not in message
+    assert message.startswith(f"the history store at {store.url} failed: ")
     store.close()

@@ -1,27 +1,28 @@
-"""An SLA tick's process killed with SIGKILL while it delivers alerts to slow sinks.
-
-Why a process evaluating the sensor and not ``dagster dev``: under the daemon, a sensor's tick
-is evaluated in the code server's process (a gRPC subprocess), not in the daemon or the
-webserver, so that evaluation is the process to kill mid-delivery; and the daemon's minimum
-interval (60 s) plus its start-up on a shared 2-core host would put a restart and the next
-tick past this test's one minute. The process here builds the runtime from the environment and
-evaluates the sensor against a real ``$DAGSTER_HOME`` instance, as the code server does.
+"""``dagster dev`` (webserver + daemon + code server) killed with SIGKILL mid-delivery.
 
 Thirty runs breach at once; the alerts go to a PagerDuty-like receiver (it de-duplicates on
-``dedup_key`` as PagerDuty does) and to a plain webhook, both slow, so delivery is in flight
-when the process group is killed. The next tick, in a fresh process after the claim lease,
-delivers the rest: every (run, level) arrives, PagerDuty opens one incident per run, and
-the only alert any receiver sees twice is the one in flight at the kill.
+``dedup_key`` as PagerDuty does) and to a plain webhook, both slow, so the SLA sensor's first
+tick is still delivering when the whole ``dagster dev`` process group is killed. ``dagster dev``
+is then started again on the same ``$DAGSTER_HOME`` and history store: Dagster moves the
+dangling tick to SKIPPED, and the next tick (after the killed process's claim lease) delivers
+the rest. Every (run, level) arrives, PagerDuty opens one incident per run, and the only alert
+any receiver sees twice is the one in flight at the kill.
+
+The policy's ``sensor.interval`` is 5 s, which the code location reads at load and gives
+Dagster as the sensor's minimum interval, so the restarted daemon ticks within seconds instead
+of a minute and the whole test stays well under a minute.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,13 +40,14 @@ RUNS = 30
 DELAY_S = 0.12
 """Each receiver holds every request this long: 60 alerts take ~7 s to deliver."""
 KILL_AFTER = 12
-"""Requests the receivers have seen when the tick's process group is killed."""
+"""Requests the receivers have seen when ``dagster dev`` is killed."""
 REPO = Path(__file__).resolve().parents[2]
+DAGSTER = Path(sys.executable).with_name("dagster")
 
 
 @pytest.fixture
 def clock() -> ManualClock:
-    """Simulated time from now; the tick's process reads it from the simulator."""
+    """Simulated time from now; the code server reads it from the simulator."""
     return ManualClock(datetime.now(UTC))
 
 
@@ -58,6 +60,12 @@ def served(clock: ManualClock) -> Iterator[tuple[Simulator, str]]:
         yield sim, base_url
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def _environment(tmp_path: Path, base_url: str, pd_url: str, hook_url: str) -> dict[str, str]:
     policy = tmp_path / "policy.yaml"
     policy.write_text(
@@ -65,41 +73,72 @@ def _environment(tmp_path: Path, base_url: str, pd_url: str, hook_url: str) -> d
         " max_runtime: 2h}\n"
         f"alerts:\n  - {{kind: pagerduty, routing_key: pd-test-key, url: '{pd_url}'}}\n"
         f"  - {{kind: webhook, url: '{hook_url}'}}\n"
+        "sensor: {interval: 5s}\n"
+        # The ingest sensor ticks too under dagster dev: its alerts are not what is counted.
+        "ingest_thresholds: {max_error_rate: 1, max_reject_rate: 1,"
+        " alert_on_failed_feed: false}\n"
         f"tenants:\n  - {{name: {TENANT}, tenant_id: {TENANT}, access_token: {TOKEN},"
         f" base_url: '{base_url}', rate_limit_rps: 50}}\n"
     )
     home = tmp_path / "dagster_home"
     home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")  # the instance as shipped
     return {**os.environ, "AMPERITY_OPS_CONFIG": str(policy),
             "AMPERITY_OPS_STORE_URL": f"sqlite:///{tmp_path / 'store.sqlite'}",
             "DAGSTER_HOME": str(home), "AMPERITY_OPS_CLOCK": "simulator",
-            "AMPERITY_RATE_LIMIT_BACKEND": f"file://{tmp_path / 'budget'}"}
+            "AMPERITY_RATE_LIMIT_BACKEND": f"file://{tmp_path / 'budget'}",
+            # No scheduled poll or inventory run launched in the middle of the test.
+            "AMPERITY_OPS_POLL_CRON": "0 0 1 1 *",
+            "PYTHONUNBUFFERED": "1"}
 
 
-def _tick_process(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "amperity_ops_tests.crash.sla_tick_process"], cwd=REPO, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-    )
+def _dagster_dev(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``dagster dev`` on the project's workspace, leading its own process group."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [str(DAGSTER), "dev", "-w", str(REPO / "workspace.yaml"), "--host", "127.0.0.1",
+             "--port", str(_free_port())],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
 
 
-def _kill_when_seen(tick: subprocess.Popen[bytes], receivers: list[type[RecordingHook]]) -> None:
-    """SIGKILL the tick's process group once the receivers have seen ``KILL_AFTER`` requests."""
-    deadline = time.monotonic() + 40
+def _wait_for(done: Callable[[], bool], dev: subprocess.Popen[bytes], log: Path,
+              what: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        if dev.poll() is not None:
+            pytest.fail(f"dagster dev ended early: {log.read_text()[-3000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} within {timeout_s:.0f} s: {log.read_text()[-3000:]}")
+        time.sleep(0.02)
+
+
+def _kill_group(dev: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    """Signal every process ``dagster dev`` started (webserver, daemon, code server)."""
     try:
-        while sum(len(r.seen) for r in receivers) < KILL_AFTER:
-            if tick.poll() is not None:
-                _, err = tick.communicate()
-                pytest.fail(f"the tick ended before the kill: {err.decode()[-2000:]}")
-            assert time.monotonic() < deadline, "delivery never started"
-            time.sleep(0.01)
-    finally:
-        os.killpg(tick.pid, signal.SIGKILL)
-        tick.wait(timeout=10)
-    assert tick.returncode == -signal.SIGKILL
+        os.killpg(dev.pid, sig)
+    except ProcessLookupError:
+        return
+    try:
+        dev.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(dev.pid, signal.SIGKILL)
+        dev.wait(timeout=10)
 
 
-def test_tick_killed_mid_delivery_resends_at_most_the_alert_in_flight(
+def _group_gone(pgid: int, timeout_s: float = 10) -> bool:
+    """Whether every process of the group has ended (killed children are reaped by init)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_dagster_dev_killed_mid_delivery_resends_at_most_the_alert_in_flight(
     served: tuple[Simulator, str], clock: ManualClock, tmp_path: Path
 ) -> None:
     """Killed mid-delivery: all alerts arrive, one PagerDuty incident per run, <= 1 duplicate."""
@@ -108,23 +147,34 @@ def test_tick_killed_mid_delivery_resends_at_most_the_alert_in_flight(
             for i in range(RUNS)]
     pd = RecordingHook.fresh(delay_s=DELAY_S)
     hook = RecordingHook.fresh(delay_s=DELAY_S)
+    log = tmp_path / "dagster_dev.log"
     with serving(pd) as pd_url, serving(hook) as hook_url:
         env = _environment(tmp_path, base_url, f"{pd_url}/v2/enqueue", f"{hook_url}/hook")
-        _kill_when_seen(_tick_process(env), [pd, hook])
+        store = Store.from_url(env["AMPERITY_OPS_STORE_URL"])
+        dev = _dagster_dev(env, log)
+        try:
+            _wait_for(lambda: len(pd.seen) + len(hook.seen) >= KILL_AFTER, dev, log,
+                      "the SLA sensor's first tick did not start delivering", 45)
+        finally:
+            _kill_group(dev, signal.SIGKILL)
+        assert dev.returncode == -signal.SIGKILL
+        assert _group_gone(dev.pid)  # the webserver, daemon and code server died with it
         time.sleep(DELAY_S + 0.3)  # the request in flight ends on the receiver's side
         seen_at_kill = len(pd.seen) + len(hook.seen)
-        store = Store.from_url(env["AMPERITY_OPS_STORE_URL"])
+        assert seen_at_kill < 2 * RUNS  # killed mid-delivery, not after it
         recorded = store.outbox_counts()
         assert recorded.get("delivered", 0) >= seen_at_kill - 1, recorded  # all but one
         assert sum(recorded.values()) == 2 * RUNS  # every alert was queued before delivery
 
         clock.advance(timedelta(minutes=3))  # past the killed process's claim lease
-        restarted = _tick_process(env)
-        out, err = restarted.communicate(timeout=50)
-        assert restarted.returncode == 0, err.decode()[-2000:]
-        assert store.outbox_counts() == {"delivered": 2 * RUNS}
+        dev = _dagster_dev(env, log)
+        try:
+            _wait_for(lambda: store.outbox_counts() == {"delivered": 2 * RUNS}, dev, log,
+                      "the restarted dagster dev did not deliver the rest", 45)
+        finally:
+            _kill_group(dev, signal.SIGTERM)
         store.close()
-    assert "outbox: " in out.decode()  # the restarted tick's summary
+    assert "Traceback" not in log.read_text()
 
     expected = {(run.id, "breached") for run in runs}
     assert set(copies(hook.seen, "workflow_id", "level")) == expected  # every (run, level)
