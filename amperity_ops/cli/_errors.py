@@ -19,7 +19,8 @@ from amperity_ops.redaction import redact
 if TYPE_CHECKING:
     from amperity_ops.settings import TenantConfig
 
-__all__ = ["DEBUG_ENV", "auth_hint", "describe_error", "describe_error_lines", "redact"]
+__all__ = ["DEBUG_ENV", "auth_hint", "describe_error", "describe_error_lines", "redact",
+           "store_hint"]
 
 DEBUG_ENV = "AMPERITY_OPS_DEBUG"
 """Set to 1 to let unexpected exceptions through with their traceback (for bug reports)."""
@@ -88,6 +89,26 @@ def describe_error_lines(err: BaseException) -> list[str]:
         return [first]
     lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
     return [first, *(redact(line) for line in lines[1:])]
+
+
+def store_hint(err: BaseException, store_url: str | None) -> str:
+    """Which history store failed, after a database error: ``" (history store <url>)"``.
+
+    The driver's first line rarely says which database it was talking to; the URL (password
+    masked, ``Store.url``) tells the reader which ``AMPERITY_OPS_STORE_URL`` to check.
+
+    Args:
+        err: The exception that ended the command.
+        store_url: The runtime's store URL, None when no runtime was built.
+
+    Returns:
+        The hint, or ``""`` for any other error (or an error that already names the store).
+    """
+    if store_url is None or store_url in str(err):
+        return ""
+    if not type(err).__module__.startswith(("sqlalchemy", "psycopg2", "sqlite3")):
+        return ""
+    return f" (history store {store_url})"
 
 
 def auth_hint(err: BaseException, tenants: Sequence[TenantConfig]) -> str:

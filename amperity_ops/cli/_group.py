@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from amperity_ops.cli._context import CliContext
-from amperity_ops.cli._errors import DEBUG_ENV, as_click_exception, auth_hint
+from amperity_ops.cli._errors import DEBUG_ENV, as_click_exception, auth_hint, store_hint
 
 
 class LazyGroup(click.Group):
@@ -87,4 +87,5 @@ class LazyGroup(click.Group):
             # A 401 says which variable to check, as doctor does, if the tenants are known.
             runtime = getattr(ctx.find_object(CliContext), "built_runtime", None)
             hint = auth_hint(err, runtime.tenants) if runtime is not None else ""
+            hint += store_hint(err, runtime.store.url if runtime is not None else None)
             raise as_click_exception(err, hint=hint) from None

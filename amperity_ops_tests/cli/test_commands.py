@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import Result
 
 from amperity_ops.simulator import Faults, Simulator
@@ -257,6 +258,24 @@ def test_unreachable_store_is_one_line_without_the_password(
     assert_one_line_error(result, "history store error")
     assert "hunter2secret" not in result.output
     assert sim.tenant(TENANT).state_of(run.id) == "running"
+
+
+def test_a_store_failing_mid_command_names_the_store(
+    sim: Simulator, cli_env: dict[str, str], store_url: str, run_cli: RunCli
+) -> None:
+    """A store that opens but fails mid-command: one line naming which store, no traceback."""
+    from amperity_ops.store import Store
+
+    Store.from_url(store_url).close()  # a store at head, as any earlier command leaves it
+    engine = sa.create_engine(store_url)
+    with engine.begin() as conn:  # broken behind our back (restored from a partial backup)
+        conn.execute(sa.text("DROP TABLE ao_stop_ledger"))
+    engine.dispose()
+    run = sim.tenant(TENANT).add_run(state="running")
+    result = run_cli("runs", "stop", run.id, "--reason", "test")
+    assert_one_line_error(result, "history store error", "ao_stop_ledger",
+                          f"(history store {store_url})")
+    assert sim.tenant(TENANT).state_of(run.id) == "running"  # no stop without its ledger row
 
 
 def test_backfill_loads_history_into_the_store(

@@ -6,7 +6,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from amperity_ops.cli._errors import describe_error, describe_error_lines, redact
+from amperity_ops.cli._errors import describe_error, describe_error_lines, redact, store_hint
 from amperity_ops.client import AuthenticationError, NotFoundError
 from amperity_ops.settings import ConfigError
 
@@ -76,3 +76,14 @@ def test_config_error_lines_keep_every_problem() -> None:
         "p.yaml: alerts[1]: unknown kind",
     ]
     assert describe_error_lines(ValueError("a\nb")) == ["invalid value: a"]
+
+
+def test_store_hint_names_the_store_only_for_database_errors() -> None:
+    """A database error gets the store's URL; others, or one already naming it, get nothing."""
+    engine = sa.create_engine("sqlite://")
+    with pytest.raises(sa.exc.OperationalError) as caught, engine.connect() as conn:
+        conn.execute(sa.text("SELECT * FROM no_such_table"))
+    assert store_hint(caught.value, "sqlite:///ops.sqlite") == " (history store sqlite:///ops.sqlite)"
+    assert store_hint(caught.value, None) == ""
+    assert store_hint(ValueError("bad"), "sqlite:///ops.sqlite") == ""
+    assert store_hint(RuntimeError("at sqlite:///ops.sqlite"), "sqlite:///ops.sqlite") == ""
