@@ -45,6 +45,7 @@ __all__ = [
     "REQUESTED_BY_TAG",
     "STOP_JOB_NAME",
     "STOP_OP_NAME",
+    "STOP_TENANT_TAG",
     "TENANT_TAG",
     "WORKFLOW_ID_TAG",
     "WORKFLOW_ID_TAIL_TAG",
@@ -73,6 +74,10 @@ WORKFLOW_ID_TAIL_TAG = "amperity-ops/id-tail"
 starts alike."""
 JOB_KIND_TAG = "amperity-ops/job"
 """Run tag the run queue uses to cap concurrent stop jobs (see dagster.yaml)."""
+STOP_TENANT_TAG = "amperity-ops/stop-tenant"
+"""Run tag naming the tenant on a stop run only, for the run queue: at most one stop at a time
+per tenant (``applyLimitPerUniqueValue`` in dagster.yaml), so a fleet-wide burst of breaches
+runs many tenants' stops side by side without ever bursting against one tenant's API."""
 STOP_JOB_MAX_RUNTIME_S = 1200
 """Dagster's run monitoring cancels a stop run this old (the job waits at most 10 minutes for
 a run to stop). A stop job whose process died is otherwise left STARTED for ever under the
@@ -167,7 +172,7 @@ def stop_run_tags(*, workflow_id: str, tenant: str, requested_by: str) -> dict[s
     The id's tail goes first: the Runs list shows tags in order and cuts the long ones.
     """
     tags = {WORKFLOW_ID_TAIL_TAG: workflow_id_tail(workflow_id), WORKFLOW_ID_TAG: workflow_id,
-            TENANT_TAG: tenant, REQUESTED_BY_TAG: requested_by}
+            TENANT_TAG: tenant, REQUESTED_BY_TAG: requested_by, STOP_TENANT_TAG: tenant}
     return {key: value for key, value in tags.items() if value}
 
 

@@ -18,9 +18,12 @@ from typing import Any
 
 import pytest
 import yaml
+from dagster import DagsterRun
+from dagster._utils.tags import TagConcurrencyLimitsCounter
 
 from amperity_ops.client.connection import ENV_PREFIX, TenantConnection
 from amperity_ops.definitions import defs
+from amperity_ops.defs.jobs import stop_run_tags
 from amperity_ops.monitoring.shards import SHARD_ENV, parse_shard, shard_of
 
 VALUES = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "values-shards.yaml"
@@ -113,12 +116,25 @@ def test_k8s_launcher_postgres_from_a_secret_daemon_threads_and_run_monitoring()
     assert all(d["includeConfigInLaunchedRuns"]["enabled"] for d in _deployments())
 
 
-def test_the_stop_job_cap_names_the_stop_jobs_real_tag() -> None:
-    """The run queue caps the tag the stop job really carries at 2, across every shard."""
-    tags = defs.resolve_job_def("stop_amperity_workflow_run").tags
-    limits = _values()["concurrency"]["runs"]["tagConcurrencyLimits"]
-    assert [lim for lim in limits if tags.get(lim["key"]) == lim["value"]] == [
-        {"key": "amperity-ops/job", "value": "stop", "limit": 2}]
+def test_the_stop_caps_name_the_stop_runs_real_tags() -> None:
+    """The queue caps stops fleet-wide and per tenant, on the tags stop runs really carry."""
+    runs = _values()["concurrency"]["runs"]
+    limits = runs["tagConcurrencyLimits"]
+    counter = TagConcurrencyLimitsCounter(limits, [_stop_run("acme")])
+    assert counter.is_blocked(_stop_run("acme"))  # one stop at a time per tenant
+    assert not counter.is_blocked(_stop_run("globex"))  # other tenants' stops go side by side
+    fleet = [lim["limit"] for lim in limits if lim.get("value") == "stop"]
+    counter = TagConcurrencyLimitsCounter(limits, [_stop_run(f"t{i}") for i in range(fleet[0])])
+    assert counter.is_blocked(_stop_run("one-more"))  # the fleet-wide stop cap
+    assert fleet[0] < runs["maxConcurrentRuns"]  # room left for the polls and other jobs
+
+
+def _stop_run(tenant: str) -> DagsterRun:
+    """A stop run as the SLA sensor queues it: the job's tags and its RunRequest's."""
+    job_tags = defs.resolve_job_def("stop_amperity_workflow_run").tags
+    return DagsterRun(job_name="stop_amperity_workflow_run", tags={
+        **job_tags, **stop_run_tags(workflow_id="wf-20240619-14418-6UhqSe", tenant=tenant,
+                                    requested_by="sensor amperity_workflow_sla_sensor")})
 
 
 def test_the_shards_cover_every_shard_exactly_once() -> None:

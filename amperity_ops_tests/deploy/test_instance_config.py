@@ -7,14 +7,29 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter, job, op
+import yaml
+from dagster import (
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
+    RunsFilter,
+    job,
+    op,
+)
 from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster._core.storage.runs import SqliteRunStorage
+from dagster._utils.tags import TagConcurrencyLimitsCounter
 from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.run_storage import PostgresRunStorage
 from dagster_postgres.schedule_storage import PostgresScheduleStorage
 
+from amperity_ops.definitions import defs
+from amperity_ops.defs.jobs import STOP_JOB_NAME, stop_run_tags
+
 STOP_TAG_LIMIT = {"key": "amperity-ops/job", "value": "stop", "limit": 2}
+PER_TENANT_STOP_LIMIT = {"key": "amperity-ops/stop-tenant",
+                         "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
 
 
 @op
@@ -63,9 +78,31 @@ def test_dev_instance_loads_with_sqlite_queue_and_monitoring(
         assert not instance.nux_enabled
         limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
         assert STOP_TAG_LIMIT in limits
+        assert PER_TENANT_STOP_LIMIT in limits
         _run_probe_and_read_back(instance)
     finally:
         instance.dispose()
+
+
+@pytest.mark.parametrize("instance_file", ["dagster.yaml", "deploy/dagster.prod.yaml"])
+def test_the_queue_runs_one_stop_per_tenant_and_two_in_all(
+    repo_root: Path, instance_file: str
+) -> None:
+    """Stops of two tenants go side by side; a second one for a tenant, or a third, waits."""
+    text = (repo_root / instance_file).read_text()
+    limits = yaml.safe_load(text)["concurrency"]["runs"]["tag_concurrency_limits"]
+
+    def stop_run(tenant: str) -> DagsterRun:  # as the SLA sensor queues it
+        return DagsterRun(job_name=STOP_JOB_NAME, tags={
+            **defs.resolve_job_def(STOP_JOB_NAME).tags,
+            **stop_run_tags(workflow_id="wf-20240619-14418-6UhqSe", tenant=tenant,
+                            requested_by="sensor amperity_workflow_sla_sensor")})
+
+    counter = TagConcurrencyLimitsCounter(limits, [stop_run("acme")])
+    assert counter.is_blocked(stop_run("acme"))
+    assert not counter.is_blocked(stop_run("globex"))
+    counter = TagConcurrencyLimitsCounter(limits, [stop_run("acme"), stop_run("globex")])
+    assert counter.is_blocked(stop_run("initech"))
 
 
 @pytest.mark.postgres
@@ -88,6 +125,7 @@ def test_prod_instance_stores_runs_and_events_in_postgres(
         assert instance.run_monitoring_enabled
         limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
         assert STOP_TAG_LIMIT in limits
+        assert PER_TENANT_STOP_LIMIT in limits
         _run_probe_and_read_back(instance)
     finally:
         instance.dispose()
