@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 from dagster import DagsterInstance, build_sensor_context
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 
 from amperity_ops.defs.sensors import amperity_ingest_sensor, amperity_workflow_sla_sensor
 from amperity_ops.monitoring.stop_retry import attempt_run_key
 from amperity_ops.services.runtime import OpsRuntime
+from amperity_ops.settings import OpsConfig
 from amperity_ops.simulator import ManualClock, Simulator
 from amperity_ops.store import Store, StoreError, make_engine
 from amperity_ops_tests.services.helpers import TENANT, make_config, make_runtime, sqlite_url
@@ -52,20 +53,28 @@ def _ledger_keys(store: Store) -> set[str]:
     return {row.run_key for row in store.stop_records(TENANT)}
 
 
-def test_a_full_store_fails_the_tick_in_one_line_and_the_next_tick_catches_up(
-    sim: Simulator, clock: ManualClock, tmp_path: Path
-) -> None:
-    """Full SQLite: one-line failure, no stop without a ledger row; space back: all caught up."""
+def _capped_runtime(
+    sim: Simulator, clock: ManualClock, tmp_path: Path, config: OpsConfig
+) -> tuple[OpsRuntime, Engine, PageCap]:
+    """A runtime whose SQLite store gets ``cap`` on every new connection."""
     sim.set_rate_limit(None)
     url = sqlite_url(tmp_path)
     cap = PageCap()
     engine = make_engine(url)
     event.listen(engine, "connect", cap)
-    store = Store(engine)
-    config = make_config(auto_stop={"max_stops_per_hour": MAX_STOPS})
     runtime = make_runtime(sim, clock, url, config)
     runtime.store.close()
-    runtime.store = store
+    runtime.store = Store(engine)
+    return runtime, engine, cap
+
+
+def test_a_full_store_fails_the_tick_in_one_line_and_the_next_tick_catches_up(
+    sim: Simulator, clock: ManualClock, tmp_path: Path
+) -> None:
+    """Full SQLite: one-line failure, no stop without a ledger row; space back: all caught up."""
+    runtime, engine, cap = _capped_runtime(
+        sim, clock, tmp_path, make_config(auto_stop={"max_stops_per_hour": MAX_STOPS}))
+    store = runtime.store
     with DagsterInstance.ephemeral() as instance:
         assert _tick(runtime, instance) == []  # nothing running yet; every table has pages
         with engine.connect() as conn:
@@ -106,17 +115,11 @@ def test_a_full_store_fails_the_ingest_tick_in_one_line_naming_the_store(
     sim: Simulator, clock: ManualClock, tmp_path: Path
 ) -> None:
     """The ingest sensor over a full store: the same one line as the SLA sensor's."""
-    sim.set_rate_limit(None)
-    url = sqlite_url(tmp_path)
-    cap = PageCap()
-    engine = make_engine(url)
-    event.listen(engine, "connect", cap)
-    store = Store(engine)
     # Every feed with a rejected or failed row is unhealthy: the tick has an alert to record.
     strict = {"max_error_rate": 0, "max_reject_rate": 0, "alert_on_failed_feed": True}
-    runtime = make_runtime(sim, clock, url, make_config(ingest_thresholds=strict))
-    runtime.store.close()
-    runtime.store = store
+    runtime, engine, cap = _capped_runtime(
+        sim, clock, tmp_path, make_config(ingest_thresholds=strict))
+    store = runtime.store
     with engine.connect() as conn:
         conn.exec_driver_sql("VACUUM")
         cap.pages = int(conn.exec_driver_sql("PRAGMA page_count").scalar_one())

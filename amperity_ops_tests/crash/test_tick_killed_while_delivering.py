@@ -171,10 +171,13 @@ def test_dagster_dev_killed_mid_delivery_resends_at_most_the_alert_in_flight(
         try:
             _wait_for(lambda: store.outbox_counts() == {"delivered": 2 * RUNS}, dev, log,
                       "the restarted dagster dev did not deliver the rest", 45)
+            # Read before the shutdown: Dagster's own daemon may log a traceback while the code
+            # server goes away under it ("Location ... does not exist"), which is not ours.
+            before_shutdown = log.read_text()
         finally:
             _kill_group(dev, signal.SIGTERM)
         store.close()
-    assert "Traceback" not in log.read_text()
+    assert "Traceback" not in before_shutdown
 
     expected = {(run.id, "breached") for run in runs}
     assert set(copies(hook.seen, "workflow_id", "level")) == expected  # every (run, level)
