@@ -179,6 +179,9 @@ stop_ledger = Table(
     Column("result", String(40)),
     Column("finished_at", UtcDateTime),
     Column("detail", Text),
+    # The Dagster run key carrying this stop when it went in a batch run (many stops in one
+    # tick); None: a run of its own, under ``run_key`` (revision 0007).
+    Column("launched_as", String(500)),
     Index("ao_stops_by_run", "tenant", "workflow_id"),
     Index("ao_stops_by_time", "tenant", "requested_at"),
 )

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, bindparam, func, insert, select, update
 
 from amperity_ops.core import NewStop, Requester, StopResult
 from amperity_ops.store.schema import stop_ledger
@@ -57,6 +57,13 @@ class StopRecord:
     detail: str | None
     requester: Requester
     """Who asked, typed (rows older than the requester columns: read from ``requested_by``)."""
+    launched_as: str | None = None
+    """The batch run's key when the stop went in a batch (many in one tick); else None."""
+
+    @property
+    def dagster_run_key(self) -> str:
+        """The run key of the Dagster run that carries this stop (its own, or its batch's)."""
+        return self.launched_as or self.run_key
 
 
 def record_from_row(row: object) -> StopRecord:
@@ -214,14 +221,35 @@ class StopLedgerMixin:
         return [r for r in records if requester.same_as(r.requester)]
 
     def mark_stops_rerequested(self, stop_ids: Sequence[int], *, at: datetime) -> None:
-        """Note on unfinished rows that their stop was requested once more (never again)."""
+        """Note on unfinished rows that their stop was requested once more (never again).
+
+        Requested again in a run of its own: a batch the row was in is no longer its carrier.
+        """
         if not stop_ids:
             return
         c = stop_ledger.c
         with self._engine.begin() as conn:
             conn.execute(update(stop_ledger).where(c.id.in_(list(stop_ids)))
                          .values(detail=f"requested again at {at.isoformat()}: no job had "
-                                        "finished it"))
+                                        "finished it", launched_as=None))
+
+    def mark_stops_launched_as(
+        self, tenant_run_keys: Sequence[tuple[str, str]], batch_key: str
+    ) -> None:
+        """Note on the unfinished rows of these (tenant, run key)s that a batch carries them.
+
+        Called by the SLA sensor before it returns the batch's RunRequest, so a lost batch is
+        found (no Dagster run under ``batch_key``) and a failed one completes its rows.
+        """
+        if not tenant_run_keys:
+            return
+        c = stop_ledger.c
+        stmt = (update(stop_ledger)
+                .where(c.tenant == bindparam("b_tenant"), c.run_key == bindparam("b_key"),
+                       c.result.is_(None))
+                .values(launched_as=batch_key))
+        with self._engine.begin() as conn:  # one statement, executed for every row
+            conn.execute(stmt, [{"b_tenant": t, "b_key": k} for t, k in tenant_run_keys])
 
     def stop_attempts(
         self, tenant: str, workflow_ids: Iterable[str], *, requester: Requester

@@ -175,6 +175,7 @@ def test_the_schema_comparison_sees_a_missing_migration(legacy_url: str) -> None
     found = [d for d in found if d not in whole]
     added = sorted((d[0], d[2], d[3].name) for d in found if d[0] == "add_column")
     assert added == [
+        ("add_column", "ao_stop_ledger", "launched_as"),  # 0007
         ("add_column", "ao_stop_ledger", "requester_kind"),
         ("add_column", "ao_stop_ledger", "requester_name"),
     ]
@@ -208,12 +209,15 @@ def _reflect(engine: Engine) -> dict[str, Any]:
 def test_baseline_plus_0002_is_todays_schema_plus_the_two_columns(
     store_url: str, engine: Engine, other_url: str
 ) -> None:
-    """Revision 0001 builds today's tables exactly; 0002 only adds the requester columns."""
+    """Revision 0001 builds today's tables exactly; 0002 only adds the requester columns.
+
+    (0005 adds an index and 0007 one more nullable column to the ledger, set apart below.)
+    """
     Store.from_url(store_url).close()
     migrated = _reflect(engine)
     ledger = migrated["ao_stop_ledger"]["columns"]
-    added = [c for c in ledger if c[0] in ("requester_kind", "requester_name")]
-    assert [c[0] for c in added] == ["requester_kind", "requester_name"]
+    added = [c for c in ledger if c[0] in ("requester_kind", "requester_name", "launched_as")]
+    assert [c[0] for c in added] == ["requester_kind", "requester_name", "launched_as"]  # 0007
     assert all(nullable for _, _, nullable, _ in added)
     migrated["ao_stop_ledger"]["columns"] = [c for c in ledger if c not in added]
     # 0005 only adds the partial index of unfinished stops.
