@@ -98,6 +98,11 @@ class RecordedAttempt(Protocol):
     @property
     def detail(self) -> str | None: ...
 
+    @property
+    def dagster_run_key(self) -> str:
+        """The Dagster run key carrying the stop: its own, or its batch's."""
+        ...
+
 
 def attempt_run_key(tenant: str, workflow_id: str, attempt: int) -> str:
     """``stop:<tenant>:<id>`` for the first attempt, ``stop:<tenant>:<id>:<n>`` after it."""
@@ -145,7 +150,9 @@ class StopRetryPlan:
 
 def _completion(row: RecordedAttempt, state: JobState, now: datetime) -> RowCompletion | None:
     """How an open row ends given its job's state, or None while it may still finish."""
-    attempt = f"stop job {row.run_key}"
+    carrier = row.dagster_run_key
+    attempt = (f"stop job {row.run_key}" if carrier == row.run_key
+               else f"stop batch {carrier} (with {row.run_key})")
     open_for = now - row.requested_at
     if state is JobState.FAILED:
         return RowCompletion(row.id, row.workflow_id, StopResult.FAILED,
@@ -188,7 +195,7 @@ def plan_stop_retries(
     for row in sorted(rows, key=lambda r: r.id):
         result, finished_at, detail = row.result, row.finished_at, row.detail
         if result is None:
-            done = _completion(row, job_state(row.run_key), now)
+            done = _completion(row, job_state(row.dagster_run_key), now)
             if done is not None:
                 plan.completions.append(done)
                 result, finished_at, detail = done.result, now, done.detail

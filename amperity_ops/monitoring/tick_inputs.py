@@ -198,6 +198,11 @@ class RecordedStop(Protocol):
     @property
     def run_key(self) -> str: ...
 
+    @property
+    def dagster_run_key(self) -> str:
+        """The Dagster run key carrying the stop: its own, or its batch's."""
+        ...
+
 
 _R = TypeVar("_R", bound=RecordedStop)
 
@@ -214,6 +219,8 @@ def lost_stops(
         candidates: Unfinished real sensor requests older than :data:`LOST_STOP_AFTER`, never
             re-sent (the store's ``unlaunched_stops``).
         active: Ids the store holds as active (not ended, not vanished).
-        job_exists: Whether Dagster has a run with this run key.
+        job_exists: Whether Dagster has a run with this run key (the stop's own, or the key
+            of the batch run the sensor handed it to).
     """
-    return [r for r in candidates if r.workflow_id in active and not job_exists(r.run_key)]
+    return [r for r in candidates
+            if r.workflow_id in active and not job_exists(r.dagster_run_key)]

@@ -38,6 +38,11 @@ class Row:
     requested_at: datetime = NOW - timedelta(hours=1)
     finished_at: datetime | None = None
     detail: str | None = None
+    launched_as: str | None = None
+
+    @property
+    def dagster_run_key(self) -> str:
+        return self.launched_as or self.run_key
 
 
 def key(attempt: int) -> str:
@@ -153,3 +158,19 @@ def test_reopened_runs_are_not_counted_as_requested() -> None:
     """Ready and given-up runs are decided afresh; waiting and in-flight ones stay requested."""
     retries = StopRetryPlan(ready={"a": 2}, gave_up={"b": "x"}, waiting={"c": NOW})
     assert still_requested({"a", "b", "c", "d"}, retries) == {"c", "d"}
+
+
+def test_a_stop_in_a_failed_batch_is_completed_from_the_batch_runs_state() -> None:
+    """A row carried by a batch run is judged by that run, and its stop is tried again."""
+    row = Row(1, key(1), launched_as="stops:batch-1")
+    asked: list[str] = []
+
+    def state(run_key: str) -> JobState:
+        asked.append(run_key)
+        return JobState.FAILED if run_key == "stops:batch-1" else JobState.MISSING
+
+    plan = plan_stop_retries([row], job_state=state, now=NOW)
+    assert asked == ["stops:batch-1"]
+    assert [c.result for c in plan.completions] == [StopResult.FAILED]
+    assert "stop batch stops:batch-1" in plan.completions[0].detail
+    assert plan.waiting or plan.ready  # attempt 2 follows its backoff

@@ -72,6 +72,11 @@ def test_a_dry_run_note_is_final_at_once(dry_run: bool, expected: tuple[object, 
 class _Row:
     workflow_id: str
     run_key: str
+    launched_as: str | None = None
+
+    @property
+    def dagster_run_key(self) -> str:
+        return self.launched_as or self.run_key
 
 
 def test_a_stop_is_lost_when_the_run_is_active_and_dagster_has_no_job() -> None:
@@ -79,6 +84,13 @@ def test_a_stop_is_lost_when_the_run_is_active_and_dagster_has_no_job() -> None:
     rows = [_Row("wf-1", "stop:a:wf-1"), _Row("wf-2", "stop:a:wf-2"), _Row("wf-3", "stop:a:wf-3")]
     lost = lost_stops(rows, active={"wf-1", "wf-2"}, job_exists=lambda key: key.endswith("2"))
     assert lost == [rows[0]]
+
+
+def test_a_batched_stop_is_lost_only_when_its_batch_never_became_a_run() -> None:
+    """A stop handed to a batch is looked up under the batch's run key, not its own."""
+    rows = [_Row("wf-1", "stop:a:wf-1", "stops:b1"), _Row("wf-2", "stop:a:wf-2", "stops:b2")]
+    lost = lost_stops(rows, active={"wf-1", "wf-2"}, job_exists=lambda key: key == "stops:b1")
+    assert lost == [rows[1]]
 
 
 @pytest.mark.parametrize("dry_run", [False, True])
