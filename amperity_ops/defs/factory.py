@@ -56,6 +56,7 @@ from amperity_ops.defs.schedules import (
 from amperity_ops.defs.sensors import DEFAULT_INTERVAL_S, build_ingest_sensor, build_sla_sensor
 from amperity_ops.defs.silence_job import build_silence_job
 from amperity_ops.defs.start import build_startable_workflow_assets
+from amperity_ops.defs.stop_batch_job import build_batch_stop_job, stop_amperity_workflow_runs
 from amperity_ops.defs.translator import (
     AmperityTranslator,
     AmperityWorkflowProps,
@@ -244,6 +245,7 @@ def build_amperity_defs(
     events_sensor = build_asset_events_sensor(
         graph, name=suffixed(ASSET_EVENTS_SENSOR_NAME, sfx), resource_key=rk)
     stop_job = build_stop_job(sfx)
+    batch_stop_job = stop_amperity_workflow_runs if not sfx else build_batch_stop_job(sfx)
     polling, inventory = build_overview_assets(sfx)
     poll_job: Any = amperity_poll_job
     inventory_job: Any = amperity_inventory_job
@@ -285,9 +287,10 @@ def build_amperity_defs(
         Definitions(
             assets=assets,
             asset_checks=[*own_run_checks, *([checks] if checks is not None else [])],
-            jobs=[stop_job, build_silence_job(sfx), poll_job, inventory_job, *checks_jobs],
+            jobs=[stop_job, batch_stop_job, build_silence_job(sfx), poll_job, inventory_job,
+                  *checks_jobs],
             schedules=[poll_schedule, inventory_schedule],
-            sensors=[build_sla_sensor(sfx, stop_job, interval_s),
+            sensors=[build_sla_sensor(sfx, stop_job, batch_stop_job, interval_s),
                      build_ingest_sensor(sfx, interval_s), events_sensor, *checks_sensors],
             resources={rk: resource_def},
         ),

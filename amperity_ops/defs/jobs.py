@@ -42,7 +42,10 @@ from amperity_ops.settings import TenantConfig
 
 __all__ = [
     "ANONYMOUS_REQUESTER",
+    "DID_NOT_TAKE",
+    "JOB_KIND_TAG",
     "REQUESTED_BY_TAG",
+    "STOP_JOB_MAX_RUNTIME_S",
     "STOP_JOB_NAME",
     "STOP_OP_NAME",
     "STOP_TENANT_TAG",
@@ -51,6 +54,7 @@ __all__ = [
     "WORKFLOW_ID_TAIL_TAG",
     "StopRunConfig",
     "build_stop_job",
+    "checked_tenant",
     "launched_by_automation",
     "requested_by_from_tags",
     "stop_amperity_workflow_run",
@@ -88,7 +92,7 @@ ANONYMOUS_REQUESTER = "launchpad (anonymous)"
 _USER_TAGS = ("dagster/user", "user")
 """Tags Dagster+ sets to the person who launched a run."""
 _EXAMPLE_ID = "wf-20240619-14418-6UhqSe"
-_DID_NOT_TAKE = frozenset({StopResult.STILL_STOPPING, StopResult.FAILED,
+DID_NOT_TAKE = frozenset({StopResult.STILL_STOPPING, StopResult.FAILED,
                            StopResult.OUTCOME_UNKNOWN})
 """Endings that fail the stop run (red in the Runs list): the run may still be going."""
 
@@ -204,7 +208,7 @@ def _refuse(problem: str) -> Failure:
     return Failure(description=f"Refused: {problem}.", allow_retries=False)
 
 
-def _checked_tenant(config: StopRunConfig, runtime: OpsRuntime) -> TenantConfig:
+def checked_tenant(config: StopRunConfig, runtime: OpsRuntime) -> TenantConfig:
     """The tenant to act on, after checking the config; raises a plain-sentence ``Failure``.
 
     Nothing here calls the API: a refused config sends no request at all.
@@ -293,7 +297,7 @@ def stop_workflow_run(
     given = stop_run_tags(workflow_id=workflow_id, tenant=(config.tenant or "").strip(),
                           requested_by=requested_by)
     context.instance.add_run_tags(context.run_id, given)
-    tenant = _checked_tenant(config, amperity_ops)
+    tenant = checked_tenant(config, amperity_ops)
     if tenant.name != given.get(TENANT_TAG):  # an empty `tenant` means the first one
         context.instance.add_run_tags(context.run_id, {TENANT_TAG: tenant.name})
     try:
@@ -323,7 +327,7 @@ def stop_workflow_run(
         context.log.info(outcome.one_line())
     else:
         context.log.warning(outcome.one_line())
-    if outcome.result in _DID_NOT_TAKE:
+    if outcome.result in DID_NOT_TAKE:
         # The ledger says failed / outcome unknown; the message names Amperity's request ids.
         raise Failure(description=outcome.message, metadata=metadata)
     if outcome.result is StopResult.NOT_FOUND and not launched_by_automation(tags):

@@ -36,12 +36,21 @@ from amperity_ops.core.clock import clock_mark
 from amperity_ops.core.durations import format_duration
 from amperity_ops.defs.instance_names import resource_key_for, sensor_resource, suffixed
 from amperity_ops.defs.jobs import (
+    REQUESTED_BY_TAG,
     STOP_JOB_NAME,
     STOP_OP_NAME,
     stop_amperity_workflow_run,
     stop_run_config,
     stop_run_tags,
 )
+from amperity_ops.defs.stop_batch_job import (
+    BATCH_STOP_JOB_NAME,
+    BATCH_STOP_OP_NAME,
+    STOP_COUNT_TAG,
+    batch_stop_run_config,
+    stop_amperity_workflow_runs,
+)
+from amperity_ops.monitoring.stop_batches import split_into_batches
 from amperity_ops.monitoring.stop_retry import JobState
 from amperity_ops.services.ingest_guard import run_ingest_tick
 from amperity_ops.services.runtime import OpsRuntime
@@ -166,7 +175,7 @@ def _budget_s(runtime: OpsRuntime) -> float:
 
 @sensor(
     name=SLA_SENSOR_NAME,
-    job=stop_amperity_workflow_run,
+    jobs=[stop_amperity_workflow_run, stop_amperity_workflow_runs],
     minimum_interval_seconds=DEFAULT_INTERVAL_S,
     default_status=DefaultSensorStatus.RUNNING,
     owners=OWNERS,
@@ -190,6 +199,8 @@ def sla_sensor_tick(
     sensor_name: str = SLA_SENSOR_NAME,
     job_name: str = STOP_JOB_NAME,
     op_name: str = STOP_OP_NAME,
+    batch_job_name: str = BATCH_STOP_JOB_NAME,
+    batch_op_name: str = BATCH_STOP_OP_NAME,
 ) -> SensorResult:
     """The SLA sensor's tick, for the plain sensor or an instance's renamed one.
 
@@ -199,6 +210,8 @@ def sla_sensor_tick(
         sensor_name: Recorded as who asked for a stop.
         job_name: The stop job the run requests launch.
         op_name: The stop op its run config addresses.
+        batch_job_name: The batch stop job, for a tick with many stops (``stop_batches``).
+        batch_op_name: Its op.
     """
     cursor, now, waiting = _begin(context, runtime)
     if waiting is not None:
@@ -219,6 +232,10 @@ def sla_sensor_tick(
         for level, line in result.log_records():
             context.log.log(level, line)
         stops = result.stop_requests + _lost_stops(context, runtime, now)
+        single, batches = split_into_batches(stops)
+        for batch in batches:  # each row remembers its carrier before the request leaves
+            runtime.store.mark_stops_launched_as(
+                [(s.tenant, s.run_key) for s in batch.stops], batch.run_key)
     new_cursor = cursor.after(now, result.resume_tenant)
     requested_by = Requester.sensor(sensor_name).label
     requests = [
@@ -235,8 +252,21 @@ def sla_sensor_tick(
             tags=stop_run_tags(workflow_id=stop.workflow_id, tenant=stop.tenant,
                                requested_by=requested_by),
         )
-        for stop in stops
+        for stop in single
     ]
+    for batch in batches:
+        context.log.info(f"{len(batch.stops)} stops ({', '.join(batch.tenants[:5])}"
+                         f"{' ...' if len(batch.tenants) > 5 else ''}) in batch run "
+                         f"{batch.run_key}")
+        requests.append(RunRequest(
+            run_key=batch.run_key,
+            job_name=batch_job_name,
+            run_config=batch_stop_run_config(
+                [{"workflow_id": s.workflow_id, "tenant": s.tenant, "reason": s.reason}
+                 for s in batch.stops],
+                requested_by=requested_by, op_name=batch_op_name),
+            tags={REQUESTED_BY_TAG: requested_by, STOP_COUNT_TAG: str(len(batch.stops))},
+        ))
     if requests:
         return SensorResult(run_requests=requests, cursor=new_cursor)
     # The tick list shows a skipped tick's reason: counts of what was alerted come first.
@@ -328,13 +358,15 @@ def ingest_sensor_tick(context: SensorEvaluationContext, runtime: OpsRuntime) ->
 
 
 def build_sla_sensor(
-    name_suffix: str, stop_job: JobDefinition, interval_s: int = DEFAULT_INTERVAL_S
+    name_suffix: str, stop_job: JobDefinition, batch_job: JobDefinition,
+    interval_s: int = DEFAULT_INTERVAL_S,
 ) -> SensorDefinition:
     """An instance's SLA sensor: ``amperity_workflow_sla_sensor<suffix>``, its own resource.
 
     Args:
         name_suffix: The instance's suffix ("" gives the plain sensor).
         stop_job: The instance's stop job (its runs are what the sensor requests).
+        batch_job: The instance's batch stop job (many stops in one tick).
         interval_s: How often Dagster evaluates it (``sensor.interval`` read at load).
     """
     if not name_suffix and interval_s == DEFAULT_INTERVAL_S:
@@ -342,14 +374,16 @@ def build_sla_sensor(
     rk = resource_key_for(name_suffix)
     name = suffixed(SLA_SENSOR_NAME, name_suffix)
     op_name = suffixed(STOP_OP_NAME, name_suffix)
+    batch_op_name = suffixed(BATCH_STOP_OP_NAME, name_suffix)
 
-    @sensor(name=name, job=stop_job, minimum_interval_seconds=interval_s,
+    @sensor(name=name, jobs=[stop_job, batch_job], minimum_interval_seconds=interval_s,
             default_status=DefaultSensorStatus.RUNNING, owners=OWNERS,
             required_resource_keys={rk},
             description=_instance_description(amperity_workflow_sla_sensor, name_suffix))
     def _sla(context: SensorEvaluationContext, **resources: Any) -> SensorResult:
         return sla_sensor_tick(context, sensor_resource(context, resources, rk), sensor_name=name,
-                               job_name=stop_job.name, op_name=op_name)
+                               job_name=stop_job.name, op_name=op_name,
+                               batch_job_name=batch_job.name, batch_op_name=batch_op_name)
 
     return _sla
 

@@ -32,6 +32,7 @@ from amperity_ops.defs.schedules import (
     amperity_poll_schedule,
 )
 from amperity_ops.defs.sensors import amperity_ingest_sensor, amperity_workflow_sla_sensor
+from amperity_ops.defs.stop_batch_job import stop_amperity_workflow_runs
 from amperity_ops.monitoring.shards import SHARD_ENV, Shard, parse_shard
 from amperity_ops.services.runtime import OpsRuntime
 
@@ -77,7 +78,7 @@ class ShardedOpsResource(AmperityOpsResource):
 
 
 def guard_definitions(shard: Shard) -> Definitions:
-    """One shard's code location: its tenants' SLA and ingest sensors and the stop job.
+    """One shard's code location: its tenants' SLA and ingest sensors and the stop jobs.
 
     Args:
         shard: Which share of the policy file's tenants this location watches.
@@ -87,7 +88,7 @@ def guard_definitions(shard: Shard) -> Definitions:
         bound to the shard (shown in the UI's resource config).
     """
     return Definitions(
-        jobs=[stop_amperity_workflow_run],
+        jobs=[stop_amperity_workflow_run, stop_amperity_workflow_runs],
         sensors=[amperity_workflow_sla_sensor, amperity_ingest_sensor],
         resources={RESOURCE_KEY: ShardedOpsResource(shard=str(shard))},
     )

@@ -268,13 +268,14 @@ def test_name_suffix_renames_every_sensor_job_and_schedule(
     for name in ("amperity_workflow_sla_sensor_prod", "amperity_ingest_sensor_prod",
                  "amperity_asset_events_sensor_prod"):
         defs.resolve_sensor_def(name)
-    for name in ("stop_amperity_workflow_run_prod", "amperity_poll_job_prod",
-                 "amperity_inventory_job_prod"):
+    for name in ("stop_amperity_workflow_run_prod", "stop_amperity_workflow_runs_prod",
+                 "amperity_poll_job_prod", "amperity_inventory_job_prod"):
         defs.resolve_job_def(name)
     for name in ("amperity_poll_schedule_prod", "amperity_inventory_schedule_prod"):
         defs.resolve_schedule_def(name)
     sla = defs.resolve_sensor_def("amperity_workflow_sla_sensor_prod")
-    assert [t.job_name for t in sla.targets] == ["stop_amperity_workflow_run_prod"]
+    assert [t.job_name for t in sla.targets] == ["stop_amperity_workflow_run_prod",
+                                                "stop_amperity_workflow_runs_prod"]
 
 
 def test_a_suffixed_sla_sensor_requests_the_suffixed_stop_job(

@@ -32,7 +32,8 @@ def test_every_definition_resolves_with_its_public_name() -> None:
     sla = defs.resolve_sensor_def("amperity_workflow_sla_sensor")
     assert sla.minimum_interval_seconds == 60
     assert sla.default_status is DefaultSensorStatus.RUNNING
-    assert [t.job_name for t in sla.targets] == ["stop_amperity_workflow_run"]
+    assert [t.job_name for t in sla.targets] == ["stop_amperity_workflow_run",
+                                                "stop_amperity_workflow_runs"]
     defs.resolve_sensor_def("amperity_ingest_sensor")
     defs.resolve_schedule_def("amperity_inventory_schedule")
     keys = set(defs.resolve_all_asset_keys())

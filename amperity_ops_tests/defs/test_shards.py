@@ -129,7 +129,8 @@ def test_a_shards_location_holds_the_guard_and_the_assets_live_apart() -> None:
     repo = guard.get_repository_def()
     assert sorted(s.name for s in repo.sensor_defs) == [
         "amperity_ingest_sensor", "amperity_workflow_sla_sensor"]
-    assert [j.name for j in repo.get_all_jobs()] == ["stop_amperity_workflow_run"]
+    assert [j.name for j in repo.get_all_jobs()] == ["stop_amperity_workflow_run",
+                                                     "stop_amperity_workflow_runs"]
     assert not list(repo.assets_defs_by_key)
     resource = (guard.resources or {})["amperity_ops"]
     assert isinstance(resource, ShardedOpsResource)

@@ -210,7 +210,7 @@ def test_every_code_location_command_loads_with_its_shard_of_the_tenants(tmp_pat
             continue
         assert seen["tenants"] == [n for n in names if shard_of(n, shard.count) == shard.index]
         assert seen["sensors"] == ["amperity_ingest_sensor", "amperity_workflow_sla_sensor"]
-        assert seen["jobs"] == ["stop_amperity_workflow_run"]
+        assert seen["jobs"] == ["stop_amperity_workflow_run", "stop_amperity_workflow_runs"]
         assert seen["assets"] == []
         covered += seen["tenants"]
     assert sorted(covered) == names  # every tenant in exactly one shard
