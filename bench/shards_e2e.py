@@ -20,9 +20,9 @@ Once every shard's SLA sensor has ticked, it gives every tenant a run that cross
     .venv/bin/python bench/shards_e2e.py [--shards 4] [--tenants 1000] [--speed 30]
                                          [--timeout 300] [--keep]
 
-Exit status 0 when every tenant was alerted and its stop requested by its shard's first SLA
-tick after the breach (the tick that starts within one sensor interval of it; the figures
-"within 60 s" are printed beside) and no request was answered 429. When each stop reached
+Exit status 0 when every tenant was alerted and its stop requested within one sensor interval
+of the breach (60 s, plus the 5 s of the daemon's loop that decides when an interval is over)
+and no request was answered 429. When each stop reached
 Amperity is printed too: a tick with many stops asks for batch runs of up to 250 stops
 (``stop_amperity_workflow_runs``), which the run queue launches 2 at a time (dagster.yaml).
 """
@@ -67,6 +67,8 @@ TOKEN_ENV = "FLEET_TOKEN"
 TOKEN = "fleet-token"
 RUN_NAME = "Fleet Courier Group"
 MAX_RUNTIME = timedelta(minutes=10)
+DAEMON_LOOP_S = 5
+"""The Dagster daemon looks at its sensors every 5 s: a tick is due 60 to 65 s after the last."""
 BREACH_AFTER_S = 5.0
 """The runs are placed so that they cross max_runtime this many real seconds later."""
 PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -158,11 +160,6 @@ class Fleet:
     seen_alerts: int = 0
     first_tick: dict[str, tuple[float, float]] = field(default_factory=dict)
     """tenant -> (start, end) of its shard's first SLA tick that started after the breach."""
-
-    def by_first_tick(self, seen: dict[str, float]) -> int:
-        """Tenants whose step was seen by the end of that tick (1 s for clocks and delivery)."""
-        return sum(1 for tenant, at in seen.items()
-                   if tenant in self.first_tick and at <= self.first_tick[tenant][1] + 1.0)
 
     def delays(self, seen: dict[str, float]) -> list[float]:
         """Seconds from the breach to each step seen."""
@@ -359,6 +356,11 @@ def run_proof(args: argparse.Namespace) -> int:
             "AMPERITY_RATE_LIMIT_BACKEND": args.redis_url,
             "PYTHONUNBUFFERED": "1",
         }
+        # Dagster's Postgres storage is created by whichever process comes first; 4 code servers
+        # starting at once on an empty database race for it (DuplicateTable, seen here). Made
+        # once, first, as a deployment's `dagster instance migrate` step does.
+        subprocess.run([str(REPO / ".venv/bin/dagster"), "instance", "migrate"], env=env,
+                       check=True, capture_output=True)
         ports = [free_port() for _ in locations]
         servers = []
         started = time.monotonic()
@@ -465,15 +467,13 @@ def report(fleet: Fleet, names: list[str], interval: int, rejected: int,
         print(f"  each shard's first tick after the breach started at "
               f"+{', +'.join(f'{x:.1f}' for x in starts)} s (the {interval} s interval, on the "
               f"daemon's 5 s loop, from the tick before the breach)")
-    alerted, requested = fleet.by_first_tick(fleet.alerted), fleet.by_first_tick(fleet.requested)
-    print(f"  alerted by the first tick after the breach: {alerted} of {total}; "
-          f"stop requested by it: {requested} of {total}")
+    # The daemon looks at its sensors every 5 s, so a 60 s interval is 60 to 65 s in fact.
+    allowed = interval + DAEMON_LOOP_S
     problems = []
-    if alerted < total:
-        problems.append(f"alerted by the first tick after the breach: {alerted} of {total}")
-    if requested < total:
-        problems.append(f"stop requested by the first tick after the breach: "
-                        f"{requested} of {total}")
+    for what, seen in (("alerted", fleet.alerted), ("stop requested", fleet.requested)):
+        on_time = sum(1 for d in fleet.delays(seen) if d <= allowed)
+        if on_time < total:
+            problems.append(f"{what} within one interval ({allowed} s): {on_time} of {total}")
     if rejected:
         problems.append(f"{rejected} requests answered 429")
     print("RESULT: " + ("ok" if not problems else "FAILED\n  " + "\n  ".join(problems)))

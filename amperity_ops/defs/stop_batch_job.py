@@ -60,7 +60,7 @@ BATCH_STOP_JOB_NAME = "stop_amperity_workflow_runs"
 BATCH_STOP_OP_NAME = "stop_workflow_runs"
 STOP_COUNT_TAG = "amperity-ops/stops"
 """Run tag: how many stops the batch carries (the Runs list shows it)."""
-_POOL = 64
+_POOL = 128
 """Stops in flight at once in one batch run. Each mostly sleeps between re-reads while its run
 stops; each tenant's requests still go through that tenant's 10-a-second budget."""
 
