@@ -175,6 +175,12 @@ class AutoStopConfig(_Strict):
     """Decide and say what would be stopped, but do not stop."""
     max_stops_per_hour: int = Field(default=5, ge=0)
     """At most this many automatic stops per tenant in any rolling hour."""
+    batch_above: int = Field(default=10, ge=0)
+    """When one tick asks for more stops than this, they go in batch runs
+    (``stop_amperity_workflow_runs``) instead of a run each; 0 batches every stop, a large
+    number never batches."""
+    batch_size: int = Field(default=250, ge=1, le=1000)
+    """The most stops one batch run carries."""
 
 
 # --------------------------------------------------------------------------------------------

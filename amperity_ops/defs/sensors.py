@@ -232,7 +232,9 @@ def sla_sensor_tick(
         for level, line in result.log_records():
             context.log.log(level, line)
         stops = result.stop_requests + _lost_stops(context, runtime, now)
-        single, batches = split_into_batches(stops)
+        auto_stop = runtime.config.auto_stop
+        single, batches = split_into_batches(stops, above=auto_stop.batch_above,
+                                             size=auto_stop.batch_size)
         for batch in batches:  # each row remembers its carrier before the request leaves
             runtime.store.mark_stops_launched_as(
                 [(s.tenant, s.run_key) for s in batch.stops], batch.run_key)

@@ -25,9 +25,11 @@ from amperity_ops.monitoring.tick_report import StopToRequest
 __all__ = ["BATCH_ABOVE", "BATCH_SIZE", "StopBatch", "batch_run_key", "split_into_batches"]
 
 BATCH_ABOVE = 10
-"""Up to this many stops in one tick, each is a run of its own (the usual case); above, batches."""
+"""Up to this many stops in one tick, each is a run of its own (the usual case); above, batches
+(``auto_stop.batch_above`` in the policy file)."""
 BATCH_SIZE = 250
-"""The most stops one batch run carries (its run config and its summary table stay readable)."""
+"""The most stops one batch run carries, so its run config and summary table stay readable
+(``auto_stop.batch_size``)."""
 
 
 @dataclass(frozen=True)

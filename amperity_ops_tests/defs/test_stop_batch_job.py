@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from dagster import DagsterInstance, SensorResult, build_sensor_context
 
 from amperity_ops.core import StopResult
@@ -129,4 +130,22 @@ def test_a_stop_that_did_not_take_in_a_batch_fails_the_run_and_is_retried_alone(
         [retry] = _tick(runtime, instance).run_requests or []
         assert retry.run_key == f"stop:{TENANT}:{stubborn}:2"  # alone, the stop job's
         assert retry.job_name == "stop_amperity_workflow_run"
+    runtime.close()
+
+
+@pytest.mark.parametrize(("auto_stop", "jobs"), [
+    ({"batch_above": 100}, ["stop_amperity_workflow_run"] * 3),  # never batched
+    ({"batch_above": 0, "batch_size": 2}, ["stop_amperity_workflow_runs"] * 2),  # 2 + 1
+])
+def test_the_policy_file_says_when_stops_are_batched(
+    quiet_sim: Simulator, clock: ManualClock, store_url: str, auto_stop: dict[str, int],
+    jobs: list[str],
+) -> None:
+    """auto_stop.batch_above and batch_size decide single runs or batches, and their size."""
+    runtime = make_runtime(quiet_sim, clock, store_url, make_config(
+        auto_stop={"max_stops_per_hour": 100, **auto_stop}))
+    _breached(quiet_sim, 3)
+    with DagsterInstance.ephemeral() as instance:
+        requests = _tick(runtime, instance).run_requests or []
+    assert sorted(r.job_name for r in requests) == jobs
     runtime.close()
