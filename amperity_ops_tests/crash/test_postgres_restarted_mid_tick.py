@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -34,6 +33,7 @@ from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.simulator import Faults, ManualClock, Simulator
 from amperity_ops.store import StoreError
 from amperity_ops.store.schema import alert_outbox, stop_ledger
+from amperity_ops_tests.crash.conftest import free_port
 from amperity_ops_tests.services.helpers import TENANT, make_runtime
 
 pytestmark = pytest.mark.slow
@@ -49,12 +49,6 @@ def _initdb() -> Path | None:
         return found[-1]
     on_path = shutil.which("initdb")
     return Path(on_path) if on_path else None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -93,7 +87,7 @@ def cluster() -> Iterator[Cluster]:
     as_owner = ["runuser", "-u", "postgres", "--"] if root else []
     if root:  # initdb refuses to run as root: the cluster belongs to postgres
         shutil.chown(base, "postgres", "postgres")
-    made = Cluster(bin=initdb.parent, data=base / "data", port=_free_port(), as_owner=as_owner)
+    made = Cluster(bin=initdb.parent, data=base / "data", port=free_port(), as_owner=as_owner)
     pwfile = base / "pw"
     pwfile.write_text(PASSWORD)
     if root:

@@ -15,8 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -32,29 +31,14 @@ from amperity_ops.monitoring.stop_retry import (
 )
 from amperity_ops.services.runtime import OpsRuntime
 from amperity_ops.settings import load_ops_config
-from amperity_ops.simulator import Faults, ManualClock, Simulator, TenantSpec
+from amperity_ops.simulator import Faults, ManualClock, Simulator
 from amperity_ops.store import Store
+from amperity_ops_tests.crash.conftest import TENANT, TOKEN
 
 pytestmark = pytest.mark.slow
 
-TENANT, TOKEN = "acme", "test-token"
 HELD_S = 4.0
 """How long the simulator holds the stop before it acts and answers."""
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    """Simulated time from now (the job in its subprocess reads the system clock)."""
-    return ManualClock(datetime.now(UTC))
-
-
-@pytest.fixture
-def served(clock: ManualClock) -> Iterator[tuple[Simulator, str]]:
-    """Tenant acme on a real socket, no rate limit."""
-    sim = Simulator([TenantSpec(tenant_id=TENANT, static_tokens=(TOKEN,), seed=5,
-                                schedules=False)], clock=clock, rate_limit_rps=None)
-    with sim.serve() as base_url:
-        yield sim, base_url
 
 
 def _setup(tmp_path: Path, base_url: str, clock: ManualClock) -> tuple[OpsRuntime, dict[str, str]]:
@@ -114,11 +98,11 @@ def _run_job_and_kill_after_post(
 
 @pytest.mark.parametrize("applied", [True, False], ids=["amperity-applied", "not-applied"])
 def test_killed_stop_job_is_completed_and_retried_only_if_amperity_did_not_stop(
-    applied: bool, served: tuple[Simulator, str], clock: ManualClock, tmp_path: Path
+    applied: bool, served: tuple[Simulator, str], now_clock: ManualClock, tmp_path: Path
 ) -> None:
     """Killed after its POST: ledger completed; no second POST if applied, attempt 2 if not."""
     sim, base_url = served
-    runtime, env = _setup(tmp_path, base_url, clock)
+    runtime, env = _setup(tmp_path, base_url, now_clock)
     instance = DagsterInstance.from_config(env["DAGSTER_HOME"])
     run = sim.tenant(TENANT).add_run(name="Courier Group A", started_ago=timedelta(hours=3))
     stop_path = f"/workflow/runs/{run.id}/stop"
@@ -138,22 +122,22 @@ def test_killed_stop_job_is_completed_and_retried_only_if_amperity_did_not_stop(
     [row] = runtime.store.stop_records(TENANT)
     assert row.result is None  # the job died before recording anything
 
-    clock.advance(timedelta(minutes=1))
+    now_clock.advance(timedelta(minutes=1))
     assert _tick(runtime, instance) == []  # still in flight as far as anyone can tell
-    clock.advance(NEVER_FINISHED_AFTER)
+    now_clock.advance(NEVER_FINISHED_AFTER)
     requested = _tick(runtime, instance)
     [row] = runtime.store.stop_records(TENANT)
     assert row.result is StopResult.OUTCOME_UNKNOWN
     assert "never finished" in (row.detail or "")
     assert requested == []  # the backoff first
-    clock.advance(RETRY_BACKOFF[0])
+    now_clock.advance(RETRY_BACKOFF[0])
     requested = _tick(runtime, instance)
     with runtime.client(TENANT) as client:
         state = client.get_workflow_run(run.id).state.raw  # the run's true state
     if applied:
         assert requested == []
         assert state in ("stopping", "stopped")
-        clock.advance(RETRY_BACKOFF[-1])
+        now_clock.advance(RETRY_BACKOFF[-1])
         assert _tick(runtime, instance) == []
     else:
         assert requested == [attempt_run_key(TENANT, run.id, 2)]

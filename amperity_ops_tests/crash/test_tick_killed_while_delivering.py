@@ -18,24 +18,23 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from amperity_ops.simulator import ManualClock, Simulator, TenantSpec
+from amperity_ops.simulator import ManualClock, Simulator
 from amperity_ops.store import Store
+from amperity_ops_tests.crash.conftest import TENANT, TOKEN, free_port
 from amperity_ops_tests.crash.receivers import RecordingHook, copies
 from amperity_ops_tests.receiver import serving
 
 pytestmark = pytest.mark.slow
 
-TENANT, TOKEN = "acme", "test-token"
 RUNS = 30
 DELAY_S = 0.12
 """Each receiver holds every request this long: 60 alerts take ~7 s to deliver."""
@@ -43,27 +42,6 @@ KILL_AFTER = 12
 """Requests the receivers have seen when ``dagster dev`` is killed."""
 REPO = Path(__file__).resolve().parents[2]
 DAGSTER = Path(sys.executable).with_name("dagster")
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    """Simulated time from now; the code server reads it from the simulator."""
-    return ManualClock(datetime.now(UTC))
-
-
-@pytest.fixture
-def served(clock: ManualClock) -> Iterator[tuple[Simulator, str]]:
-    """Tenant acme on a real socket, no rate limit."""
-    sim = Simulator([TenantSpec(tenant_id=TENANT, static_tokens=(TOKEN,), seed=5,
-                                schedules=False)], clock=clock, rate_limit_rps=None)
-    with sim.serve() as base_url:
-        yield sim, base_url
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _environment(tmp_path: Path, base_url: str, pd_url: str, hook_url: str) -> dict[str, str]:
@@ -97,7 +75,7 @@ def _dagster_dev(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
             [str(DAGSTER), "dev", "-w", str(REPO / "workspace.yaml"), "--host", "127.0.0.1",
-             "--port", str(_free_port())],
+             "--port", str(free_port())],
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
 
@@ -139,7 +117,7 @@ def _group_gone(pgid: int, timeout_s: float = 10) -> bool:
 
 
 def test_dagster_dev_killed_mid_delivery_resends_at_most_the_alert_in_flight(
-    served: tuple[Simulator, str], clock: ManualClock, tmp_path: Path
+    served: tuple[Simulator, str], now_clock: ManualClock, tmp_path: Path
 ) -> None:
     """Killed mid-delivery: all alerts arrive, one PagerDuty incident per run, <= 1 duplicate."""
     sim, base_url = served
@@ -166,7 +144,7 @@ def test_dagster_dev_killed_mid_delivery_resends_at_most_the_alert_in_flight(
         assert recorded.get("delivered", 0) >= seen_at_kill - 1, recorded  # all but one
         assert sum(recorded.values()) == 2 * RUNS  # every alert was queued before delivery
 
-        clock.advance(timedelta(minutes=3))  # past the killed process's claim lease
+        now_clock.advance(timedelta(minutes=3))  # past the killed process's claim lease
         dev = _dagster_dev(env, log)
         try:
             _wait_for(lambda: store.outbox_counts() == {"delivered": 2 * RUNS}, dev, log,
