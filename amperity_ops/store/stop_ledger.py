@@ -223,7 +223,8 @@ class StopLedgerMixin:
     def mark_stops_rerequested(self, stop_ids: Sequence[int], *, at: datetime) -> None:
         """Note on unfinished rows that their stop was requested once more (never again).
 
-        Requested again in a run of its own: a batch the row was in is no longer its carrier.
+        The batch the row was in never became a run, so it no longer carries the stop; the
+        sensor names the new carrier (a run of its own, or a batch again) right after.
         """
         if not stop_ids:
             return
